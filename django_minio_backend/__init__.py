@@ -1,0 +1,7 @@
+"""A strictly typed, fast Django storage backend for MinIO and other S3-compatible servers."""
+
+from .health import MinioServerStatus
+from .names import get_iso_date, iso_date_prefix
+from .storage import MinioBackend, MinioBackendStatic
+
+__all__ = ["MinioBackend", "MinioBackendStatic", "MinioServerStatus", "get_iso_date", "iso_date_prefix"]

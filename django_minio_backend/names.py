@@ -1,0 +1,49 @@
+"""Object names: validation of the keys Django hands us, and date-based upload paths."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.core.exceptions import SuspiciousFileOperation
+
+MAX_KEY_BYTES = 1024
+
+
+def clean_name(name: str) -> str:
+    """Return `name` as an S3 key, or raise SuspiciousFileOperation.
+
+    Keys are POSIX-style and relative. Traversal, absolute paths, empty or `.` segments and NUL
+    bytes are refused rather than silently rewritten, so two different inputs never map to one key.
+    """
+    if not isinstance(name, str) or not name:
+        raise SuspiciousFileOperation(f"Invalid object name {name!r}: empty")
+    if "\x00" in name:
+        raise SuspiciousFileOperation(f"Invalid object name {name!r}: contains a NUL byte")
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":" and name[0].isalpha()):
+        raise SuspiciousFileOperation(f"Detected path traversal attempt in {name!r}: absolute path")
+    for part in name.split("/"):
+        if part == "..":
+            raise SuspiciousFileOperation(f"Detected path traversal attempt in {name!r}")
+        if part in ("", "."):
+            raise SuspiciousFileOperation(f"Invalid object name {name!r}: empty or '.' path segment")
+    if len(name.encode("utf-8")) > MAX_KEY_BYTES:
+        raise SuspiciousFileOperation(f"Invalid object name: longer than {MAX_KEY_BYTES} bytes in UTF-8")
+    return name
+
+
+def clean_prefix(path: str) -> str:
+    """A listing prefix: '' for the bucket root, else a cleaned name ending with '/'."""
+    if path in ("", "/", "."):
+        return ""
+    return clean_name(path.rstrip("/")) + "/"
+
+
+def get_iso_date() -> str:
+    """Today's date in UTC as YYYY-MM-DD."""
+    return datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%d")
+
+
+def iso_date_prefix(_instance: Any, filename: str) -> str:
+    """`upload_to` callable storing files under a UTC date folder: `YYYY-MM-DD/filename`."""
+    return f"{get_iso_date()}/{filename}"

@@ -1,0 +1,238 @@
+"""MinioBackend and MinioBackendStatic: Django's Storage API over the modules that do the work."""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import IO, Any, ClassVar
+
+from django.conf import settings as django_settings
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.base import File
+from django.core.files.storage import Storage
+from django.core.signals import setting_changed
+from django.utils import timezone
+from django.utils.deconstruct import deconstructible
+from minio import Minio
+from minio.datatypes import Object
+
+from . import client as clients
+from .errors import is_not_found
+from .files import MinioFile
+from .health import MinioServerStatus, check_server
+from .names import clean_name, clean_prefix
+from .settings import URL_CACHE_KEYS, MinioSettings, alias_for, alias_options, get_settings, parse_options
+from .urls import URLBuilder
+
+OCTET_STREAM = "application/octet-stream"
+
+
+@deconstructible(path="django_minio_backend.models.MinioBackend")
+class MinioBackend(Storage):
+    """Media files in a MinIO/S3 bucket.
+
+    Built by Django from `STORAGES` (OPTIONS arrive as keyword arguments) or by user code such as
+    `MinioBackend(bucket_name="photos", storage_name="default")`. Keyword `MINIO_*` arguments
+    override the alias's OPTIONS for this instance only.
+    """
+
+    default_alias: ClassVar[str] = "default"
+
+    def __init__(
+        self,
+        bucket_name: str = "",
+        storage_name: str | None = None,
+        replace_existing: bool = False,
+        **options: Any,
+    ) -> None:
+        self._bucket_name = bucket_name
+        self._storage_name = storage_name
+        self._options = options
+        self.replace_existing = replace_existing
+        self._forget_settings_in_migrations()
+        setting_changed.connect(self._on_setting_changed)
+
+    # Settings are resolved on first use, so storages built at import time (FileField(storage=...))
+    # work before settings are complete and follow override_settings(STORAGES=...) like Django's own.
+    @cached_property
+    def alias(self) -> str:
+        if self._storage_name:
+            return self._storage_name
+        return alias_for(self._options, self.default_alias) if self._options else self.default_alias
+
+    @cached_property
+    def settings(self) -> MinioSettings:
+        return self._resolve_settings(self.alias, self._options)
+
+    @cached_property
+    def bucket(self) -> str:
+        return self._bucket_name or self._default_bucket()
+
+    @cached_property
+    def _urls(self) -> URLBuilder:
+        return URLBuilder(self.settings, self.bucket)
+
+    def _on_setting_changed(self, *, setting: str, **_: Any) -> None:
+        if setting in ("STORAGES", *URL_CACHE_KEYS):
+            for name in ("alias", "settings", "bucket", "_urls"):
+                self.__dict__.pop(name, None)
+
+    @staticmethod
+    def _resolve_settings(alias: str, options: Mapping[str, Any]) -> MinioSettings:
+        if not options:
+            return get_settings(alias)
+        base = alias_options(alias)
+        if base == options:
+            return get_settings(alias)
+        return parse_options(alias, {**base, **options})
+
+    def _default_bucket(self) -> str:
+        return self.settings.default_bucket
+
+    def _forget_settings_in_migrations(self) -> None:
+        """Keep credentials and other MINIO_* values out of `deconstruct()`; they come from settings."""
+        args, kwargs = getattr(self, "_constructor_args", ((), {}))
+        self._constructor_args = (args, {key: value for key, value in kwargs.items() if not key.startswith("MINIO_")})
+
+    # -- clients -----------------------------------------------------------------------------
+    @property
+    def client(self) -> Minio:
+        """The process-wide SDK client for this alias (internal endpoint)."""
+        return clients.get_client(self.settings)
+
+    @property
+    def is_public(self) -> bool:
+        return self._urls.is_public
+
+    # -- names ---------------------------------------------------------------------------------
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        """Django's collision renaming, unless this storage was asked to replace existing objects."""
+        name = clean_name(name)
+        if not self.replace_existing:
+            return super().get_available_name(name, max_length)
+        if max_length is not None and len(name) > max_length:
+            raise SuspiciousFileOperation(f"Storage name {name!r} is longer than {max_length} characters")
+        return name
+
+    # -- writing -------------------------------------------------------------------------------
+    def _save(self, name: str, content: File[Any] | IO[Any]) -> str:
+        name = clean_name(name)
+        if self.settings.bucket_check_on_save:
+            self._ensure_bucket()
+        content_type = mimetypes.guess_type(name)[0] or OCTET_STREAM
+        if hasattr(content, "seek") and getattr(content, "seekable", lambda: True)():
+            content.seek(0)
+        size = getattr(content, "size", None)
+        length = size if isinstance(size, int) and size >= 0 else -1
+        source = content.file if isinstance(content, File) and content.file is not None else content
+        self.client.put_object(
+            bucket_name=self.bucket,
+            object_name=name,
+            data=source,
+            length=length,
+            content_type=content_type,
+            part_size=self.settings.multipart_part_size,
+        )
+        return name
+
+    def _ensure_bucket(self) -> None:
+        if not self.client.bucket_exists(bucket_name=self.bucket):
+            self.client.make_bucket(bucket_name=self.bucket, location=self.settings.region)
+
+    def delete(self, name: str) -> None:
+        """Delete an object; deleting one that is already gone is not an error (S3 semantics)."""
+        self.client.remove_object(bucket_name=self.bucket, object_name=clean_name(name))
+
+    # -- reading -------------------------------------------------------------------------------
+    def _open(self, name: str, mode: str = "rb") -> File[Any]:
+        if mode not in ("r", "rb", "rt"):
+            raise ValueError(f"MinioBackend.open supports read modes only ('rb', 'r'), not {mode!r}")
+        name = clean_name(name)
+        self._stat(name)  # a missing object fails here with FileNotFoundError, not on first read
+        return MinioFile(self, name, mode)
+
+    def _stat(self, name: str) -> Object:
+        try:
+            return self.client.stat_object(bucket_name=self.bucket, object_name=name)
+        except Exception as exc:
+            if is_not_found(exc):
+                raise FileNotFoundError(f"{self.bucket}/{name} does not exist") from exc
+            raise
+
+    def exists(self, name: str) -> bool:
+        """True/False for found/not found; any other failure raises instead of answering wrongly."""
+        try:
+            self._stat(clean_name(name))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def size(self, name: str) -> int:
+        size = self._stat(clean_name(name)).size
+        if size is None:
+            raise OSError(f"The server reported no size for {self.bucket}/{name}")
+        return size
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        """One delimiter listing (paginated by the SDK), not a recursive scan."""
+        prefix = clean_prefix(path)
+        directories: list[str] = []
+        files: list[str] = []
+        for item in self.client.list_objects(bucket_name=self.bucket, prefix=prefix or None, recursive=False):
+            relative = (item.object_name or "")[len(prefix) :]
+            if item.is_dir:
+                directories.append(relative.rstrip("/"))
+            elif relative:
+                files.append(relative)
+        return directories, files
+
+    def get_modified_time(self, name: str) -> datetime:
+        modified = self._stat(clean_name(name)).last_modified
+        if modified is None:
+            raise OSError(f"The server reported no modification time for {self.bucket}/{name}")
+        if getattr(django_settings, "USE_TZ", True):
+            return modified
+        return timezone.make_naive(modified)
+
+    def get_created_time(self, name: str) -> datetime:
+        """S3 keeps no creation time; an object's last write is its creation, since objects are immutable."""
+        return self.get_modified_time(name)
+
+    def get_accessed_time(self, name: str) -> datetime:
+        raise NotImplementedError("S3 does not record access times")
+
+    def path(self, name: str) -> str:
+        raise NotImplementedError("Objects in MinIO have no local filesystem path; use open() or url()")
+
+    # -- URLs ----------------------------------------------------------------------------------
+    def url(
+        self,
+        name: str | None,
+        parameters: Mapping[str, str] | None = None,
+        expire: int | float | timedelta | None = None,
+    ) -> str:
+        """Plain URL for public buckets, presigned GET (valid for MINIO_URL_EXPIRY_HOURS) for private ones."""
+        if name is None:
+            raise ValueError("url() needs an object name")
+        return self._urls.url(clean_name(name), parameters=parameters, expire=expire)
+
+    # -- health --------------------------------------------------------------------------------
+    def is_minio_available(self) -> MinioServerStatus:
+        """Ask the server whether it is up, within MINIO_HEALTH_CHECK_TIMEOUT seconds."""
+        return check_server(self.settings)
+
+
+@deconstructible(path="django_minio_backend.models.MinioBackendStatic")
+class MinioBackendStatic(MinioBackend):
+    """Static files in the always-public MINIO_STATIC_FILES_BUCKET of the `staticfiles` alias."""
+
+    default_alias: ClassVar[str] = "staticfiles"
+
+    def __init__(self, bucket_name: str = "", storage_name: str | None = None, **options: Any) -> None:
+        options.setdefault("replace_existing", True)  # collectstatic replaces files in place
+        super().__init__(bucket_name=bucket_name, storage_name=storage_name, **options)
+
+    def _default_bucket(self) -> str:
+        return self.settings.static_files_bucket

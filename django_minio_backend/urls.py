@@ -1,0 +1,81 @@
+"""URL building for one (alias, bucket): plain public URLs and presigned GETs, without network I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from .settings import MAX_EXPIRY, MIN_EXPIRY, MinioSettings
+from .signing import PresignedURLSigner, SigningCredentials, quote_object_key
+
+_DEFAULT_PORTS: Final = {"http": ":80", "https": ":443"}
+
+
+def external_base(settings: MinioSettings) -> tuple[str, str]:
+    """(scheme, host) that users' browsers reach; default ports are dropped like every S3 client does."""
+    scheme = "https" if settings.external_use_https else "http"
+    host = settings.external_endpoint.removesuffix(_DEFAULT_PORTS[scheme])
+    return scheme, host
+
+
+def expiry_seconds(expire: int | float | timedelta | None, default: int) -> int:
+    """Validate a per-call expiry (1 s .. 7 days); None means the alias default."""
+    if expire is None:
+        return default
+    seconds = expire.total_seconds() if isinstance(expire, timedelta) else float(expire)
+    if not MIN_EXPIRY.total_seconds() <= seconds <= MAX_EXPIRY.total_seconds():
+        raise ValueError(f"expire must be between 1 second and 7 days, got {expire!r}")
+    return int(seconds)
+
+
+class URLBuilder:
+    """Builds the URLs of one bucket; created once per storage instance."""
+
+    __slots__ = ("_default_expiry", "_public", "_public_prefix", "_signer", "bucket")
+
+    def __init__(self, settings: MinioSettings, bucket: str) -> None:
+        scheme, host = external_base(settings)
+        self.bucket = bucket
+        self._public = settings.is_public(bucket)
+        self._public_prefix = f"{scheme}://{host}/{quote_object_key(bucket)}/"
+        self._default_expiry = settings.url_expiry_seconds
+        credentials = SigningCredentials(
+            access_key=settings.access_key, secret_key=settings.secret_key, region=settings.region
+        )
+        self._signer = PresignedURLSigner(scheme=scheme, host=host, credentials=credentials)
+
+    @property
+    def is_public(self) -> bool:
+        return self._public
+
+    def public_url(self, name: str) -> str:
+        return self._public_prefix + quote_object_key(name)
+
+    def presigned_url(
+        self,
+        name: str,
+        *,
+        parameters: Mapping[str, str] | None = None,
+        expire: int | float | timedelta | None = None,
+        now: datetime | None = None,
+    ) -> str:
+        return self._signer.presign_get(
+            bucket=self.bucket,
+            key=name,
+            expires=expiry_seconds(expire, self._default_expiry),
+            now=now or datetime.now(tz=UTC),
+            query=parameters,
+        )
+
+    def url(
+        self,
+        name: str,
+        *,
+        parameters: Mapping[str, str] | None = None,
+        expire: int | float | timedelta | None = None,
+    ) -> str:
+        """Public buckets get a plain URL (parameters cannot be honoured unsigned); private ones are signed."""
+        if self._public and not parameters:
+            return self._public_prefix + quote_object_key(name)
+        return self.presigned_url(name, parameters=parameters, expire=expire)

@@ -1,0 +1,48 @@
+"""Django settings for the test suite; STORAGES endpoints are filled in by tests/conftest.py."""
+
+from datetime import timedelta
+
+SECRET_KEY = "tests-only-not-secret"
+DEBUG = False
+USE_TZ = True
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django_minio_backend.apps.DjangoMinioBackendConfig",
+    "django.contrib.staticfiles",
+    "tests.testapp",
+]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+STATIC_URL = "/static/"
+MEDIA_URL = "/media/"
+ROOT_URLCONF = "tests.urls"
+TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True, "OPTIONS": {}}]
+
+PRIVATE_BUCKET = "test-media-private"
+PUBLIC_BUCKET = "test-media-public"
+STATIC_BUCKET = "test-static"
+
+_PLACEHOLDER = {
+    "MINIO_ENDPOINT": "127.0.0.1:9",
+    "MINIO_ACCESS_KEY": "unset",
+    "MINIO_SECRET_KEY": "unset",
+}
+STORAGES = {
+    "default": {
+        "BACKEND": "django_minio_backend.models.MinioBackend",
+        "OPTIONS": {
+            **_PLACEHOLDER,
+            "MINIO_PRIVATE_BUCKETS": [PRIVATE_BUCKET],
+            "MINIO_PUBLIC_BUCKETS": [PUBLIC_BUCKET],
+            "MINIO_DEFAULT_BUCKET": PRIVATE_BUCKET,
+            "MINIO_STATIC_FILES_BUCKET": STATIC_BUCKET,
+            "MINIO_URL_EXPIRY_HOURS": timedelta(hours=2),
+        },
+    },
+    "staticfiles": {
+        "BACKEND": "django_minio_backend.models.MinioBackendStatic",
+        "OPTIONS": {**_PLACEHOLDER, "MINIO_STATIC_FILES_BUCKET": STATIC_BUCKET},
+    },
+}

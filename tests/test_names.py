@@ -1,0 +1,48 @@
+"""Object-name validation and date prefixes: pure, no server."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import pytest
+from django.core.exceptions import SuspiciousFileOperation
+
+from django_minio_backend import get_iso_date, iso_date_prefix
+from django_minio_backend.names import clean_name, clean_prefix
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["a.txt", "dir/sub/file name.txt", "ünïcödé/ファイル.png", "a+b%20c~d#e?f.txt", "trailing.dot.", "x" * 1000],
+)
+def test_valid_names_are_kept_unchanged(name: str) -> None:
+    assert clean_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "../etc/passwd", "a/../../b", "a/..", "/abs/path", "C:/windows", "a//b", "./a", "a/./b", "a\x00b", "dir/"],
+)
+def test_bad_names_raise(name: str) -> None:
+    with pytest.raises(SuspiciousFileOperation):
+        clean_name(name)
+
+
+def test_overlong_name_raises() -> None:
+    with pytest.raises(SuspiciousFileOperation, match="1024 bytes"):
+        clean_name("é" * 600)
+
+
+@pytest.mark.parametrize(("path", "prefix"), [("", ""), ("/", ""), ("a", "a/"), ("a/b/", "a/b/")])
+def test_clean_prefix(path: str, prefix: str) -> None:
+    assert clean_prefix(path) == prefix
+
+
+def test_iso_date_prefix_uses_utc_date() -> None:
+    before = datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%d")
+    value = iso_date_prefix(None, "report.pdf")
+    after = datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%d")
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}/report\.pdf", value)
+    assert value.split("/")[0] in (before, after)
+    assert get_iso_date() in (before, after)
