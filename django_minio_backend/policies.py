@@ -8,6 +8,8 @@ from typing import Any
 from minio import Minio
 from minio.error import S3Error
 
+from .settings import MinioSettings
+
 POLICY_VERSION = "2012-10-17"
 NO_POLICY_CODES = frozenset({"NoSuchBucketPolicy", "NoSuchPolicy"})
 
@@ -48,3 +50,32 @@ def set_policy(client: Minio, bucket: str, policy: dict[str, Any]) -> None:
 
 def remove_policy(client: Minio, bucket: str) -> None:
     client.delete_bucket_policy(bucket_name=bucket)
+
+
+def initialize_buckets(client: Minio, settings: MinioSettings) -> list[str]:
+    """Create this alias's missing buckets and give each the policy its settings ask for.
+
+    Public buckets (and the static bucket) get read-only public access; private buckets that still
+    carry our public policy lose it; then each MINIO_POLICY_HOOKS entry is applied to its bucket,
+    which exists by then. Returns one line of report per action.
+    """
+    report: list[str] = []
+    buckets = (*settings.all_buckets, settings.static_files_bucket)
+    for bucket in dict.fromkeys(buckets):
+        if not client.bucket_exists(bucket_name=bucket):
+            client.make_bucket(bucket_name=bucket, location=settings.region)
+            report.append(f"created bucket {bucket}")
+        current = get_policy(client, bucket)
+        if settings.is_public(bucket):
+            wanted = public_read_policy(bucket)
+            if current != wanted:
+                set_policy(client, bucket, wanted)
+                report.append(f"set public read policy on {bucket}")
+        elif current == public_read_policy(bucket):
+            remove_policy(client, bucket)
+            report.append(f"removed public policy from {bucket}")
+    for bucket, policy in settings.policy_hooks:
+        if get_policy(client, bucket) != policy:
+            set_policy(client, bucket, policy)
+            report.append(f"applied policy hook to {bucket}")
+    return report
