@@ -34,7 +34,7 @@ class _ResponseReader(io.RawIOBase):
         super().close()
 
 
-class MinioFile(File):
+class MinioFile(File):  # type: ignore[type-arg]  # File is generic only in the stubs
     """A read-only Django File backed by an object; opened lazily on first read."""
 
     def __init__(self, storage: MinioBackend, name: str, mode: str = "rb") -> None:

@@ -6,7 +6,7 @@ import mimetypes
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import IO, Any, ClassVar
+from typing import IO, Any, BinaryIO, ClassVar, cast
 
 from django.conf import settings as django_settings
 from django.core.exceptions import SuspiciousFileOperation
@@ -126,7 +126,7 @@ class MinioBackend(Storage):
             content.seek(0)
         size = getattr(content, "size", None)
         length = size if isinstance(size, int) and size >= 0 else -1
-        source = content.file if isinstance(content, File) and content.file is not None else content
+        source = cast(BinaryIO, content.file if isinstance(content, File) and content.file is not None else content)
         self.client.put_object(
             bucket_name=self.bucket,
             object_name=name,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.conf import settings
@@ -94,4 +94,5 @@ def static_storage(live_settings: dict[str, Any]) -> MinioBackendStatic:
 @pytest.fixture
 def options(live_settings: dict[str, Any]) -> dict[str, Any]:
     """A copy of the live default alias's OPTIONS for building storages with overrides."""
-    return dict(settings.STORAGES["default"]["OPTIONS"])
+    found = cast(dict[str, Any], settings.STORAGES["default"]["OPTIONS"])
+    return dict(found)

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.django_db
 
 def test_filefield_upload_url_and_download(live_settings: dict[str, Any]) -> None:
     document = Document.objects.create(file=ContentFile(b"%PDF-1.7 report", name="report.pdf"))
-    assert document.file.name.endswith("/report.pdf")
+    name = document.file.name
+    assert name is not None and name.endswith("/report.pdf")
     assert document.file.size == 15
     with urllib.request.urlopen(document.file.url, timeout=10) as response:
         assert response.read() == b"%PDF-1.7 report"
@@ -34,7 +35,7 @@ def test_filefield_upload_url_and_download(live_settings: dict[str, Any]) -> Non
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == b"%PDF-1.7 report"  # type: ignore[attr-defined]
     reloaded.file.delete(save=False)
-    assert not reloaded.file.storage.exists(document.file.name)
+    assert not reloaded.file.storage.exists(name)
 
 
 def test_public_filefield_url_is_anonymous(live_settings: dict[str, Any]) -> None:

@@ -199,7 +199,7 @@ def test_deconstruct_keeps_secrets_out_of_migrations() -> None:
     storages = {"default": {"BACKEND": "django_minio_backend.models.MinioBackend", "OPTIONS": dict(BASE)}}
     with override_settings(STORAGES=storages):
         storage = MinioBackend(bucket_name="photos", MINIO_SECRET_KEY="other-secret")
-    path, args, kwargs = storage.deconstruct()
+    path, _args, kwargs = storage.deconstruct()  # type: ignore[attr-defined]
     assert path == "django_minio_backend.models.MinioBackend"
     assert kwargs == {"bucket_name": "photos"}
     assert "other-secret" not in repr(storage.settings)

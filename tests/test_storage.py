@@ -199,7 +199,10 @@ def test_wrong_credentials_raise_not_false(options: dict[str, Any], unique: str)
 def test_unreachable_server_raises_in_bounded_time(live_settings: dict[str, Any], unique: str) -> None:
     (port,) = free_ports(1)
     storage = MinioBackend(
-        bucket_name=PRIVATE_BUCKET, MINIO_ENDPOINT=f"127.0.0.1:{port}", MINIO_CONNECT_TIMEOUT=1.0, MINIO_READ_TIMEOUT=2.0
+        bucket_name=PRIVATE_BUCKET,
+        MINIO_ENDPOINT=f"127.0.0.1:{port}",
+        MINIO_CONNECT_TIMEOUT=1.0,
+        MINIO_READ_TIMEOUT=2.0,
     )
     for call in (lambda: storage.exists("a"), lambda: storage.size("a"), lambda: storage.save("a", ContentFile(b""))):
         started = time.monotonic()
