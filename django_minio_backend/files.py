@@ -1,76 +1,226 @@
-"""The file object returned by `storage.open()`: reads stream from the server, never the whole object at once."""
+"""The file object returned by `storage.open()`: seekable, fetching byte ranges on demand.
+
+Reading the first KB of a 10 GB object costs one chunk-sized GET. Reading on from where the last
+read stopped keeps using the open response and asks for twice as much next time, so a sequential
+download takes a handful of requests; a seek elsewhere just moves the position. Memory is the
+read buffer (MINIO_READ_CHUNK_SIZE) plus what the caller asks for. Every GET carries the ETag seen
+at open() in If-Match, so a file replaced while being read fails instead of mixing two versions.
+"""
 
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Any
+import logging
+from typing import Any, Final
 
+import urllib3
 from django.core.files.base import File
+from minio.error import S3Error
+from urllib3.exceptions import HTTPError
 
-if TYPE_CHECKING:
-    from .storage import MinioBackend
+from .errors import is_not_found
+from .s3http import ATTEMPTS, S3Connection
+from .signing import UNSIGNED_PAYLOAD
+
+__all__ = ["MinioFile", "ObjectChangedError", "RangedReader"]
+
+logger = logging.getLogger(__name__)
+
+MAX_SPAN: Final = 1 << 30  # a single GET never asks for more than this
+DRAIN_LIMIT: Final = 64 * 1024  # leaving a response early: read out at most this much to keep the connection
 
 
-class _ResponseReader(io.RawIOBase):
-    """A raw, forward-only reader over one GET response; the body is pulled as the caller reads."""
+class ObjectChangedError(OSError):
+    """The object was replaced or deleted while it was being read."""
 
-    def __init__(self, storage: MinioBackend, name: str) -> None:
+
+class RangedReader(io.RawIOBase):
+    """A raw, seekable reader over one object version, fetching HTTP ranges as it goes."""
+
+    def __init__(
+        self, connection: S3Connection, bucket: str, key: str, *, size: int, etag: str, chunk_size: int
+    ) -> None:
         super().__init__()
-        self._response: Any = storage.client.get_object(bucket_name=storage.bucket, object_name=name)
+        self._connection = connection
+        self._bucket = bucket
+        self._key = key
+        self._size = size
+        self._etag = etag
+        self._chunk_size = chunk_size
+        self._position = 0
+        self._response: urllib3.BaseHTTPResponse | None = None
+        self._response_at = 0  # position of the next byte the open response will give
+        self._response_end = 0  # exclusive end of its range
+        self._span = chunk_size  # size of the next range asked for; doubles while reading goes on in order
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def reopen(self) -> RangedReader:
+        """A fresh reader over the same object version."""
+        return RangedReader(
+            self._connection, self._bucket, self._key, size=self._size, etag=self._etag, chunk_size=self._chunk_size
+        )
 
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        self._check_open()
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._check_open()
+        if whence == io.SEEK_SET:
+            position = offset
+        elif whence == io.SEEK_CUR:
+            position = self._position + offset
+        elif whence == io.SEEK_END:
+            position = self._size + offset
+        else:
+            raise ValueError(f"invalid whence ({whence})")
+        if position < 0:
+            raise ValueError(f"negative seek position {position}")
+        self._position = position
+        return position
+
     def readinto(self, buffer: Any) -> int:
-        data = self._response.read(len(buffer))
-        size = len(data)
-        buffer[:size] = data
-        return size
+        self._check_open()
+        view = memoryview(buffer).cast("B")
+        wanted = min(len(view), self._size - self._position)
+        if wanted <= 0:
+            return 0
+        for attempt in range(ATTEMPTS):
+            response = self._response_for(self._position)
+            try:
+                data = response.read(min(wanted, self._response_end - self._position))
+            except (HTTPError, OSError) as exc:
+                self._drop_response()
+                if attempt + 1 == ATTEMPTS:
+                    raise
+                logger.info(
+                    "Reading %s/%s at %d failed (%r); fetching again", self._bucket, self._key, self._position, exc
+                )
+                continue
+            if not data:  # the server ended the range early
+                self._drop_response()
+                continue
+            count = len(data)
+            view[:count] = data
+            self._position += count
+            self._response_at += count
+            if self._response_at >= self._response_end:
+                self._release_response()
+            return count
+        raise OSError(f"{self._bucket}/{self._key}: the server kept ending ranges early at {self._position}")
+
+    def readall(self) -> bytes:
+        """The rest of the object in one buffer (what the caller asked for), read in large ranges."""
+        remaining = max(0, self._size - self.tell())
+        result = bytearray(remaining)
+        view = memoryview(result)
+        filled = 0
+        while filled < remaining:
+            count = self.readinto(view[filled:])
+            if count == 0:
+                break
+            filled += count
+        del view
+        return bytes(result) if filled == remaining else bytes(result[:filled])
 
     def close(self) -> None:
         if not self.closed:
-            self._response.close()
-            self._response.release_conn()
+            self._drop_response()
         super().close()
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on closed file.")
+
+    def _response_for(self, position: int) -> urllib3.BaseHTTPResponse:
+        if self._response is not None and self._response_at == position:
+            return self._response
+        if self._response is not None:
+            self._drop_response()
+            self._span = self._chunk_size  # a jump: start small again
+        elif position == self._response_end and position:
+            self._span = min(self._span * 2, MAX_SPAN)  # reading on in order: ask for more each time
+        end = min(self._size, position + self._span)
+        try:
+            response = self._connection.request(
+                "GET",
+                self._bucket,
+                self._key,
+                headers={"Range": f"bytes={position}-{end - 1}", "If-Match": self._etag},
+                payload_sha256=UNSIGNED_PAYLOAD,
+                stream=True,
+            )
+        except S3Error as error:
+            if error.code == "PreconditionFailed" or is_not_found(error):
+                raise ObjectChangedError(
+                    f"{self._bucket}/{self._key} was replaced or deleted while being read"
+                ) from error
+            raise
+        if response.status != 206:  # a server ignoring Range would send the whole object from byte 0
+            response.close()
+            response.release_conn()
+            raise OSError(f"{self._bucket}/{self._key}: expected a partial response, got {response.status}")
+        self._response = response
+        self._response_at = position
+        self._response_end = end
+        return response
+
+    def _release_response(self) -> None:
+        response, self._response = self._response, None
+        if response is not None:
+            response.release_conn()
+
+    def _drop_response(self) -> None:
+        """Leave the open response: read out a small rest to reuse the connection, else close it."""
+        response, self._response = self._response, None
+        if response is None:
+            return
+        try:
+            if self._response_end - self._response_at <= DRAIN_LIMIT:
+                response.drain_conn()
+            else:
+                response.close()
+        except (HTTPError, OSError):
+            response.close()
+        response.release_conn()
 
 
 class MinioFile(File):  # type: ignore[type-arg]  # File is generic only in the stubs
-    """A read-only Django File backed by an object; opened lazily on first read."""
+    """A read-only Django File over one object; nothing is fetched until the first read."""
 
-    def __init__(self, storage: MinioBackend, name: str, mode: str = "rb") -> None:
-        self._storage = storage
-        self._mode = mode
-        self._stream: io.IOBase | None = None
-        super().__init__(None, name)
+    def __init__(self, reader: RangedReader, name: str, mode: str = "rb", buffer_size: int = io.DEFAULT_BUFFER_SIZE):
+        self._reader = reader
+        self._buffer_size = buffer_size
+        super().__init__(self._stream(reader, mode, buffer_size), name)
         self.mode = mode
+        self.size = reader.size
 
-    def _open_stream(self) -> io.IOBase:
-        if self._stream is None:
-            raw = io.BufferedReader(_ResponseReader(self._storage, self.name or ""), buffer_size=256 * 1024)
-            self._stream = raw if "b" in self._mode else io.TextIOWrapper(raw, encoding="utf-8")
-        return self._stream
+    @staticmethod
+    def _stream(
+        reader: RangedReader, mode: str, buffer_size: int
+    ) -> io.BufferedReader[RangedReader] | io.TextIOWrapper:
+        buffered = io.BufferedReader(reader, buffer_size=buffer_size)
+        return buffered if "b" in mode else io.TextIOWrapper(buffered, encoding="utf-8")
 
-    @property
-    def file(self) -> Any:  # Django's File reads `self.file`
-        return self._open_stream()
-
-    @file.setter
-    def file(self, value: Any) -> None:
-        if value is not None:
-            raise AttributeError("MinioFile manages its own stream")
-
-    @property
-    def size(self) -> int:
-        return self._storage.size(self.name or "")
-
-    @property
-    def closed(self) -> bool:
-        return self._stream is None or self._stream.closed
-
-    def read(self, size: int = -1) -> Any:
-        return self._open_stream().read(size)
-
-    def close(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
+    def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> MinioFile:
+        """Back to the start; reopening after close() reads the same object version again."""
+        if not self.closed and (mode is None or mode == self.mode):
+            self.seek(0)
+            return self
+        if mode is not None and mode not in ("r", "rb", "rt"):
+            raise ValueError(f"MinioFile supports read modes only ('rb', 'r'), not {mode!r}")
+        if self.file is not None:
+            self.file.close()
+        self.mode = mode or self.mode
+        self._reader = self._reader.reopen()
+        self.file = self._stream(self._reader, self.mode, self._buffer_size)
+        return self

@@ -6,12 +6,13 @@ import mimetypes
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import IO, Any, BinaryIO, ClassVar, cast
+from typing import IO, Any, ClassVar
 
 from django.conf import settings as django_settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import File
 from django.core.files.storage import Storage
+from django.core.files.utils import validate_file_name
 from django.core.signals import setting_changed
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
@@ -20,10 +21,11 @@ from minio.datatypes import Object
 
 from . import client as clients
 from .errors import is_not_found
-from .files import MinioFile
+from .files import MinioFile, RangedReader
 from .health import MinioServerStatus, check_server
 from .names import clean_name, clean_prefix
 from .settings import URL_CACHE_KEYS, MinioSettings, alias_for, alias_options, get_settings, parse_options
+from .transfer import Uploader, UploadSource
 from .urls import URLBuilder
 
 OCTET_STREAM = "application/octet-stream"
@@ -74,9 +76,13 @@ class MinioBackend(Storage):
     def _urls(self) -> URLBuilder:
         return URLBuilder(self.settings, self.bucket)
 
+    @cached_property
+    def _uploader(self) -> Uploader:
+        return Uploader(self.settings, self.bucket)
+
     def _on_setting_changed(self, *, setting: str, **_: Any) -> None:
         if setting in ("STORAGES", *URL_CACHE_KEYS):
-            for name in ("alias", "settings", "bucket", "_urls"):
+            for name in ("alias", "settings", "bucket", "_urls", "_uploader"):
                 self.__dict__.pop(name, None)
 
     @staticmethod
@@ -117,25 +123,39 @@ class MinioBackend(Storage):
         return name
 
     # -- writing -------------------------------------------------------------------------------
+    def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
+        """Django's save(), keeping `max_length` for the renaming a lost create-only race needs."""
+        if name is None:
+            name = content.name
+        if not hasattr(content, "chunks"):
+            content = File(content, name)
+        validate_file_name(name, allow_relative_path=True)
+        name = self.get_available_name(name, max_length=max_length)
+        name = self._write(name, content, max_length)
+        validate_file_name(name, allow_relative_path=True)
+        return name
+
     def _save(self, name: str, content: File[Any] | IO[Any]) -> str:
+        return self._write(name, content, None)
+
+    def _write(self, name: str, content: object, max_length: int | None) -> str:
+        """Upload, create-only unless `replace_existing`: if someone else creates the name meanwhile,
+        the upload goes to the next available name instead, never over their object."""
         name = clean_name(name)
         if self.settings.bucket_check_on_save:
             self._ensure_bucket()
-        content_type = mimetypes.guess_type(name)[0] or OCTET_STREAM
-        if hasattr(content, "seek") and getattr(content, "seekable", lambda: True)():
-            content.seek(0)
-        size = getattr(content, "size", None)
-        length = size if isinstance(size, int) and size >= 0 else -1
-        source = cast(BinaryIO, content.file if isinstance(content, File) and content.file is not None else content)
-        self.client.put_object(
-            bucket_name=self.bucket,
-            object_name=name,
-            data=source,
-            length=length,
-            content_type=content_type,
-            part_size=self.settings.multipart_part_size,
+        written = self._uploader.upload(
+            name,
+            UploadSource(content),
+            content_type=mimetypes.guess_type(name)[0] or OCTET_STREAM,
+            create_only=not self.replace_existing,
+            rename=lambda taken: self.get_available_name(taken, max_length=max_length),
         )
-        return name
+        self._remember_etag(written.name, written.etag)
+        return written.name
+
+    def _remember_etag(self, name: str, etag: str) -> None:
+        """Called with each written object's ETag; the URL cache overrides/uses this."""
 
     def _ensure_bucket(self) -> None:
         if not self.client.bucket_exists(bucket_name=self.bucket):
@@ -150,8 +170,16 @@ class MinioBackend(Storage):
         if mode not in ("r", "rb", "rt"):
             raise ValueError(f"MinioBackend.open supports read modes only ('rb', 'r'), not {mode!r}")
         name = clean_name(name)
-        self._stat(name)  # a missing object fails here with FileNotFoundError, not on first read
-        return MinioFile(self, name, mode)
+        stat = self._stat(name)  # a missing object fails here with FileNotFoundError, not on first read
+        reader = RangedReader(
+            self._uploader.connection,
+            self.bucket,
+            name,
+            size=stat.size or 0,
+            etag=f'"{stat.etag}"' if stat.etag else "*",
+            chunk_size=self.settings.read_chunk_size,
+        )
+        return MinioFile(reader, name, mode, buffer_size=self.settings.read_chunk_size)
 
     def _stat(self, name: str) -> Object:
         try:

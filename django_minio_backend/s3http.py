@@ -1,0 +1,219 @@
+"""Header-signed S3 requests over the alias's shared urllib3 pool, with bounded retries.
+
+Uploads and ranged reads come through here because the SDK cannot send every header they need
+(If-None-Match on writes) and its upload path is slow; everything else stays on the SDK.
+A request is retried only when repeating it cannot change the outcome: the connection never opened,
+the body never fully left this process, the server answered with a transient error, or the caller
+says the request is idempotent.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http
+import logging
+import random
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Final, cast
+
+import urllib3
+from minio.error import S3Error
+from urllib3.exceptions import ConnectTimeoutError, HTTPError
+
+from . import client as clients
+from .settings import MinioSettings
+from .signing import SigningCredentials, canonical_query, quote_object_key, sign_headers
+
+__all__ = ["ATTEMPTS", "Buffer", "S3Connection", "SourceError", "error_from_xml"]
+
+logger = logging.getLogger(__name__)
+
+Buffer = bytes | bytearray | memoryview
+ATTEMPTS: Final = 4  # one try and three retries
+RETRY_STATUSES: Final = frozenset({500, 502, 503, 504})
+RETRY_CODES: Final = frozenset({"InternalError", "RequestTimeout", "ServiceUnavailable", "SlowDown"})
+BACKOFF_BASE: Final = 0.2
+MAX_DELAY: Final = 10.0  # a longer Retry-After is cut to this; attempts stay bounded either way
+
+
+class SourceError(Exception):
+    """The caller's data source failed while a request body was being sent; `original` is its exception."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
+class _Body:
+    """Hands a body to urllib3 chunk by chunk and notes whether all of it reached the socket."""
+
+    def __init__(self, chunks: Iterable[Buffer]) -> None:
+        self._chunks = chunks
+        self.complete = False
+
+    def __iter__(self) -> Iterator[bytes]:  # really any buffer: urllib3 hands each chunk to sendall()
+        yield from cast(Iterable[bytes], self._chunks)
+        self.complete = True  # urllib3 asks for the next chunk only after sendall() of the last one returned
+
+
+def error_from_xml(response: urllib3.BaseHTTPResponse, data: bytes, bucket: str, key: str) -> S3Error:
+    """An S3Error from an error document, or from the status line when the body is not one."""
+    code = message = request_id = host_id = None
+    try:
+        root = ET.fromstring(data) if data else None
+    except ET.ParseError:
+        root = None
+    if root is not None and root.tag.rsplit("}", 1)[-1] == "Error":
+        code = root.findtext("Code")
+        message = root.findtext("Message")
+        request_id = root.findtext("RequestId")
+        host_id = root.findtext("HostId")
+    if not code:
+        try:
+            code = http.HTTPStatus(response.status).phrase.replace(" ", "")
+        except ValueError:
+            code = f"HTTP{response.status}"
+        message = message or data[:200].decode(errors="replace") or None
+    return S3Error(
+        response=response,
+        code=code,
+        message=message,
+        resource=f"/{bucket}/{key}",
+        request_id=request_id or response.headers.get("x-amz-request-id"),
+        host_id=host_id,
+        bucket_name=bucket,
+        object_name=key or None,
+    )
+
+
+def _retry_delay(attempt: int, response: urllib3.BaseHTTPResponse | None) -> float:
+    """Retry-After when the server gave one, else exponential backoff with jitter."""
+    if response is not None:
+        header = response.headers.get("Retry-After")
+        if header:
+            try:
+                return min(MAX_DELAY, max(0.0, float(header)))
+            except ValueError:
+                when = email.utils.parsedate_to_datetime(header) if header.strip() else None
+                if when is not None:
+                    return min(MAX_DELAY, max(0.0, (when - datetime.now(tz=UTC)).total_seconds()))
+    return min(MAX_DELAY, BACKOFF_BASE * float(2**attempt) * random.uniform(0.5, 1.0))
+
+
+class S3Connection:
+    """Signed requests to one endpoint with one identity, through the alias's shared pool."""
+
+    __slots__ = ("_base", "_credentials", "_host", "_pool", "_scheme", "endpoint")
+
+    def __init__(self, settings: MinioSettings) -> None:
+        self._scheme = "https" if settings.use_https else "http"
+        self._host = settings.endpoint
+        self._base = f"{self._scheme}://{settings.endpoint}"
+        self._credentials = SigningCredentials(settings.access_key, settings.secret_key, settings.region)
+        self._pool = clients.http_pool(settings)
+        self.endpoint = settings.endpoint
+
+    def request(
+        self,
+        method: str,
+        bucket: str,
+        key: str = "",
+        *,
+        query: Sequence[tuple[str, str]] = (),
+        headers: Mapping[str, str] | None = None,
+        body: Buffer | Callable[[], Iterable[Buffer] | None] = b"",
+        payload_sha256: str,
+        length: int | None = None,
+        idempotent: bool = True,
+        stream: bool = False,
+    ) -> urllib3.BaseHTTPResponse:
+        """Send one request, retrying transient failures; a non-2xx answer raises `S3Error`.
+
+        `body` is bytes, or a factory returning a fresh iterable of chunks per attempt (None when it
+        cannot start again, e.g. a stream that cannot seek); `length` is then required. `idempotent`
+        allows repeating a request the server may already have carried out. With `stream` the 2xx
+        response is returned unread and the caller must read it to the end or close it.
+        """
+        path = f"/{bucket}/{quote_object_key(key)}" if key else f"/{bucket}"
+        encoded_query = canonical_query(query)
+        url = f"{self._base}{path}?{encoded_query}" if encoded_query else f"{self._base}{path}"
+        extra = dict(headers or {})
+        if isinstance(body, bytes | bytearray | memoryview):
+            extra["Content-Length"] = str(memoryview(body).nbytes)
+        elif length is not None:
+            extra["Content-Length"] = str(length)
+        else:
+            raise ValueError("a streamed body needs its length")
+        response: urllib3.BaseHTTPResponse | None = None
+        failure: BaseException | None = None
+        for attempt in range(ATTEMPTS):
+            chunks = self._chunks(body)
+            if chunks is None:  # a stream that cannot start again: the previous failure stands
+                raise failure or RuntimeError(f"the body of {method} {path} cannot be sent again")
+            if attempt:
+                time.sleep(_retry_delay(attempt - 1, response))
+            sent = _Body(chunks)
+            signed = sign_headers(
+                method=method,
+                scheme=self._scheme,
+                host=self._host,
+                encoded_path=path,
+                query=query,
+                headers=extra,
+                payload_sha256=payload_sha256,
+                credentials=self._credentials,
+                now=datetime.now(tz=UTC),
+            )
+            try:
+                response = self._pool.request(
+                    method,
+                    url,
+                    body=sent,
+                    headers=signed,
+                    retries=False,
+                    redirect=False,
+                    preload_content=False,
+                    decode_content=False,
+                )
+            except SourceError as exc:
+                raise exc.original from None
+            except (HTTPError, OSError) as exc:
+                # Repeating is safe when the server cannot have acted on the request: no connection,
+                # or not all of the body sent (a server never completes a request with a short body).
+                response = None
+                if isinstance(exc, ConnectTimeoutError) or not sent.complete or idempotent:
+                    logger.info("%s %s failed (%r), attempt %d of %d", method, path, exc, attempt + 1, ATTEMPTS)
+                    failure = exc
+                    continue
+                raise
+            if 200 <= response.status < 300:
+                if not stream:
+                    response.read(cache_content=True)  # kept as response.data
+                    response.release_conn()
+                return response
+            error = error_from_xml(response, response.read(), bucket, key)
+            response.release_conn()
+            if response.status in RETRY_STATUSES or error.code in RETRY_CODES:
+                logger.info(
+                    "%s %s answered %s %s, attempt %d of %d",
+                    method,
+                    path,
+                    response.status,
+                    error.code,
+                    attempt + 1,
+                    ATTEMPTS,
+                )
+                failure = error
+                continue
+            raise error
+        assert failure is not None
+        raise failure
+
+    @staticmethod
+    def _chunks(body: Buffer | Callable[[], Iterable[Buffer] | None]) -> Iterable[Buffer] | None:
+        if isinstance(body, bytes | bytearray | memoryview):
+            return (body,) if len(body) else ()
+        return body()

@@ -1,0 +1,509 @@
+"""Uploads: one streamed PUT, or multipart parts in parallel on the shared bounded pool.
+
+Memory per upload stays under (MINIO_UPLOAD_WORKERS + 1) x part size whatever the file size: the
+caller's thread reads a part only when a slot is free and hands it to the process-wide executor, so
+no upload starts threads of its own. The first failure stops reading, pending parts are cancelled,
+the multipart upload is aborted and the caller gets that failure's own exception.
+
+Create-only writes send `If-None-Match: *` on the final request (PUT or CompleteMultipartUpload), so
+of two concurrent saves of one name exactly one wins; the other is renamed and sent again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Executor, Future, wait
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+from xml.sax.saxutils import escape
+
+import urllib3
+from django.core.files.base import File
+from minio.error import S3Error
+
+from .executor import shared_executor
+from .s3http import Buffer, S3Connection, SourceError, error_from_xml
+from .settings import MiB, MinioSettings
+from .signing import UNSIGNED_PAYLOAD
+
+__all__ = ["UploadSource", "Uploader", "Written"]
+
+logger = logging.getLogger(__name__)
+
+BLOCK: Final = 1 * MiB  # what a streamed PUT reads from the source at a time
+MAX_PARTS: Final = 10_000
+MAX_SINGLE_PUT: Final = 5 * 1024 * MiB  # S3 refuses larger single PUTs
+MAX_RENAMES: Final = 100
+EMPTY_SHA256: Final = hashlib.sha256(b"").hexdigest()
+TAKEN_CODES: Final = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
+WORKER_PREFIX: Final = "minio-upload"  # thread name prefix of the shared executor
+
+_unconditional_endpoints: set[str] = set()  # servers that answered NotImplemented to If-None-Match
+_unconditional_lock = threading.Lock()
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """Where an upload ended up and the ETag the server gave the stored object."""
+
+    name: str
+    etag: str
+
+
+class _NameTaken(Exception):
+    """A create-only write found its name taken by someone else."""
+
+
+class UploadSource:
+    """The caller's content: a binary or text stream, its length when knowable, and whether it can be re-read.
+
+    Uploads start at the beginning of the stream (Django's `File.chunks()` does the same). Text is
+    sent UTF-8 encoded; its encoded length is unknown until read.
+    """
+
+    def __init__(self, content: Any) -> None:
+        stream = content.file if isinstance(content, File) and content.file is not None else content
+        if not callable(getattr(stream, "read", None)):
+            raise TypeError(f"cannot upload {type(content).__name__}: it has no read()")
+        self._stream = stream
+        self._text = isinstance(stream, io.TextIOBase)
+        self._pending = b""  # encoded text read beyond what was asked for
+        self.seekable = _is_seekable(stream)
+        if self.seekable:
+            stream.seek(0)
+        self.size: int | None = None
+        if not self._text:
+            self.size = _stream_size(stream) if self.seekable else _declared_size(content)
+        readinto = getattr(stream, "readinto", None)
+        self._readinto: Callable[[memoryview], int | None] | None = (
+            readinto if callable(readinto) and not self._text else None
+        )
+
+    def rewind(self) -> bool:
+        """Go back to the start for another attempt; False when the stream cannot seek."""
+        if not self.seekable:
+            return False
+        self._stream.seek(0)
+        self._pending = b""
+        return True
+
+    def read_into(self, view: memoryview) -> int:
+        """Fill `view` completely unless the stream ends first; returns the number of bytes written."""
+        filled = 0
+        wanted = len(view)
+        while filled < wanted:
+            count = self._read_some(view[filled:])
+            if count == 0:
+                break
+            filled += count
+        return filled
+
+    def read_block(self, size: int) -> bytearray:
+        """Up to `size` bytes (fewer only at the end of the stream), in one buffer."""
+        block = bytearray(size)
+        filled = self.read_into(memoryview(block))
+        if filled < size:
+            del block[filled:]
+        return block
+
+    def at_end(self) -> bool:
+        return self._read_some(memoryview(bytearray(1))) == 0
+
+    def _read_some(self, view: memoryview) -> int:
+        if self._readinto is not None:
+            count = self._readinto(view)
+            if count is None:
+                raise OSError("the source stream is non-blocking and has no data ready")
+            return count
+        if not self._pending:
+            data = self._stream.read(max(len(view), 64 * 1024) if self._text else len(view))
+            self._pending = data.encode() if isinstance(data, str) else bytes(data)
+        count = min(len(view), len(self._pending))
+        view[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
+
+
+def _is_seekable(stream: Any) -> bool:
+    try:
+        seekable = getattr(stream, "seekable", None)
+        if callable(seekable):
+            return bool(seekable())
+        stream.tell()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return callable(getattr(stream, "seek", None))
+
+
+def _stream_size(stream: Any) -> int:
+    end = int(stream.seek(0, io.SEEK_END))
+    stream.seek(0)
+    return end
+
+
+def _declared_size(content: Any) -> int | None:
+    """The `size` a non-seekable source claims (Django's File computes it and may fail doing so)."""
+    try:
+        size = content.size
+    except (AttributeError, OSError, ValueError, TypeError):
+        return None
+    return size if isinstance(size, int) and size >= 0 else None
+
+
+class _Inline(Executor):
+    """Runs a task at once in the calling thread: used when an upload already runs on the shared pool,
+    where waiting for parts queued behind the waiting task itself could deadlock the pool."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the future like a pool would
+            future.set_exception(exc)
+        return future
+
+
+class Uploader:
+    """Writes objects into one bucket with one alias's settings."""
+
+    def __init__(self, settings: MinioSettings, bucket: str) -> None:
+        self._settings = settings
+        self._bucket = bucket
+        self._connection = S3Connection(settings)
+
+    @property
+    def connection(self) -> S3Connection:
+        """The signed-request connection, shared with the reads of the same storage."""
+        return self._connection
+
+    def upload(
+        self,
+        name: str,
+        source: UploadSource,
+        *,
+        content_type: str,
+        create_only: bool,
+        rename: Callable[[str], str],
+    ) -> Written:
+        """Store `source` under `name`; when create-only and the name is taken meanwhile, store it under
+        `rename(name)` instead (and so on). Returns the final name and the stored object's ETag."""
+        buffered, first = self._start(source)
+        for _ in range(MAX_RENAMES):
+            try:
+                if buffered is not None:
+                    etag = self._put_buffer(name, buffered, content_type, create_only)
+                elif source.size is not None and not self._use_multipart(source.size):
+                    etag = self._put_stream(name, source, source.size, content_type, create_only)
+                else:
+                    etag = self._multipart(name, source, content_type, create_only, first)
+                return Written(name, etag)
+            except _NameTaken:
+                if buffered is None and not source.rewind():
+                    raise FileExistsError(
+                        f"{self._bucket}/{name} was created by someone else during this upload and the source "
+                        "stream cannot be read again; nothing was overwritten"
+                    ) from None
+                name = rename(name)
+        raise FileExistsError(f"no free name found for {self._bucket}/{name} after {MAX_RENAMES} attempts")
+
+    def _start(self, source: UploadSource) -> tuple[bytearray | None, list[bytearray]]:
+        """S3 needs a length up front: a stream of unknown length that fits in one part is read into memory
+        and sent in one PUT (returned first); a longer one goes up in parts, starting with the part already
+        read (returned in the list, which the multipart reader empties so the part is not held twice)."""
+        if source.size is not None:
+            return None, []
+        part_size = self._settings.multipart_part_size
+        head = source.read_block(part_size)
+        if len(head) < part_size:
+            return head, []
+        return None, [head]
+
+    def _use_multipart(self, size: int) -> bool:
+        settings = self._settings
+        return size > MAX_SINGLE_PUT or (
+            settings.multipart_upload and size >= settings.multipart_threshold and size > 0
+        )
+
+    # -- single PUT ----------------------------------------------------------------------------
+    def _put_buffer(self, name: str, data: bytearray, content_type: str, create_only: bool) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+
+        def send(precondition: Mapping[str, str]) -> urllib3.BaseHTTPResponse:
+            return self._connection.request(
+                "PUT",
+                self._bucket,
+                name,
+                headers={"Content-Type": content_type, **precondition},
+                body=data,
+                payload_sha256=digest,
+                idempotent=not precondition,
+            )
+
+        return _etag(self._conditional(create_only, send, can_resend=True))
+
+    def _put_stream(self, name: str, source: UploadSource, size: int, content_type: str, create_only: bool) -> str:
+        """One PUT streamed from the source in BLOCK-sized reads; sent again only if the source can seek."""
+        started = False
+
+        def body() -> Iterator[Buffer] | None:
+            nonlocal started
+            if started and not source.rewind():
+                return None
+            started = True
+            return _exact_blocks(source, size)
+
+        def send(precondition: Mapping[str, str]) -> urllib3.BaseHTTPResponse:
+            return self._connection.request(
+                "PUT",
+                self._bucket,
+                name,
+                headers={"Content-Type": content_type, **precondition},
+                body=body,
+                length=size,
+                payload_sha256=UNSIGNED_PAYLOAD,
+                idempotent=not precondition,
+            )
+
+        return _etag(self._conditional(create_only, send, can_resend=source.seekable))
+
+    # -- multipart -----------------------------------------------------------------------------
+    def _multipart(
+        self, name: str, source: UploadSource, content_type: str, create_only: bool, first: list[bytearray]
+    ) -> str:
+        size = source.size
+        part_size = self._part_size(size)
+        head = first.pop() if first else None
+        upload_id = self._create_upload(name, content_type)
+        try:
+            parts = _read_parts(source, size, part_size, head)
+            del head
+            etags = self._send_parts(name, upload_id, parts)
+            return self._complete(name, upload_id, etags, create_only)
+        except BaseException:
+            self._abort(name, upload_id)
+            raise
+
+    def _part_size(self, size: int | None) -> int:
+        """The configured part size, grown for very large files so they fit in S3's 10,000 parts."""
+        part_size = self._settings.multipart_part_size
+        if size is not None and size > part_size * MAX_PARTS:
+            needed = -(-size // MAX_PARTS)
+            part_size = -(-needed // MiB) * MiB
+        return part_size
+
+    def _create_upload(self, name: str, content_type: str) -> str:
+        response = self._connection.request(
+            "POST",
+            self._bucket,
+            name,
+            query=(("uploads", ""),),
+            headers={"Content-Type": content_type},
+            payload_sha256=EMPTY_SHA256,
+            idempotent=False,  # a repeat after a lost answer would leave an orphaned upload behind
+        )
+        upload_id = ET.fromstring(response.data).findtext("{*}UploadId")
+        if not upload_id:
+            raise OSError(f"The server returned no UploadId for {self._bucket}/{name}")
+        return upload_id
+
+    def _send_parts(self, name: str, upload_id: str, parts: Iterator[bytearray]) -> list[str]:
+        """Upload parts on the shared pool, reading the next one only when one of workers + 1 slots is free."""
+        workers = self._settings.upload_workers
+        on_pool = threading.current_thread().name.startswith(WORKER_PREFIX)
+        executor: Executor = _Inline() if on_pool else shared_executor(workers)
+        slots = threading.BoundedSemaphore(workers + 1)
+        lock = threading.Lock()
+        failures: list[BaseException] = []
+        futures: list[Future[str]] = []
+
+        def finished(future: Future[str]) -> None:
+            slots.release()
+            error = None if future.cancelled() else future.exception()
+            if error is not None:
+                with lock:
+                    failures.append(error)  # the first one appended is the first that happened
+
+        try:
+            number = 0
+            while not failures:
+                slots.acquire()
+                try:
+                    data = next(parts, None)
+                except BaseException:
+                    slots.release()
+                    raise
+                if data is None or failures:
+                    slots.release()
+                    break
+                number += 1
+                if number > MAX_PARTS:
+                    slots.release()
+                    raise ValueError(f"{self._bucket}/{name} needs more than {MAX_PARTS} parts; raise the part size")
+                future = executor.submit(self._upload_part, name, upload_id, number, data)
+                del data  # the pool holds the part now; keeping it here would hold one part too many
+                future.add_done_callback(finished)
+                futures.append(future)
+        except BaseException:
+            _cancel_all(futures)
+            raise
+        if failures:
+            _cancel_all(futures)
+            raise failures[0]
+        wait(futures)
+        if failures:
+            raise failures[0]
+        return [future.result() for future in futures]
+
+    def _upload_part(self, name: str, upload_id: str, number: int, data: bytearray) -> str:
+        response = self._connection.request(
+            "PUT",
+            self._bucket,
+            name,
+            query=(("partNumber", str(number)), ("uploadId", upload_id)),
+            body=data,
+            payload_sha256=hashlib.sha256(data).hexdigest(),
+        )
+        etag = response.headers.get("ETag")
+        if not etag:
+            raise OSError(f"The server returned no ETag for part {number} of {self._bucket}/{name}")
+        return str(etag)
+
+    def _complete(self, name: str, upload_id: str, etags: list[str], create_only: bool) -> str:
+        document = "".join(
+            f"<Part><PartNumber>{number}</PartNumber><ETag>{escape(etag)}</ETag></Part>"
+            for number, etag in enumerate(etags, start=1)
+        )
+        body = f"<CompleteMultipartUpload>{document}</CompleteMultipartUpload>".encode()
+        digest = hashlib.sha256(body).hexdigest()
+
+        def send(precondition: Mapping[str, str]) -> urllib3.BaseHTTPResponse:
+            response = self._connection.request(
+                "POST",
+                self._bucket,
+                name,
+                query=(("uploadId", upload_id),),
+                headers={"Content-Type": "application/xml", **precondition},
+                body=body,
+                payload_sha256=digest,
+                idempotent=False,
+            )
+            if b"<Error>" in response.data[:512]:  # S3 may report a failed completion with status 200
+                raise error_from_xml(response, response.data, self._bucket, name)
+            return response
+
+        response = self._conditional(create_only, send, can_resend=True)
+        return (ET.fromstring(response.data).findtext("{*}ETag") or "").strip('"')
+
+    def _abort(self, name: str, upload_id: str) -> None:
+        """Best effort: a failed abort is logged, never raised over the error that caused it."""
+        try:
+            self._connection.request(
+                "DELETE",
+                self._bucket,
+                name,
+                query=(("uploadId", upload_id),),
+                payload_sha256=EMPTY_SHA256,
+            )
+        except S3Error as error:
+            if error.code != "NoSuchUpload":
+                logger.warning("Could not abort multipart upload %s of %s/%s: %s", upload_id, self._bucket, name, error)
+        except Exception as error:  # noqa: BLE001 - the caller's original error matters more
+            logger.warning("Could not abort multipart upload %s of %s/%s: %r", upload_id, self._bucket, name, error)
+
+    # -- create-only ---------------------------------------------------------------------------
+    def _conditional(
+        self,
+        create_only: bool,
+        send: Callable[[Mapping[str, str]], urllib3.BaseHTTPResponse],
+        *,
+        can_resend: bool,
+    ) -> urllib3.BaseHTTPResponse:
+        """Send the final write, with If-None-Match: * when create-only and the server supports it."""
+        endpoint = self._connection.endpoint
+        if not create_only or endpoint in _unconditional_endpoints:
+            return send({})
+        try:
+            return send({"If-None-Match": "*"})
+        except S3Error as error:
+            if error.code in TAKEN_CODES:
+                raise _NameTaken from error
+            if error.code != "NotImplemented":
+                raise
+            _note_unconditional(endpoint, error)
+            if not can_resend:
+                raise
+        return send({})
+
+
+def _note_unconditional(endpoint: str, error: S3Error) -> None:
+    with _unconditional_lock:
+        if endpoint in _unconditional_endpoints:
+            return
+        _unconditional_endpoints.add(endpoint)
+    logger.warning(
+        "%s does not support conditional writes (If-None-Match: %s); create-only saves fall back to "
+        "checking the name before writing, which two concurrent saves of one name can both pass",
+        endpoint,
+        error.message,
+    )
+
+
+def _exact_blocks(source: UploadSource, size: int) -> Iterator[Buffer]:
+    """Exactly `size` bytes in BLOCK pieces from one reused buffer; a source that is shorter or longer
+    than announced fails before its last byte is sent, so the server never stores a truncated object."""
+    buffer = bytearray(min(size, BLOCK))
+    view = memoryview(buffer)
+    remaining = size
+    while remaining:
+        try:
+            count = source.read_into(view[: min(remaining, len(buffer))])
+            if count == 0:
+                raise ValueError(f"the source ended after {size - remaining} of its {size} bytes")
+            remaining -= count
+            if not remaining and not source.at_end():
+                raise ValueError(f"the source holds more than the {size} bytes it announced")
+        except Exception as exc:
+            raise SourceError(exc) from exc
+        yield view[:count]
+
+
+def _read_parts(source: UploadSource, size: int | None, part_size: int, head: bytearray | None) -> Iterator[bytearray]:
+    """The parts of the source in order, `head` (already read) first; never keeps a reference to a part
+    it has handed out."""
+    done = 0
+    if head is not None:
+        done = len(head)
+        yield head
+        head = None
+    while size is None or done < size:
+        block = source.read_block(part_size if size is None else min(part_size, size - done))
+        if size is not None and len(block) < min(part_size, size - done):
+            raise ValueError(f"the source ended after {done + len(block)} of its {size} bytes")
+        if not block:
+            return
+        done += len(block)
+        short = len(block) < part_size
+        yield block
+        del block
+        if size is None and short:
+            return
+    if not source.at_end():
+        raise ValueError(f"the source holds more than the {size} bytes it announced")
+
+
+def _cancel_all(futures: list[Future[str]]) -> None:
+    """Cancel parts not yet started and wait for the running ones, so no part outlives its upload."""
+    for future in futures:
+        future.cancel()
+    wait(futures)
+
+
+def _etag(response: urllib3.BaseHTTPResponse) -> str:
+    return str(response.headers.get("ETag") or "").strip('"')
