@@ -1,0 +1,382 @@
+"""Uploads against the real server: single PUT, parallel multipart, failures, retries and create-only saves."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import threading
+import tracemalloc
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile, File
+from minio import Minio
+from minio.error import S3Error
+
+from django_minio_backend import MinioBackend
+from django_minio_backend.executor import shared_executor
+from django_minio_backend.settings import MiB
+from django_minio_backend.transfer import MAX_PARTS, MAX_SINGLE_PUT, Uploader
+from tests.counting import CountingPoolManager
+from tests.faultproxy import Action, FaultProxy, Relay, RequestHead, s3_error
+from tests.servers import S3Server
+from tests.settings import PRIVATE_BUCKET
+
+PART = 5 * MiB
+MULTIPART = {
+    "MINIO_MULTIPART_UPLOAD": True,
+    "MINIO_MULTIPART_THRESHOLD": PART,
+    "MINIO_MULTIPART_PART_SIZE": PART,
+    "MINIO_UPLOAD_WORKERS": 2,
+}
+
+
+class RecordingBackend(MinioBackend):
+    """Keeps the ETags handed to the URL-cache hook."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.etags: dict[str, str] = {}
+
+    def _remember_etag(self, name: str, etag: str) -> None:
+        self.etags[name] = etag
+
+
+def storage(**options: Any) -> RecordingBackend:
+    return RecordingBackend(bucket_name=PRIVATE_BUCKET, storage_name="default", **options)
+
+
+class Stream(io.RawIOBase):
+    """A non-seekable stream over bytes (like a socket or a pipe), optionally failing after `fail_at` bytes."""
+
+    def __init__(self, data: bytes, fail_at: int | None = None, error: Exception | None = None) -> None:
+        super().__init__()
+        self._data = memoryview(data)
+        self._position = 0
+        self._fail_at = fail_at
+        self._error = error or RuntimeError("source failed")
+        self.read_bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._fail_at is not None and self._position >= self._fail_at:
+            raise self._error
+        count = min(len(buffer), len(self._data) - self._position, 256 * 1024)
+        buffer[:count] = self._data[self._position : self._position + count]
+        self._position += count
+        self.read_bytes += count
+        return count
+
+
+def stored(admin_client: Minio, name: str) -> bytes:
+    response = admin_client.get_object(bucket_name=PRIVATE_BUCKET, object_name=name)
+    try:
+        return bytes(response.read())
+    finally:
+        response.close()
+        response.release_conn()
+
+
+def open_uploads(admin_client: Minio, prefix: str) -> list[str]:
+    result = admin_client._list_multipart_uploads(bucket_name=PRIVATE_BUCKET, prefix=prefix)
+    return [upload.object_name or "" for upload in result.uploads]
+
+
+@pytest.fixture
+def big_file(tmp_path: Path) -> Iterator[tuple[Path, bytes]]:
+    payload = os.urandom(23 * MiB + 123)
+    path = tmp_path / "big.bin"
+    path.write_bytes(payload)
+    yield path, payload
+
+
+def test_small_file_is_one_put_with_its_etag(live_settings: dict[str, Any], admin_client: Minio, unique: str) -> None:
+    pool = CountingPoolManager()
+    media = storage(MINIO_HTTP_CLIENT=pool)
+    name = media.save(f"{unique}/small.txt", ContentFile(b"x" * 1000))
+    assert [method for method, _ in pool.requests] == ["HEAD", "PUT"]  # exists() then one write
+    stat = admin_client.stat_object(bucket_name=PRIVATE_BUCKET, object_name=name)
+    assert media.etags == {name: stat.etag}
+    assert stat.content_type == "text/plain"
+    assert stored(admin_client, name) == b"x" * 1000
+
+
+def test_multipart_upload_in_parallel_parts(
+    live_settings: dict[str, Any], admin_client: Minio, unique: str, big_file: tuple[Path, bytes]
+) -> None:
+    path, payload = big_file
+    pool = CountingPoolManager()
+    media = storage(MINIO_HTTP_CLIENT=pool, **MULTIPART)
+    with path.open("rb") as handle:
+        name = media.save(f"{unique}/big.bin", File(handle))
+    parts = [url for method, url in pool.requests if method == "PUT" and "partNumber=" in url]
+    assert len(parts) == 5  # 23 MiB in 5 MiB parts
+    assert [method for method, url in pool.requests if "uploads" in url or "uploadId=" in url].count("POST") == 2
+    stat = admin_client.stat_object(bucket_name=PRIVATE_BUCKET, object_name=name)
+    assert stat.size == len(payload)
+    assert media.etags[name] == stat.etag and stat.etag is not None and stat.etag.endswith("-5")
+    assert stat.content_type == "application/octet-stream"
+    assert stored(admin_client, name) == payload
+
+
+def test_below_threshold_is_a_single_streamed_put(live_settings: dict[str, Any], admin_client: Minio, unique: str) -> None:
+    pool = CountingPoolManager()
+    media = storage(MINIO_HTTP_CLIENT=pool, **{**MULTIPART, "MINIO_MULTIPART_THRESHOLD": 8 * MiB})
+    payload = os.urandom(7 * MiB)
+    name = media.save(f"{unique}/seven.bin", ContentFile(payload))
+    assert [method for method, _ in pool.requests] == ["HEAD", "PUT"]
+    assert stored(admin_client, name) == payload
+
+
+def test_multipart_off_streams_any_size_in_one_put(
+    live_settings: dict[str, Any], admin_client: Minio, unique: str, big_file: tuple[Path, bytes]
+) -> None:
+    path, payload = big_file
+    pool = CountingPoolManager()
+    media = storage(MINIO_HTTP_CLIENT=pool)
+    with path.open("rb") as handle:
+        name = media.save(f"{unique}/one.bin", File(handle))
+    assert [method for method, _ in pool.requests] == ["HEAD", "PUT"]
+    assert stored(admin_client, name) == payload
+
+
+@pytest.mark.parametrize("size", [0, 100_000, PART, 12 * MiB + 7])
+def test_non_seekable_sources(live_settings: dict[str, Any], admin_client: Minio, unique: str, size: int) -> None:
+    payload = os.urandom(size)
+    media = storage(**MULTIPART)
+    name = media.save(f"{unique}/stream.bin", File(Stream(payload), name="stream.bin"))
+    assert stored(admin_client, name) == payload
+    assert media.etags[name] == admin_client.stat_object(bucket_name=PRIVATE_BUCKET, object_name=name).etag
+
+
+def test_non_seekable_with_declared_size_is_streamed(
+    live_settings: dict[str, Any], admin_client: Minio, unique: str
+) -> None:
+    payload = os.urandom(3 * MiB + 5)
+    content = File(Stream(payload), name="sized.bin")
+    content.size = len(payload)
+    name = storage().save(f"{unique}/sized.bin", content)
+    assert stored(admin_client, name) == payload
+
+
+@pytest.mark.parametrize("declared", [100, 300])
+def test_size_mismatch_fails_without_storing(live_settings: dict[str, Any], unique: str, declared: int) -> None:
+    content = File(Stream(b"y" * 200), name="liar.bin")
+    content.size = declared
+    media = storage()
+    with pytest.raises(ValueError, match="source"):
+        media.save(f"{unique}/liar.bin", content)
+    assert not media.exists(f"{unique}/liar.bin")
+
+
+def test_text_content_is_utf8(live_settings: dict[str, Any], admin_client: Minio, unique: str) -> None:
+    name = storage().save(f"{unique}/note.txt", ContentFile("héllo wörld"))
+    assert stored(admin_client, name) == "héllo wörld".encode()
+
+
+def test_failing_source_aborts_upload_and_leaks_no_threads(
+    live_settings: dict[str, Any], admin_client: Minio, unique: str
+) -> None:
+    media = storage(**MULTIPART)
+    payload = os.urandom(30 * MiB)
+    media.save(f"{unique}/warm.bin", File(Stream(payload[: 11 * MiB]), name="w"))  # starts the shared pool
+    threads_before = threading.active_count()
+    for attempt in range(5):
+        error = OSError(f"disk gone {attempt}")
+        source = Stream(payload, fail_at=12 * MiB + 1, error=error)
+        with pytest.raises(OSError) as info:
+            media.save(f"{unique}/broken-{attempt}.bin", File(source, name="b"))
+        assert info.value is error  # the caller gets the source's own exception
+        assert source.read_bytes <= 13 * MiB  # reading stopped at the failure
+    assert threading.active_count() == threads_before
+    assert open_uploads(admin_client, f"{unique}/broken") == []
+    assert media.listdir(unique)[1] == ["warm.bin"]
+
+
+def test_memory_stays_within_workers_plus_one_parts(live_settings: dict[str, Any], unique: str, tmp_path: Path) -> None:
+    path = tmp_path / "forty.bin"
+    path.write_bytes(os.urandom(40 * MiB))
+    media = storage(**MULTIPART)  # 2 workers, 5 MiB parts
+    media.exists("warm-up")
+    tracemalloc.start()
+    try:
+        with path.open("rb") as handle:
+            media.save(f"{unique}/forty.bin", File(handle))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak <= (2 + 1) * PART + 2 * MiB, f"peak {peak / MiB:.1f} MiB"
+    assert media.size(f"{unique}/forty.bin") == 40 * MiB
+
+
+def test_dropped_connections_are_retried(
+    live_settings: dict[str, Any], s3_server: S3Server, admin_client: Minio, unique: str, big_file: tuple[Path, bytes]
+) -> None:
+    path, payload = big_file
+    cuts = iter(range(3))
+
+    def decide(head: RequestHead) -> Action:
+        if "partNumber=" in head.target or (head.method == "PUT" and head.length > MiB):
+            if next(cuts, None) is not None:
+                return Relay(cut_request_after=MiB)
+        return Relay()
+
+    with FaultProxy(s3_server.endpoint, decide) as proxy:
+        media = storage(MINIO_ENDPOINT=proxy.endpoint, **MULTIPART)
+        with path.open("rb") as handle:
+            name = media.save(f"{unique}/parts.bin", File(handle))
+        with path.open("rb") as handle:  # a create-only single PUT cut mid-body is sent again too
+            single = storage(MINIO_ENDPOINT=proxy.endpoint).save(f"{unique}/single.bin", File(handle))
+        assert proxy.resets == 3
+    assert stored(admin_client, name) == payload
+    assert stored(admin_client, single) == payload
+
+
+def test_busy_server_is_retried_after_its_delay(
+    live_settings: dict[str, Any], s3_server: S3Server, admin_client: Minio, unique: str
+) -> None:
+    busy = iter(range(3))
+
+    def decide(head: RequestHead) -> Action:
+        if "partNumber=" in head.target and next(busy, None) is not None:
+            return s3_error(503, "Slow Down", "SlowDown", retry_after="0")
+        return Relay()
+
+    payload = os.urandom(11 * MiB)
+    with FaultProxy(s3_server.endpoint, decide) as proxy:
+        name = storage(MINIO_ENDPOINT=proxy.endpoint, **MULTIPART).save(f"{unique}/busy.bin", ContentFile(payload))
+        assert sum("partNumber=" in head.target for head in proxy.requests) == 3 + 3
+    assert stored(admin_client, name) == payload
+
+
+def test_persistent_failure_raises_and_aborts(
+    live_settings: dict[str, Any], s3_server: S3Server, admin_client: Minio, unique: str
+) -> None:
+    def decide(head: RequestHead) -> Action:
+        if "partNumber=2" in head.target:
+            return s3_error(403, "Forbidden", "AccessDenied")
+        return Relay()
+
+    source = Stream(os.urandom(40 * MiB))
+    with FaultProxy(s3_server.endpoint, decide) as proxy:
+        media = storage(MINIO_ENDPOINT=proxy.endpoint, **MULTIPART)
+        with pytest.raises(S3Error) as info:
+            media.save(f"{unique}/denied.bin", File(source, name="d"))
+        assert info.value.code == "AccessDenied"
+        assert sum("partNumber=2" in head.target for head in proxy.requests) == 1  # not a transient error
+        assert any(head.method == "DELETE" and "uploadId=" in head.target for head in proxy.requests)
+    assert source.read_bytes < 40 * MiB  # the failure stopped reading
+    assert open_uploads(admin_client, unique) == []
+    assert not storage().exists(f"{unique}/denied.bin")
+
+
+def test_create_only_write_never_overwrites(media: MinioBackend, admin_client: Minio, unique: str) -> None:
+    name = media.save(f"{unique}/taken.txt", ContentFile(b"first"))
+    # _save skips Django's exists() check, as a concurrent saver that passed it would.
+    other = media._save(name, ContentFile(b"second"))
+    assert other != name and other.startswith(f"{unique}/taken_") and other.endswith(".txt")
+    assert stored(admin_client, name) == b"first"
+    assert stored(admin_client, other) == b"second"
+
+
+def test_create_only_multipart_never_overwrites(
+    live_settings: dict[str, Any], admin_client: Minio, unique: str, big_file: tuple[Path, bytes]
+) -> None:
+    path, payload = big_file
+    media = storage(**MULTIPART)
+    name = media.save(f"{unique}/taken.bin", ContentFile(b"first"))
+    with path.open("rb") as handle:
+        other = media._save(name, File(handle))
+    assert other != name
+    assert stored(admin_client, name) == b"first"
+    assert stored(admin_client, other) == payload
+    assert open_uploads(admin_client, unique) == []
+    with pytest.raises(FileExistsError, match="cannot be read again"):
+        media._save(name, File(Stream(payload), name="s"))  # a spent stream cannot go to another name
+    assert stored(admin_client, name) == b"first"
+    assert open_uploads(admin_client, unique) == []
+
+
+@pytest.mark.parametrize("size", [64 * 1024, 6 * MiB])
+def test_concurrent_saves_of_one_name_all_survive(
+    live_settings: dict[str, Any], admin_client: Minio, unique: str, size: int
+) -> None:
+    media = storage(**MULTIPART)
+    payloads = [bytes([index]) * size for index in range(8)]
+    start = threading.Barrier(8)
+
+    def save(payload: bytes) -> str:
+        start.wait()
+        return media.save(f"{unique}/same.bin", ContentFile(payload))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        names = list(pool.map(save, payloads))
+    assert len(set(names)) == 8
+    for name, payload in zip(names, payloads, strict=True):
+        assert stored(admin_client, name) == payload
+    assert sorted(media.listdir(unique)[1]) == sorted(name.rsplit("/", 1)[1] for name in names)
+
+
+def test_replace_existing_overwrites_in_one_write(live_settings: dict[str, Any], admin_client: Minio, unique: str) -> None:
+    pool = CountingPoolManager()
+    media = storage(MINIO_HTTP_CLIENT=pool, replace_existing=True)
+    name = media.save(f"{unique}/r.txt", ContentFile(b"old"))
+    pool.reset()
+    assert media.save(name, ContentFile(b"new")) == name
+    assert [method for method, _ in pool.requests] == ["PUT"]
+    assert stored(admin_client, name) == b"new"
+
+
+def test_servers_without_conditional_writes_fall_back_once(
+    live_settings: dict[str, Any],
+    s3_server: S3Server,
+    admin_client: Minio,
+    unique: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def decide(head: RequestHead) -> Action:
+        if "if-none-match" in head.headers:
+            return s3_error(501, "Not Implemented", "NotImplemented")
+        return Relay()
+
+    big = os.urandom(11 * MiB)
+    with FaultProxy(s3_server.endpoint, decide) as proxy, caplog.at_level(logging.WARNING):
+        media = storage(MINIO_ENDPOINT=proxy.endpoint, **MULTIPART)
+        first = media.save(f"{unique}/a.bin", ContentFile(b"a"))
+        second = media.save(f"{unique}/a.bin", ContentFile(b"b"))  # renamed by the exists() check
+        third = media.save(f"{unique}/big.bin", ContentFile(big))
+        conditional = sum("if-none-match" in head.headers for head in proxy.requests)
+    assert conditional == 1  # asked once, then remembered
+    assert [record.message for record in caplog.records].count(caplog.records[0].message) == 1
+    assert "conditional writes" in caplog.records[0].message
+    assert (stored(admin_client, first), stored(admin_client, second)) == (b"a", b"b")
+    assert stored(admin_client, third) == big
+
+
+def test_upload_from_a_shared_pool_worker_does_not_deadlock(live_settings: dict[str, Any], unique: str) -> None:
+    """Saves run on the shared pool itself (as collectstatic may) send their parts inline."""
+    media = storage(**MULTIPART)
+    pool = shared_executor(media.settings.upload_workers)
+    payload = os.urandom(11 * MiB)
+    futures = [pool.submit(media.save, f"{unique}/pooled-{index}.bin", ContentFile(payload)) for index in range(6)]
+    names = [future.result(timeout=120) for future in futures]
+    assert all(media.size(name) == len(payload) for name in names)
+
+
+def test_part_size_grows_for_huge_files(live_settings: dict[str, Any]) -> None:
+    media = storage(**MULTIPART)
+    uploader = Uploader(media.settings, PRIVATE_BUCKET)
+    assert uploader._part_size(100 * MiB) == PART
+    huge = PART * MAX_PARTS + 1
+    grown = uploader._part_size(huge)
+    assert grown % MiB == 0 and grown * MAX_PARTS >= huge
+    plain = Uploader(storage().settings, PRIVATE_BUCKET)  # multipart off: still multipart past S3's PUT limit
+    assert not plain._use_multipart(MAX_SINGLE_PUT)
+    assert plain._use_multipart(MAX_SINGLE_PUT + 1)
+    assert not uploader._use_multipart(0)
