@@ -7,6 +7,7 @@ or response body, or answer by itself (e.g. 503 with Retry-After) after reading 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -82,10 +83,8 @@ class FaultProxy:
 
     def stop(self) -> None:
         self._closed = True
-        try:
+        with contextlib.suppress(OSError):
             self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
-        except OSError:
-            pass
         self._listener.close()
         with self._lock:
             sockets = list(self._sockets)
@@ -173,7 +172,8 @@ class FaultProxy:
             _close(upstream)
 
     def _respond(self, client: socket.socket, action: Respond) -> None:
-        lines = [f"HTTP/1.1 {action.status} {action.reason}", f"Content-Length: {len(action.body)}", "Connection: close"]
+        lines = [f"HTTP/1.1 {action.status} {action.reason}", f"Content-Length: {len(action.body)}"]
+        lines.append("Connection: close")
         lines += [f"{name}: {value}" for name, value in action.headers.items()]
         client.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + action.body)
 
@@ -226,11 +226,7 @@ def _drain(sock: socket.socket, remaining: int) -> None:
 
 def _close(sock: socket.socket) -> None:
     """Shut down first: that wakes a thread blocked in recv() on the socket, close() alone does not."""
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    try:
+    with contextlib.suppress(OSError):
         sock.close()
-    except OSError:
-        pass

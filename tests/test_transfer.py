@@ -10,7 +10,7 @@ import tracemalloc
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import pytest
 from django.core.files.base import ContentFile, File
@@ -74,6 +74,11 @@ class Stream(io.RawIOBase):
         return count
 
 
+def as_io(stream: Stream) -> IO[bytes]:
+    """Django's File accepts any stream; its stubs want typing.IO."""
+    return cast(IO[bytes], stream)
+
+
 def stored(admin_client: Minio, name: str) -> bytes:
     response = admin_client.get_object(bucket_name=PRIVATE_BUCKET, object_name=name)
     try:
@@ -125,7 +130,9 @@ def test_multipart_upload_in_parallel_parts(
     assert stored(admin_client, name) == payload
 
 
-def test_below_threshold_is_a_single_streamed_put(live_settings: dict[str, Any], admin_client: Minio, unique: str) -> None:
+def test_below_threshold_is_a_single_streamed_put(
+    live_settings: dict[str, Any], admin_client: Minio, unique: str
+) -> None:
     pool = CountingPoolManager()
     media = storage(MINIO_HTTP_CLIENT=pool, **{**MULTIPART, "MINIO_MULTIPART_THRESHOLD": 8 * MiB})
     payload = os.urandom(7 * MiB)
@@ -150,7 +157,7 @@ def test_multipart_off_streams_any_size_in_one_put(
 def test_non_seekable_sources(live_settings: dict[str, Any], admin_client: Minio, unique: str, size: int) -> None:
     payload = os.urandom(size)
     media = storage(**MULTIPART)
-    name = media.save(f"{unique}/stream.bin", File(Stream(payload), name="stream.bin"))
+    name = media.save(f"{unique}/stream.bin", File(as_io(Stream(payload)), name="stream.bin"))
     assert stored(admin_client, name) == payload
     assert media.etags[name] == admin_client.stat_object(bucket_name=PRIVATE_BUCKET, object_name=name).etag
 
@@ -159,7 +166,7 @@ def test_non_seekable_with_declared_size_is_streamed(
     live_settings: dict[str, Any], admin_client: Minio, unique: str
 ) -> None:
     payload = os.urandom(3 * MiB + 5)
-    content = File(Stream(payload), name="sized.bin")
+    content = File(as_io(Stream(payload)), name="sized.bin")
     content.size = len(payload)
     name = storage().save(f"{unique}/sized.bin", content)
     assert stored(admin_client, name) == payload
@@ -167,7 +174,7 @@ def test_non_seekable_with_declared_size_is_streamed(
 
 @pytest.mark.parametrize("declared", [100, 300])
 def test_size_mismatch_fails_without_storing(live_settings: dict[str, Any], unique: str, declared: int) -> None:
-    content = File(Stream(b"y" * 200), name="liar.bin")
+    content = File(as_io(Stream(b"y" * 200)), name="liar.bin")
     content.size = declared
     media = storage()
     with pytest.raises(ValueError, match="source"):
@@ -185,13 +192,13 @@ def test_failing_source_aborts_upload_and_leaks_no_threads(
 ) -> None:
     media = storage(**MULTIPART)
     payload = os.urandom(30 * MiB)
-    media.save(f"{unique}/warm.bin", File(Stream(payload[: 11 * MiB]), name="w"))  # starts the shared pool
+    media.save(f"{unique}/warm.bin", File(as_io(Stream(payload[: 11 * MiB])), name="w"))  # starts the shared pool
     threads_before = threading.active_count()
     for attempt in range(5):
         error = OSError(f"disk gone {attempt}")
         source = Stream(payload, fail_at=12 * MiB + 1, error=error)
         with pytest.raises(OSError) as info:
-            media.save(f"{unique}/broken-{attempt}.bin", File(source, name="b"))
+            media.save(f"{unique}/broken-{attempt}.bin", File(as_io(source), name="b"))
         assert info.value is error  # the caller gets the source's own exception
         assert source.read_bytes <= 13 * MiB  # reading stopped at the failure
     assert threading.active_count() == threads_before
@@ -222,9 +229,9 @@ def test_dropped_connections_are_retried(
     cuts = iter(range(3))
 
     def decide(head: RequestHead) -> Action:
-        if "partNumber=" in head.target or (head.method == "PUT" and head.length > MiB):
-            if next(cuts, None) is not None:
-                return Relay(cut_request_after=MiB)
+        big_body = "partNumber=" in head.target or (head.method == "PUT" and head.length > MiB)
+        if big_body and next(cuts, None) is not None:
+            return Relay(cut_request_after=MiB)
         return Relay()
 
     with FaultProxy(s3_server.endpoint, decide) as proxy:
@@ -267,7 +274,7 @@ def test_persistent_failure_raises_and_aborts(
     with FaultProxy(s3_server.endpoint, decide) as proxy:
         media = storage(MINIO_ENDPOINT=proxy.endpoint, **MULTIPART)
         with pytest.raises(S3Error) as info:
-            media.save(f"{unique}/denied.bin", File(source, name="d"))
+            media.save(f"{unique}/denied.bin", File(as_io(source), name="d"))
         assert info.value.code == "AccessDenied"
         assert sum("partNumber=2" in head.target for head in proxy.requests) == 1  # not a transient error
         assert any(head.method == "DELETE" and "uploadId=" in head.target for head in proxy.requests)
@@ -298,7 +305,7 @@ def test_create_only_multipart_never_overwrites(
     assert stored(admin_client, other) == payload
     assert open_uploads(admin_client, unique) == []
     with pytest.raises(FileExistsError, match="cannot be read again"):
-        media._save(name, File(Stream(payload), name="s"))  # a spent stream cannot go to another name
+        media._save(name, File(as_io(Stream(payload)), name="s"))  # a spent stream cannot go to another name
     assert stored(admin_client, name) == b"first"
     assert open_uploads(admin_client, unique) == []
 
@@ -323,7 +330,9 @@ def test_concurrent_saves_of_one_name_all_survive(
     assert sorted(media.listdir(unique)[1]) == sorted(name.rsplit("/", 1)[1] for name in names)
 
 
-def test_replace_existing_overwrites_in_one_write(live_settings: dict[str, Any], admin_client: Minio, unique: str) -> None:
+def test_replace_existing_overwrites_in_one_write(
+    live_settings: dict[str, Any], admin_client: Minio, unique: str
+) -> None:
     pool = CountingPoolManager()
     media = storage(MINIO_HTTP_CLIENT=pool, replace_existing=True)
     name = media.save(f"{unique}/r.txt", ContentFile(b"old"))
