@@ -181,11 +181,9 @@ class FaultProxy:
         """RST to the client (as a crashed server or middlebox would send); the server side just closes."""
         with self._lock:
             self.resets += 1
-        try:
+        with contextlib.suppress(OSError):
             client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            client.close()
-        except OSError:
-            pass
+        _close(client)  # shutdown() first, or a recv() blocked in the other pump would keep the socket open
         _close(upstream)
 
 

@@ -1,0 +1,193 @@
+"""The seekable, ranged file object returned by open(), against the real server."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import random
+import tracemalloc
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile
+from django.http import FileResponse
+from django.test import Client
+from minio import Minio
+
+from django_minio_backend import MinioBackend
+from django_minio_backend.files import MinioFile, ObjectChangedError
+from django_minio_backend.settings import MiB
+from tests.counting import CountingPoolManager
+from tests.faultproxy import Action, FaultProxy, Relay, RequestHead
+from tests.servers import S3Server
+from tests.settings import PRIVATE_BUCKET
+from tests.testapp.models import Document
+
+CHUNK = 1 * MiB
+
+
+def storage(**options: Any) -> MinioBackend:
+    return MinioBackend(bucket_name=PRIVATE_BUCKET, storage_name="default", MINIO_READ_CHUNK_SIZE=CHUNK, **options)
+
+
+@pytest.fixture(scope="module")
+def payload() -> bytes:
+    return os.urandom(9 * MiB + 321)
+
+
+@pytest.fixture
+def stored_name(live_settings: dict[str, Any], admin_client: Minio, unique: str, payload: bytes) -> str:
+    name = f"{unique}/data.bin"
+    admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(payload), length=len(payload))
+    return name
+
+
+def test_random_ranged_reads_match_the_original(stored_name: str, payload: bytes) -> None:
+    chosen = random.Random(1234)
+    with storage().open(stored_name) as handle:
+        assert isinstance(handle, MinioFile)
+        assert handle.size == len(payload)
+        for _ in range(60):
+            offset = chosen.randrange(0, len(payload) + 10)
+            length = chosen.choice([1, 100, 4096, CHUNK - 1, CHUNK + 1, 3 * CHUNK])
+            handle.seek(offset)
+            assert handle.read(length) == payload[offset : offset + length]
+            assert handle.tell() == min(offset + length, max(offset, len(payload)))
+        handle.seek(-50, io.SEEK_END)
+        assert handle.read() == payload[-50:]
+        handle.seek(10)
+        handle.seek(5, io.SEEK_CUR)
+        assert handle.read(5) == payload[15:20]
+        with pytest.raises(ValueError):
+            handle.seek(-1)
+
+
+def test_first_kilobyte_of_a_large_object_costs_one_chunk(
+    live_settings: dict[str, Any], s3_server: S3Server, stored_name: str, payload: bytes
+) -> None:
+    with FaultProxy(s3_server.endpoint) as proxy:
+        with storage(MINIO_ENDPOINT=proxy.endpoint).open(stored_name) as handle:
+            assert handle.read(1024) == payload[:1024]
+        gets = [head for head in proxy.requests if head.method == "GET"]
+        assert len(gets) == 1
+        assert gets[0].headers["range"] == f"bytes=0-{CHUNK - 1}"
+        assert proxy.bytes_to_client < CHUNK + 16 * 1024  # the chunk and response heads, not the object
+
+
+def test_sequential_reading_asks_for_growing_ranges(
+    live_settings: dict[str, Any], stored_name: str, payload: bytes
+) -> None:
+    pool = CountingPoolManager()
+    with storage(MINIO_HTTP_CLIENT=pool).open(stored_name) as handle:
+        pool.reset()
+        assert b"".join(handle.chunks(chunk_size=64 * 1024)) == payload
+    assert pool.count("GET") == 4  # 1 + 2 + 4 MiB, then the remaining ~2 MiB
+
+
+def test_read_all_iteration_and_text_mode(live_settings: dict[str, Any], unique: str) -> None:
+    media = storage()
+    lines = [f"line {index} ünïcode\n".encode() for index in range(200_000)]
+    body = b"".join(lines)  # ~4 MiB, crossing several chunks
+    name = media.save(f"{unique}/lines.txt", ContentFile(body))
+    with media.open(name) as handle:
+        assert handle.read() == body
+        assert handle.read() == b""
+    with media.open(name) as handle:
+        assert list(handle) == lines
+    with media.open(name, "r") as text:
+        assert text.readline() == "line 0 ünïcode\n"
+        assert text.read() == body.decode()[len("line 0 ünïcode\n") :]
+
+
+def test_memory_is_bounded_by_the_chunk_size(live_settings: dict[str, Any], unique: str) -> None:
+    media = storage()
+    name = media.save(f"{unique}/twenty.bin", ContentFile(os.urandom(20 * MiB)))
+    with media.open(name) as handle:
+        tracemalloc.start()
+        try:
+            total = sum(len(chunk) for chunk in handle.chunks(chunk_size=256 * 1024))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert total == 20 * MiB
+    assert peak < 3 * CHUNK, f"peak {peak / MiB:.1f} MiB"
+
+
+def test_empty_object_reads_without_a_range_request(live_settings: dict[str, Any], unique: str) -> None:
+    pool = CountingPoolManager()
+    media = storage(MINIO_HTTP_CLIENT=pool)
+    name = media.save(f"{unique}/empty.bin", ContentFile(b""))
+    pool.reset()
+    with media.open(name) as handle:
+        assert handle.size == 0
+        assert handle.read() == b""
+        assert list(handle.chunks()) == []
+    assert pool.count("GET") == 0
+
+
+def test_reopen_after_close(stored_name: str, payload: bytes) -> None:
+    handle = storage().open(stored_name)
+    assert handle.read(10) == payload[:10]
+    handle.close()
+    assert handle.closed
+    with pytest.raises(ValueError):
+        handle.read(1)
+    assert handle.open().read(10) == payload[:10]
+    assert handle.open("rb").read(5) == payload[:5]  # open() on an open file goes back to the start
+    handle.close()
+
+
+def test_object_replaced_while_reading_fails_loudly(
+    live_settings: dict[str, Any], admin_client: Minio, stored_name: str, payload: bytes
+) -> None:
+    with storage().open(stored_name) as handle:
+        assert handle.read(10) == payload[:10]
+        admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=stored_name, data=io.BytesIO(b"new"), length=3)
+        handle.seek(5 * MiB)
+        with pytest.raises(ObjectChangedError):
+            handle.read(10)
+
+
+def test_dropped_download_connection_is_resumed(
+    live_settings: dict[str, Any], s3_server: S3Server, stored_name: str, payload: bytes
+) -> None:
+    cuts = iter(range(2))
+
+    def decide(head: RequestHead) -> Action:
+        if head.method == "GET" and next(cuts, None) is not None:
+            return Relay(cut_response_after=300 * 1024)
+        return Relay()
+
+    with FaultProxy(s3_server.endpoint, decide) as proxy:
+        with storage(MINIO_ENDPOINT=proxy.endpoint).open(stored_name) as handle:
+            assert handle.read() == payload
+        assert proxy.resets == 2
+
+
+def test_compressed_objects_are_read_as_stored(live_settings: dict[str, Any], admin_client: Minio, unique: str) -> None:
+    raw = gzip.compress(b"a" * 100_000)
+    name = f"{unique}/page.html.gz"
+    admin_client.put_object(
+        bucket_name=PRIVATE_BUCKET,
+        object_name=name,
+        data=io.BytesIO(raw),
+        length=len(raw),
+        metadata={"Content-Encoding": "gzip"},
+    )
+    with storage().open(name) as handle:
+        assert handle.size == len(raw)
+        assert handle.read() == raw  # byte ranges refer to the stored bytes, never to a decoded stream
+
+
+@pytest.mark.django_db
+def test_file_response_streams_a_filefield(live_settings: dict[str, Any]) -> None:
+    body = os.urandom(5 * MiB + 99)
+    document = Document.objects.create(file=ContentFile(body, name="movie.bin"))
+    response = Client().get(f"/download/{document.pk}/")
+    assert isinstance(response, FileResponse)
+    assert response["Content-Length"] == str(len(body))
+    assert b"".join(response.streaming_content) == body
+    with document.file.open("rb") as handle:
+        assert handle.read(4) == body[:4]
+        assert b"".join(handle.chunks()) == body
