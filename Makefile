@@ -31,7 +31,7 @@ pytest: $(STAMP)
 	$(BIN)/pytest -p no:randomly $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[bench]" "django-minio-backend==4.4.4" --no-deps 2>/dev/null || true
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python -m perf
 
 clean:

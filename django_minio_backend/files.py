@@ -53,6 +53,33 @@ class RangedReader(io.RawIOBase):
         self._response_end = 0  # exclusive end of its range
         self._span = chunk_size  # size of the next range asked for; doubles while reading goes on in order
 
+    @classmethod
+    def open(cls, connection: S3Connection, bucket: str, key: str, *, chunk_size: int) -> RangedReader:
+        """Ask for the first chunk at once: one GET tells whether the object exists, its size and its version,
+        and its body is what the first read needs (the body is read only when the caller reads)."""
+        try:
+            response = connection.request(
+                "GET",
+                bucket,
+                key,
+                headers={"Range": f"bytes=0-{chunk_size - 1}"},
+                payload_sha256=UNSIGNED_PAYLOAD,
+                stream=True,
+            )
+        except S3Error as error:
+            if is_not_found(error):
+                raise FileNotFoundError(f"{bucket}/{key} does not exist") from error
+            if error.response is not None and error.response.status == 416:  # only an empty object has no byte 0
+                return cls(connection, bucket, key, size=0, etag="*", chunk_size=chunk_size)
+            raise
+        total = _total_size(response)
+        reader = cls(
+            connection, bucket, key, size=total, etag=response.headers.get("ETag") or "*", chunk_size=chunk_size
+        )
+        reader._response = response
+        reader._response_end = min(total, chunk_size) if response.status == 206 else total
+        return reader
+
     @property
     def size(self) -> int:
         return self._size
@@ -192,6 +219,18 @@ class RangedReader(io.RawIOBase):
         except (HTTPError, OSError):
             response.close()
         response.release_conn()
+
+
+def _total_size(response: urllib3.BaseHTTPResponse) -> int:
+    """The object's size from `Content-Range: bytes 0-N/TOTAL` (or Content-Length of a whole-object answer)."""
+    content_range = response.headers.get("Content-Range", "")
+    if response.status == 206 and "/" in content_range:
+        return int(content_range.rsplit("/", 1)[1])
+    if response.status == 200 and response.headers.get("Content-Length"):
+        return int(response.headers["Content-Length"])
+    response.close()
+    response.release_conn()
+    raise OSError(f"cannot tell the size of the object from a {response.status} answer ({content_range!r})")
 
 
 class MinioFile(File):  # type: ignore[type-arg]  # File is generic only in the stubs

@@ -170,16 +170,10 @@ class MinioBackend(Storage):
         if mode not in ("r", "rb", "rt"):
             raise ValueError(f"MinioBackend.open supports read modes only ('rb', 'r'), not {mode!r}")
         name = clean_name(name)
-        stat = self._stat(name)  # a missing object fails here with FileNotFoundError, not on first read
-        reader = RangedReader(
-            self._uploader.connection,
-            self.bucket,
-            name,
-            size=stat.size or 0,
-            etag=f'"{stat.etag}"' if stat.etag else "*",
-            chunk_size=self.settings.read_chunk_size,
-        )
-        return MinioFile(reader, name, mode, buffer_size=self.settings.read_chunk_size)
+        # One GET of the first chunk; a missing object fails here with FileNotFoundError, not on first read.
+        chunk_size = self.settings.read_chunk_size
+        reader = RangedReader.open(self._uploader.connection, self.bucket, name, chunk_size=chunk_size)
+        return MinioFile(reader, name, mode, buffer_size=max(1, min(chunk_size, reader.size)))
 
     def _stat(self, name: str) -> Object:
         try:
