@@ -9,8 +9,10 @@ at open() in If-Match, so a file replaced while being read fails instead of mixi
 
 from __future__ import annotations
 
+import http.client
 import io
 import logging
+from http.client import HTTPException
 from typing import Any, Final
 
 import urllib3
@@ -124,8 +126,8 @@ class RangedReader(io.RawIOBase):
         for attempt in range(ATTEMPTS):
             response = self._response_for(self._position)
             try:
-                data = response.read(min(wanted, self._response_end - self._position))
-            except (HTTPError, OSError) as exc:
+                count = _receive(response, view[: min(wanted, self._response_end - self._position)])
+            except (HTTPError, HTTPException, OSError) as exc:
                 self._drop_response()
                 if attempt + 1 == ATTEMPTS:
                     raise
@@ -133,11 +135,9 @@ class RangedReader(io.RawIOBase):
                     "Reading %s/%s at %d failed (%r); fetching again", self._bucket, self._key, self._position, exc
                 )
                 continue
-            if not data:  # the server ended the range early
+            if not count:  # the server ended the range early
                 self._drop_response()
                 continue
-            count = len(data)
-            view[:count] = data
             self._position += count
             self._response_at += count
             if self._response_at >= self._response_end:
@@ -219,6 +219,18 @@ class RangedReader(io.RawIOBase):
         except (HTTPError, OSError):
             response.close()
         response.release_conn()
+
+
+def _receive(response: urllib3.BaseHTTPResponse, view: memoryview) -> int:
+    """Read into the caller's buffer. urllib3 would allocate a new bytes object per read (a 4 MiB mmap and
+    its page faults each time) that is then copied; for a plain Content-Length body (never decoded: we
+    ask with decode_content=False) reading its http.client response directly is the same bytes, zero-copy."""
+    body = getattr(response, "_fp", None)
+    if isinstance(body, http.client.HTTPResponse) and not body.chunked:
+        return body.readinto(view)
+    data = response.read(len(view))
+    view[: len(data)] = data
+    return len(data)
 
 
 def _total_size(response: urllib3.BaseHTTPResponse) -> int:
