@@ -160,7 +160,7 @@ def start_seaweedfs(timeout: float = 60.0) -> S3Server:
     )
     try:
         _wait_until_writable(server, timeout)
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - the server is stopped whatever interrupted the wait
         tail = Path(log_path).read_text(errors="replace")[-3000:] if os.path.exists(log_path) else ""
         server.stop()
         raise RuntimeError(f"SeaweedFS did not become ready within {timeout:.0f}s. Log tail:\n{tail}") from None
