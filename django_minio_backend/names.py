@@ -1,4 +1,4 @@
-"""Object names: validation of the keys Django hands us, and date-based upload paths."""
+"""Object and bucket names: validation of the keys Django hands us, S3 bucket naming rules, date-based upload paths."""
 
 from __future__ import annotations
 
