@@ -95,6 +95,16 @@ def test_is_minio_available_fails_when_one_alias_is_down(down: str) -> None:
     assert message == "MinIO is not available for: archive"
 
 
+def test_is_minio_available_reports_a_configuration_error(live_settings: dict[str, Any]) -> None:
+    storages = copy.deepcopy(live_settings)
+    storages["archive"]["OPTIONS"]["MINIO_URL_EXPIRY_HOURS"] = 3
+    with override_settings(STORAGES=storages):
+        out, err, message = run_failing("is_minio_available")
+    assert "[default] available" in out
+    assert err.startswith("[archive] UNAVAILABLE: configuration error: STORAGES['archive']['OPTIONS']")
+    assert message == "MinIO is not available for: archive"
+
+
 # -- clean_orphaned_minio_files ---------------------------------------------------------------------
 @pytest.fixture
 def orphan_buckets(live_settings: dict[str, Any], admin_client: Minio) -> Iterator[None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import storages
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -21,8 +22,13 @@ class Command(BaseCommand):
         unavailable: list[str] = []
         for alias in minio_aliases():
             storage = cast(MinioBackend, storages[alias])  # minio_aliases() lists only our backends
+            try:
+                endpoint = storage.settings.endpoint
+            except ImproperlyConfigured as exc:  # this command starts despite bad settings, to report them
+                self.stderr.write(f"[{alias}] UNAVAILABLE: configuration error: {exc}")
+                unavailable.append(alias)
+                continue
             status = storage.is_minio_available()
-            endpoint = storage.settings.endpoint
             if status:
                 if not options["silenced"] and options["verbosity"] > 0:
                     self.stdout.write(f"[{alias}] available at {endpoint}: {status.details}")
