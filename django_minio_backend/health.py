@@ -41,9 +41,10 @@ class MinioServerStatus:
 def check_server(settings: MinioSettings, bucket: str | None = None) -> MinioServerStatus:
     """Probe the server of `settings`; the signed fallback asks for `bucket` (default: the default bucket)."""
     timeout = settings.health_check_timeout
+    deadline = time.monotonic() + timeout
     found: list[MinioServerStatus] = []
     worker = threading.Thread(
-        target=lambda: found.append(_probe(settings, bucket or settings.default_bucket, time.monotonic() + timeout)),
+        target=lambda: found.append(_probe(settings, bucket or settings.default_bucket, deadline)),
         name="minio-health-check",
         daemon=True,
     )

@@ -81,7 +81,7 @@ def remove_policy(client: Minio, bucket: str) -> None:
 # -- comparing policies ---------------------------------------------------------------------------
 def _as_sorted_list(value: Any) -> list[Any]:
     items = value if isinstance(value, list) else [value]
-    return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+    return sorted(items, key=lambda item: json.dumps(item, sort_keys=True, default=str))
 
 
 def _normalize_principal(value: Any) -> Any:
@@ -92,8 +92,10 @@ def _normalize_principal(value: Any) -> Any:
     return value
 
 
-def _normalize_statement(statement: dict[str, Any]) -> str:
+def _normalize_statement(statement: Any) -> str:
     """One canonical string per statement; the Sid is left out because it grants nothing."""
+    if not isinstance(statement, dict):
+        return json.dumps(statement, sort_keys=True, default=str)
     canonical: dict[str, Any] = {}
     for key, value in statement.items():
         if key == "Sid":
@@ -109,7 +111,7 @@ def _normalize_statement(statement: dict[str, Any]) -> str:
             }
         else:
             canonical[key] = value
-    return json.dumps(canonical, sort_keys=True)
+    return json.dumps(canonical, sort_keys=True, default=str)
 
 
 def normalized(policy: dict[str, Any]) -> tuple[str, frozenset[str]]:

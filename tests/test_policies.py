@@ -384,3 +384,10 @@ def test_hook_on_a_missing_unmanaged_bucket_fails_without_stopping_the_others(
     assert "does not exist" in (reports[stray].error or "")
     assert not admin_client.bucket_exists(bucket_name=stray)
     assert all(reports[bucket].error is None for bucket in buckets.values())
+
+
+def test_malformed_hook_policies_compare_without_crashing() -> None:
+    """manage.py check compares hook policies; a malformed one must be reported, not crash it."""
+    odd = {"Version": "2012-10-17", "Statement": ["not a statement", {"Action": {"s3:GetObject"}}]}
+    assert same_policy(odd, odd)
+    assert not same_policy(odd, public_read_policy("media"))
