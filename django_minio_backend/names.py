@@ -1,8 +1,9 @@
-"""Object names: validation of the keys Django hands us, and date-based upload paths."""
+"""Object and bucket names: validation of the keys Django hands us, S3 bucket naming rules, date-based upload paths."""
 
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any
 
 from django.core.exceptions import SuspiciousFileOperation
@@ -47,3 +48,28 @@ def get_iso_date() -> str:
 def iso_date_prefix(_instance: Any, filename: str) -> str:
     """`upload_to` callable storing files under a UTC date folder: `YYYY-MM-DD/filename`."""
     return f"{get_iso_date()}/{filename}"
+
+
+_BUCKET_CHARS = re.compile(r"[a-z0-9.-]+")
+_IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
+_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+def bucket_name_problem(name: object) -> str | None:
+    """Why `name` breaks the S3 bucket naming rules, or None when it follows them."""
+    if not isinstance(name, str):
+        return f"must be a string, not {type(name).__name__}"
+    if not 3 <= len(name) <= 63:
+        return "must be 3 to 63 characters long"
+    if not _BUCKET_CHARS.fullmatch(name):
+        return "may contain only lowercase letters, digits, '.' and '-'"
+    if not (name[0].isalnum() and name[-1].isalnum()):
+        return "must begin and end with a letter or digit"
+    if ".." in name or ".-" in name or "-." in name:
+        return "must not contain '..', '.-' or '-.'"
+    if _IPV4.fullmatch(name):
+        return "must not look like an IP address"
+    if name.startswith(_RESERVED_PREFIXES) or name.endswith(_RESERVED_SUFFIXES):
+        return "uses a prefix or suffix that S3 reserves"
+    return None

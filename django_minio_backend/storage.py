@@ -220,8 +220,9 @@ class MinioBackend(Storage):
 
     # -- health --------------------------------------------------------------------------------
     def is_minio_available(self) -> MinioServerStatus:
-        """Ask the server whether it is up, within MINIO_HEALTH_CHECK_TIMEOUT seconds."""
-        return check_server(self.settings)
+        """Ask the server whether it is up (and accepts our credentials for this bucket), within
+        MINIO_HEALTH_CHECK_TIMEOUT seconds. Server failures are answers, not exceptions."""
+        return check_server(self.settings, self.bucket)
 
 
 @deconstructible(path="django_minio_backend.models.MinioBackendStatic")

@@ -1,4 +1,4 @@
-"""Object-name validation and date prefixes: pure, no server."""
+"""Object- and bucket-name validation and date prefixes: pure, no server."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import SuspiciousFileOperation
 
 from django_minio_backend import get_iso_date, iso_date_prefix
-from django_minio_backend.names import clean_name, clean_prefix
+from django_minio_backend.names import bucket_name_problem, clean_name, clean_prefix
 
 
 @pytest.mark.parametrize(
@@ -46,3 +46,29 @@ def test_iso_date_prefix_uses_utc_date() -> None:
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}/report\.pdf", value)
     assert value.split("/")[0] in (before, after)
     assert get_iso_date() in (before, after)
+
+
+@pytest.mark.parametrize("name", ["abc", "media-files", "my.static.files", "a" * 63, "0day", "x1-2.y3"])
+def test_valid_bucket_names(name: str) -> None:
+    assert bucket_name_problem(name) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("ab", "3 to 63"),
+        ("a" * 64, "3 to 63"),
+        ("Media", "lowercase"),
+        ("media_files", "lowercase"),
+        ("-media", "begin and end"),
+        ("media.", "begin and end"),
+        ("a..b", "'..'"),
+        ("a.-b", "'.-'"),
+        ("192.168.0.1", "IP address"),
+        ("xn--media", "reserves"),
+        ("media-s3alias", "reserves"),
+        (42, "string"),
+    ],
+)
+def test_invalid_bucket_names_say_why(name: object, problem: str) -> None:
+    assert problem in (bucket_name_problem(name) or "")
