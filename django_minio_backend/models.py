@@ -2,6 +2,14 @@
 
 from .health import MinioServerStatus
 from .names import get_iso_date, iso_date_prefix
-from .storage import MinioBackend, MinioBackendStatic
+from .static import MinioBackendStatic, MinioManifestStaticStorage
+from .storage import MinioBackend
 
-__all__ = ["MinioBackend", "MinioBackendStatic", "MinioServerStatus", "get_iso_date", "iso_date_prefix"]
+__all__ = [
+    "MinioBackend",
+    "MinioBackendStatic",
+    "MinioManifestStaticStorage",
+    "MinioServerStatus",
+    "get_iso_date",
+    "iso_date_prefix",
+]

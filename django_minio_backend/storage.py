@@ -1,4 +1,4 @@
-"""MinioBackend and MinioBackendStatic: Django's Storage API over the modules that do the work."""
+"""MinioBackend: Django's Storage API over the modules that do the work (static files: static.py)."""
 
 from __future__ import annotations
 
@@ -222,17 +222,3 @@ class MinioBackend(Storage):
     def is_minio_available(self) -> MinioServerStatus:
         """Ask the server whether it is up, within MINIO_HEALTH_CHECK_TIMEOUT seconds."""
         return check_server(self.settings)
-
-
-@deconstructible(path="django_minio_backend.models.MinioBackendStatic")
-class MinioBackendStatic(MinioBackend):
-    """Static files in the always-public MINIO_STATIC_FILES_BUCKET of the `staticfiles` alias."""
-
-    default_alias: ClassVar[str] = "staticfiles"
-
-    def __init__(self, bucket_name: str = "", storage_name: str | None = None, **options: Any) -> None:
-        options.setdefault("replace_existing", True)  # collectstatic replaces files in place
-        super().__init__(bucket_name=bucket_name, storage_name=storage_name, **options)
-
-    def _default_bucket(self) -> str:
-        return self.settings.static_files_bucket
