@@ -1,22 +1,20 @@
-"""Static files: MinioBackendStatic (metadata from one bucket listing) and its hashed-names variant."""
+"""MinioBackendStatic: static files, with metadata answered from one bucket listing (hashed names: manifest.py)."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from contextlib import nullcontext
 from datetime import datetime
 from functools import cached_property
 from typing import IO, Any, ClassVar
 
 from django.conf import settings as django_settings
-from django.contrib.staticfiles.storage import ManifestFilesMixin
 from django.core.files.base import File
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 from minio.deleteobjects import DeleteObject
 
-from .errors import is_not_found
 from .listing import NOT_LISTED, BucketListing, ListedObject, listing_for
 from .names import clean_name
 from .storage import MinioBackend
@@ -96,14 +94,18 @@ class MinioBackendStatic(MinioBackend):
     def _save(self, name: str, content: File[Any] | IO[Any]) -> str:
         """Upload unless the stored object already holds these exact bytes; keep the listing current."""
         name = clean_name(name)
-        md5 = _content_md5(content)
-        stored = self.listing.peek(name)
-        if md5 is not None and stored is not None and stored.md5 == md5:
+        md5 = content_md5(content)
+        if md5 is not None and self.holds(name, md5):
             return name
         saved = super()._save(name, content)
         size = getattr(content, "size", None)
         self.listing.record_saved(saved, size if isinstance(size, int) and size >= 0 else None, md5)
         return saved
+
+    def holds(self, name: str, md5: str) -> bool:
+        """True when the current listing shows `name` stored with this content MD5 (never makes a request)."""
+        stored = self.listing.peek(name)
+        return stored is not None and stored.md5 == md5
 
     def delete(self, name: str) -> None:
         name = clean_name(name)
@@ -125,7 +127,7 @@ class MinioBackendStatic(MinioBackend):
             raise OSError(f"Could not delete from {self.bucket}: {details}")
 
 
-def _content_md5(content: File[Any] | IO[Any]) -> str | None:
+def content_md5(content: File[Any] | IO[Any]) -> str | None:
     """MD5 of seekable content (then rewound), or None when it can only be read once."""
     seekable = getattr(content, "seekable", None)
     if not hasattr(content, "seek") or (callable(seekable) and not seekable()):
@@ -136,89 +138,3 @@ def _content_md5(content: File[Any] | IO[Any]) -> str | None:
         digest.update(chunk.encode() if isinstance(chunk, str) else chunk)
     content.seek(0)
     return digest.hexdigest()
-
-
-@deconstructible(path="django_minio_backend.models.MinioManifestStaticStorage")
-class MinioManifestStaticStorage(ManifestFilesMixin, MinioBackendStatic):  # type: ignore[misc]  # Django's url(name, force)
-    """Hashed file names for cache busting, with the manifest (staticfiles.json) kept in the static bucket.
-
-    The manifest is read on first use (not when the storage is built) and then kept for the life of
-    the process. Hashes come from the local source files during collectstatic, so re-runs download
-    nothing; a hashed file already stored with the same bytes is not uploaded again, and deletes
-    Django's post-processing asks for are applied only after everything is written, skipping names
-    it writes again, so a live site never sees a hashed file or the manifest missing.
-    """
-
-    _deferred_deletes: set[str] | None = None
-
-    def __init__(self, bucket_name: str = "", storage_name: str | None = None, **options: Any) -> None:
-        self._manifest: tuple[dict[str, str], str] | None = None
-        self._defer_manifest = True
-        super().__init__(bucket_name=bucket_name, storage_name=storage_name, **options)
-        self._defer_manifest = False
-        self._manifest = None  # whatever __init__ assigned: the manifest is read on first use
-
-    # Django assigns `hashed_files` and `manifest_hash` in __init__; these properties make that lazy.
-    @property
-    def hashed_files(self) -> dict[str, str]:
-        return self._loaded_manifest()[0]
-
-    @hashed_files.setter
-    def hashed_files(self, value: dict[str, str]) -> None:
-        self._manifest = (value, self._manifest[1] if self._manifest is not None else "")
-
-    @property
-    def manifest_hash(self) -> str:
-        return self._loaded_manifest()[1]
-
-    @manifest_hash.setter
-    def manifest_hash(self, value: str) -> None:
-        self._manifest = (self._manifest[0] if self._manifest is not None else {}, value)
-
-    def _loaded_manifest(self) -> tuple[dict[str, str], str]:
-        if self._manifest is None:
-            paths, manifest_hash = self.load_manifest()
-            self._manifest = (paths, manifest_hash)
-        return self._manifest
-
-    def load_manifest(self) -> Any:
-        if self._defer_manifest:
-            return {}, ""
-        return super().load_manifest()
-
-    def read_manifest(self) -> Any:
-        """One GET (not HEAD + GET); None when there is no manifest yet, any other failure raises."""
-        if self.manifest_storage is not self:
-            return super().read_manifest()
-        try:
-            response = self.client.get_object(bucket_name=self.bucket, object_name=self.manifest_name)
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
-        try:
-            return response.read().decode()
-        finally:
-            response.close()
-            response.release_conn()
-
-    def post_process(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        self._deferred_deletes = set()
-        try:
-            yield from super().post_process(*args, **kwargs)
-            pending = sorted(self._deferred_deletes)
-        finally:
-            self._deferred_deletes = None
-        for name in pending:
-            self.delete(name)
-
-    def delete(self, name: str) -> None:
-        if self._deferred_deletes is not None:
-            self._deferred_deletes.add(clean_name(name))
-            return
-        super().delete(name)
-
-    def _save(self, name: str, content: File[Any] | IO[Any]) -> str:
-        if self._deferred_deletes is not None:
-            self._deferred_deletes.discard(clean_name(name))
-        return super()._save(name, content)

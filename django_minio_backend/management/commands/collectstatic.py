@@ -10,24 +10,22 @@ with batched deletes. Other storages, `--link` and `--dry-run` get Django's beha
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from django.contrib.staticfiles.management.commands import collectstatic
 from django.core.files.storage import Storage
 from django.core.management.base import CommandError
 
-from ...executor import shared_executor
 from ...names import clean_prefix
 from ...static import MinioBackendStatic
+from ...uploads import UploadBatch, UploadFailed
 
 
 class Command(collectstatic.Command):
     help = collectstatic.Command.help + " Uploads to MinIO storages run in parallel."
 
-    _uploads: _Uploads | None = None
+    _uploads: UploadBatch | None = None
 
     def collect(self) -> dict[str, list[str]]:
         storage = self.storage
@@ -42,17 +40,22 @@ class Command(collectstatic.Command):
         """Django's walk over the finders queues the uploads; post-processing starts once all have landed."""
         self._found: dict[str, tuple[Storage, str]] = {}
         self._inline_from = storage.settings.multipart_threshold
-        self._uploads = _Uploads(shared_executor(storage.settings.upload_workers))
+        self._uploads = UploadBatch(storage.settings.upload_workers)
         post_process, self.post_process = self.post_process, False
         try:
             collected = super().collect()
             self._uploads.wait()
+        except UploadFailed as exc:
+            raise CommandError(str(exc)) from exc.__cause__
         finally:
             self._uploads.stop()
             self._uploads = None
             self.post_process = post_process
         if post_process and hasattr(storage, "post_process"):
-            self._post_process_found(storage)
+            try:
+                self._post_process_found(storage)
+            except UploadFailed as exc:
+                raise CommandError(str(exc)) from exc.__cause__
         return collected
 
     def copy_file(self, path: str, prefixed_path: str, source_storage: Storage) -> None:
@@ -67,8 +70,11 @@ class Command(collectstatic.Command):
         self.log(f"Copying '{source_storage.path(path)}'", level=2)
         job = _upload_job(self.storage, path, prefixed_path, source_storage)
         size = _size_or_none(source_storage, path)
-        if size is None or size >= self._inline_from:
-            uploads.run_here(prefixed_path, job)  # large files use the pool for their parts; never nest
+        if size is None or size >= self._inline_from:  # its parts may use the pool: upload it from this thread
+            try:
+                job()
+            except Exception as exc:
+                raise CommandError(f"Could not upload '{prefixed_path}': {exc}") from exc
         else:
             uploads.submit(prefixed_path, job)
         self.copied_files.append(prefixed_path)
@@ -139,57 +145,3 @@ def _size_or_none(storage: Storage, path: str) -> int | None:
         return storage.size(path)
     except (OSError, NotImplementedError):
         return None
-
-
-class _Uploads:
-    """Uploads queued on the shared pool; the first failure cancels the rest and fails the command naming its file."""
-
-    def __init__(self, executor: ThreadPoolExecutor) -> None:
-        self._executor = executor
-        self._lock = threading.Lock()
-        self._pending: dict[Future[None], str] = {}
-        self._failure: tuple[str, BaseException] | None = None
-
-    def submit(self, name: str, job: Callable[[], None]) -> None:
-        self._raise_failure()
-        future = self._executor.submit(job)
-        with self._lock:
-            self._pending[future] = name
-        future.add_done_callback(self._finished)
-
-    def run_here(self, name: str, job: Callable[[], None]) -> None:
-        self._raise_failure()
-        try:
-            job()
-        except Exception as exc:  # noqa: BLE001 - re-raised as a CommandError naming the file
-            self._fail(name, exc)
-
-    def wait(self) -> None:
-        with self._lock:
-            pending = list(self._pending)
-        wait(pending, return_when=FIRST_EXCEPTION)
-        self._raise_failure()
-
-    def stop(self) -> None:
-        """Cancel what has not started and wait for what has, so nothing writes after the command returns."""
-        with self._lock:
-            pending = list(self._pending)
-        for future in pending:
-            future.cancel()
-        wait(pending)
-
-    def _finished(self, future: Future[None]) -> None:
-        with self._lock:
-            name = self._pending.pop(future, "")
-            if future.cancelled() or self._failure is not None:
-                return
-            error = future.exception()
-            if error is not None:
-                self._failure = (name, error)
-
-    def _raise_failure(self) -> None:
-        if self._failure is not None:
-            self._fail(*self._failure)
-
-    def _fail(self, name: str, error: BaseException) -> None:
-        raise CommandError(f"Could not upload '{name}': {error}") from error
