@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from functools import cached_property
 from typing import IO, Any, ClassVar
@@ -52,7 +52,7 @@ class MinioBackendStatic(MinioBackend):
         """The process-wide listing of this storage's bucket."""
         return listing_for(self.client, self.bucket, self.settings.static_listing_ttl)
 
-    def holding_listing(self) -> Any:
+    def holding_listing(self) -> AbstractContextManager[None]:
         """Context manager for a bulk pass: one listing answers every lookup until the block ends.
 
         Does nothing when MINIO_STATIC_LISTING_TTL is 0 (listing turned off).
