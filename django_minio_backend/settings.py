@@ -207,6 +207,12 @@ def _derive(alias: str, raw: _Options) -> MinioSettings:
     _require(raw.upload_workers >= 1, alias, "MINIO_UPLOAD_WORKERS", "must be >= 1")
     _require(raw.read_chunk_size >= 1, alias, "MINIO_READ_CHUNK_SIZE", "must be >= 1")
     _require(raw.url_cache_max_entries >= 1, alias, "MINIO_URL_CACHE_MAX_ENTRIES", "must be >= 1")
+    _require(
+        0 <= raw.static_listing_ttl < float("inf"),
+        alias,
+        "MINIO_STATIC_LISTING_TTL",
+        "must be >= 0 seconds (0 turns the listing off)",
+    )
     for name, value in (
         ("MINIO_CONNECT_TIMEOUT", raw.connect_timeout),
         ("MINIO_READ_TIMEOUT", raw.read_timeout),

@@ -1,4 +1,4 @@
-"""MinioBackend and MinioBackendStatic: Django's Storage API over the modules that do the work."""
+"""MinioBackend: Django's Storage API over the modules that do the work (static files: static.py)."""
 
 from __future__ import annotations
 
@@ -224,16 +224,3 @@ class MinioBackend(Storage):
         MINIO_HEALTH_CHECK_TIMEOUT seconds. Server failures are answers, not exceptions."""
         return check_server(self.settings, self.bucket)
 
-
-@deconstructible(path="django_minio_backend.models.MinioBackendStatic")
-class MinioBackendStatic(MinioBackend):
-    """Static files in the always-public MINIO_STATIC_FILES_BUCKET of the `staticfiles` alias."""
-
-    default_alias: ClassVar[str] = "staticfiles"
-
-    def __init__(self, bucket_name: str = "", storage_name: str | None = None, **options: Any) -> None:
-        options.setdefault("replace_existing", True)  # collectstatic replaces files in place
-        super().__init__(bucket_name=bucket_name, storage_name=storage_name, **options)
-
-    def _default_bucket(self) -> str:
-        return self.settings.static_files_bucket

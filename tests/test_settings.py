@@ -68,6 +68,9 @@ def test_wrong_type_names_alias_and_key(key: str, value: Any) -> None:
         ("MINIO_EXTERNAL_ENDPOINT_USE_HTTPS", True),
         ("MINIO_URL_CACHE_TIMEOUT", 0),
         ("MINIO_UPLOAD_WORKERS", 0),
+        ("MINIO_STATIC_LISTING_TTL", -1.0),
+        ("MINIO_STATIC_LISTING_TTL", float("nan")),
+        ("MINIO_STATIC_LISTING_TTL", float("inf")),
     ],
 )
 def test_out_of_range_values_are_errors(key: str, value: Any) -> None:
