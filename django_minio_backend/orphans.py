@@ -22,7 +22,8 @@ from minio.deleteobjects import DeleteObject
 from .client import get_client
 from .policies import is_static_alias
 from .settings import MinioSettings, get_settings, minio_aliases
-from .storage import MinioBackend, MinioBackendStatic
+from .static import MinioBackendStatic
+from .storage import MinioBackend
 
 DELETE_BATCH = 1000  # the most keys one S3 DeleteObjects request takes
 _IN_BATCH = 500  # names per `__in` query, below every database's parameter limit

@@ -152,7 +152,7 @@ def is_public_read_policy(policy: dict[str, Any], bucket: str) -> bool:
 # -- planning ---------------------------------------------------------------------------------------
 def is_static_alias(alias: str) -> bool:
     """True when the alias's backend is MinioBackendStatic (or a subclass)."""
-    from .storage import MinioBackendStatic
+    from .static import MinioBackendStatic
 
     storages: Mapping[str, Any] = getattr(django_settings, "STORAGES", {}) or {}
     backend = import_string(storages[alias]["BACKEND"])

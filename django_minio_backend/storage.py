@@ -223,4 +223,3 @@ class MinioBackend(Storage):
         """Ask the server whether it is up (and accepts our credentials for this bucket), within
         MINIO_HEALTH_CHECK_TIMEOUT seconds. Server failures are answers, not exceptions."""
         return check_server(self.settings, self.bucket)
-
