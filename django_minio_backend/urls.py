@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -30,7 +30,10 @@ def expiry_seconds(expire: int | float | timedelta | None, default: int) -> int:
 
 
 class URLBuilder:
-    """Builds the URLs of one bucket; created once per storage instance."""
+    """Builds the URLs of one bucket; created once per storage instance.
+
+    Uncached: ``remember_etag`` and ``forget`` do nothing here; ``urlcache.CachedURLBuilder`` uses them.
+    """
 
     __slots__ = ("_default_expiry", "_public", "_public_prefix", "_signer", "bucket")
 
@@ -79,3 +82,27 @@ class URLBuilder:
         if self._public and not parameters:
             return self._public_prefix + quote_object_key(name)
         return self.presigned_url(name, parameters=parameters, expire=expire)
+
+    def url_many(
+        self,
+        names: Iterable[str],
+        *,
+        parameters: Mapping[str, str] | None = None,
+        expire: int | float | timedelta | None = None,
+    ) -> dict[str, str]:
+        """``url()`` of each name, keyed by name; presigned ones share one signing time."""
+        if self._public and not parameters:
+            prefix = self._public_prefix
+            return {name: prefix + quote_object_key(name) for name in names}
+        seconds = expiry_seconds(expire, self._default_expiry)
+        now = datetime.now(tz=UTC)
+        presign = self._signer.presign_get
+        return {
+            name: presign(bucket=self.bucket, key=name, expires=seconds, now=now, query=parameters) for name in names
+        }
+
+    def remember_etag(self, name: str, etag: str | None) -> None:
+        """Nothing to remember without a cache."""
+
+    def forget(self, name: str) -> None:
+        """Nothing to forget without a cache."""
