@@ -21,7 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Final
 
 from cache_backends import CacheConfig, CacheUnavailable, URLCache, build_url_cache
@@ -273,7 +273,7 @@ class CachedURLBuilder(URLBuilder):
             bucket=self.bucket,
             key=name,
             expires=seconds,
-            now=datetime.fromtimestamp(stamp, UTC),
+            now=stamp,
             query=parameters,
         )
 

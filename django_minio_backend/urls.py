@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from .settings import MAX_EXPIRY, MIN_EXPIRY, MinioSettings
@@ -61,13 +62,13 @@ class URLBuilder:
         *,
         parameters: Mapping[str, str] | None = None,
         expire: int | float | timedelta | None = None,
-        now: datetime | None = None,
+        now: datetime | int | None = None,
     ) -> str:
         return self._signer.presign_get(
             bucket=self.bucket,
             key=name,
             expires=expiry_seconds(expire, self._default_expiry),
-            now=now or datetime.now(tz=UTC),
+            now=int(time.time()) if now is None else now,
             query=parameters,
         )
 
@@ -95,7 +96,7 @@ class URLBuilder:
             prefix = self._public_prefix
             return {name: prefix + quote_object_key(name) for name in names}
         seconds = expiry_seconds(expire, self._default_expiry)
-        now = datetime.now(tz=UTC)
+        now = int(time.time())
         presign = self._signer.presign_get
         return {
             name: presign(bucket=self.bucket, key=name, expires=seconds, now=now, query=parameters) for name in names
