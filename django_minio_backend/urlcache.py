@@ -154,8 +154,13 @@ class CachedURLBuilder(URLBuilder):
         parameters: Mapping[str, str] | None = None,
         expire: int | float | timedelta | None = None,
     ) -> str:
-        seconds, tag = self._options(parameters, expire)
-        digest = self._digest(name)
+        if parameters is None and expire is None:  # the common case, without a call
+            seconds, tag = self._default_expiry, self._default_tag
+        else:
+            seconds, tag = self._options(parameters, expire)
+        hasher = self._object_hash.copy()  # self._digest(name), inlined: this is the hottest path
+        hasher.update(name.encode())
+        digest = hasher.hexdigest()
         index_key = "e" + digest
         url_key = "u" + digest + tag
         found = self._read((index_key, url_key))
