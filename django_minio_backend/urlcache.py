@@ -241,10 +241,11 @@ class CachedURLBuilder(URLBuilder):
         stamp = int(now)
         urls: dict[str, str] = {}
         writes: dict[str, str] = {}
+        index: dict[str, str] = {}
         earliest = stamp
         for (name, index_key, url_key), etag in zip(misses, etags, strict=True):
             if etag and found.get(index_key) != etag:
-                writes[index_key] = etag
+                index[index_key] = etag
             previous_etag, _, previous_url = found.get(url_key, "").partition("\n")
             if etag and previous_etag == etag:  # only the index was missing, and the content has not changed
                 urls[name] = previous_url
@@ -261,8 +262,12 @@ class CachedURLBuilder(URLBuilder):
         timeout = self._timeout if seconds == self._default_expiry else min(self._timeout, seconds * 4 // 5)
         # The cache counts the TTL from when the write arrives; the URL's life started at its X-Amz-Date.
         ttl = int(earliest + timeout - now) - _TRANSIT
-        self._store(writes, ttl)
-        self._store(missing, min(MISSING_TTL, ttl))
+        if seconds == self._default_expiry:  # URLs and index entries live alike: one write
+            self._store({**index, **writes}, ttl)
+        else:
+            self._store(writes, ttl)
+            self._store(index, self._timeout)
+        self._store(missing, min(MISSING_TTL, self._timeout))
         return urls
 
     def _store(self, items: dict[str, str], ttl: int) -> None:
