@@ -11,7 +11,7 @@ import sys
 from datetime import timedelta
 
 import django
-from _timing import us_per_call
+from _timing import interleaved, us_per_call
 from django.conf import settings
 
 
@@ -44,13 +44,10 @@ def main() -> None:
     names: list[str] = config["names"]
     private = MinioBackend(bucket_name=config["private"])
     public = MinioBackend(bucket_name=config["public"])
-    results = {
-        "private": us_per_call(private.url, names),
-        "public": us_per_call(public.url, names),
-    }
+    results = interleaved({"private": (private.url, names), "public": (public.url, names)})
     settings.MINIO_URL_CACHING_ENABLED = True  # read by the constructor, from the top level of settings
     cached = MinioBackend(bucket_name=config["private"])
-    results["cached"] = us_per_call(cached.url, names[: config["cached_names"]], budget=0.5, repeats=2)
+    results["cached"] = us_per_call(cached.url, names[: config["cached_names"]], passes=3)
     print(json.dumps(results))
 
 

@@ -169,20 +169,7 @@ def _run(endpoint: str, access_key: str, secret_key: str, redis_url: str) -> Non
             **extra,
         )
 
-    from perf._timing import us_per_call
-
-    rows: list[tuple[str, float | None, str]] = []
-    raw = us_per_call(
-        lambda name: admin.presigned_get_object(
-            bucket_name=PRIVATE, object_name=name, expires=timedelta(seconds=EXPIRY)
-        ),
-        NAMES,
-    )
-    rows.append(("raw minio SDK presigned_get_object", raw, "reference"))
-    uncached = us_per_call(MinioBackend(bucket_name=PRIVATE, storage_name="default").url, NAMES)
-    rows.append(("ours: private url(), uncached (signing)", uncached, ""))
-    public = us_per_call(MinioBackend(bucket_name=PUBLIC, storage_name="default").url, NAMES)
-    rows.append(("ours: public url()", public, ""))
+    from perf._timing import Case, interleaved
 
     storages = {
         "lru": cached("lru"),
@@ -191,26 +178,42 @@ def _run(endpoint: str, access_key: str, secret_key: str, redis_url: str) -> Non
         "django (RedisCache)": cached("django", MINIO_URL_CACHE_DJANGO_ALIAS="redis", MINIO_URL_CACHE_PREFIX="dj_"),
     }
     for storage in storages.values():
-        storage.url_many(NAMES)  # fill: one HEAD per object, written elsewhere
-    counter.reset()
-    hits: dict[str, float] = {}
-    for label, storage in storages.items():
-        hits[label] = us_per_call(storage.url, NAMES)
-        rows.append((f"ours: private url(), cache hit, {label}", hits[label], ""))
-    for label in ("lru", "redis"):
-        storage = storages[label]
-        batch = us_per_call(lambda _, storage=storage: storage.url_many(NAMES), ["batch"]) / len(NAMES)
-        rows.append((f"ours: url_many(100 names), cache hit, {label}, per name", batch, ""))
-    s3_requests_on_hits = counter.count()
-
+        storage.url_many(NAMES)  # fill: one HEAD per object, as they were written elsewhere
     bare = redis.Redis.from_url(redis_url, decode_responses=True)
-    bare.set("bench-bare-key", "x" * 300)
-    bare_get = us_per_call(lambda _: bare.get("bench-bare-key"), ["k"] * 100)
-    rows.append(("bare redis-py GET round trip (reference for the Redis hit)", bare_get, ""))
-
+    bare.set("bench-bare-key", storages["lru"].url(NAMES[0]))
     s3storages = _django_storages(endpoint, access_key, secret_key)
-    storages_us = us_per_call(s3storages, NAMES) if s3storages else None
-    rows.append(("django-storages S3Storage.url()", storages_us, "" if s3storages else "not installed"))
+
+    def raw_presign(name: str) -> str:
+        return admin.presigned_get_object(bucket_name=PRIVATE, object_name=name, expires=timedelta(seconds=EXPIRY))
+
+    cases: dict[str, Case] = {
+        "raw minio SDK presigned_get_object": (raw_presign, NAMES),
+        "ours: private url(), uncached (signing)": (MinioBackend(bucket_name=PRIVATE).url, NAMES),
+        "ours: public url()": (MinioBackend(bucket_name=PUBLIC).url, NAMES),
+    }
+    for label, storage in storages.items():
+        cases[f"ours: private url(), cache hit, {label}"] = (storage.url, NAMES)
+    for label in ("lru", "redis"):
+        batch = storages[label].url_many
+        cases[f"ours: url_many(100 names), cache hit, {label}, per name"] = (lambda _, batch=batch: batch(NAMES), ["b"])
+    cases["bare redis-py GET round trip"] = (lambda _: bare.get("bench-bare-key"), ["k"] * 100)
+    if s3storages is not None:
+        cases["django-storages S3Storage.url()"] = (s3storages, NAMES)
+    counter.reset()
+    print(f"timing {len(cases)} cases in interleaved passes ...", flush=True)
+    timed = interleaved(cases)
+    s3_requests_on_hits = counter.count()
+    for label in timed:
+        if label.startswith("ours: url_many"):
+            timed[label] /= len(NAMES)
+    raw = timed["raw minio SDK presigned_get_object"]
+    uncached = timed["ours: private url(), uncached (signing)"]
+    public = timed["ours: public url()"]
+    hits = {label: timed[f"ours: private url(), cache hit, {label}"] for label in storages}
+    bare_get = timed["bare redis-py GET round trip"]
+    rows: list[tuple[str, float | None, str]] = [(label, value, "") for label, value in timed.items()]
+    if s3storages is None:
+        rows.append(("django-storages S3Storage.url()", None, "not installed"))
 
     previous = _previous_release(endpoint, access_key, secret_key)
     if isinstance(previous, str):
