@@ -232,7 +232,8 @@ class MinioBackend(Storage):
         parameters: Mapping[str, str] | None = None,
         expire: int | float | timedelta | None = None,
     ) -> str:
-        """Plain URL for public buckets, presigned GET (valid for MINIO_URL_EXPIRY_HOURS) for private ones."""
+        """Plain URL for public buckets, presigned GET (valid for MINIO_URL_EXPIRY_HOURS, or `expire`) for private
+        ones, served from the URL cache when MINIO_URL_CACHING_ENABLED."""
         if name is None:
             raise ValueError("url() needs an object name")
         return self._urls.url(clean_name(name), parameters=parameters, expire=expire)
