@@ -14,9 +14,26 @@ MAX_KEY_BYTES = 1024
 def clean_name(name: str) -> str:
     """Return `name` as an S3 key, or raise SuspiciousFileOperation.
 
-    Keys are POSIX-style and relative. Traversal, absolute paths, empty or `.` segments and NUL
-    bytes are refused rather than silently rewritten, so two different inputs never map to one key.
+    Keys are POSIX-style and relative. Traversal, absolute paths, empty or `.` segments and
+    NUL bytes are refused rather than silently rewritten, so two different inputs never map to one key.
+    Runs on every url() call, so valid names pass a few substring tests and only suspect ones are
+    examined segment by segment (for the precise message).
     """
+    if isinstance(name, str) and name and "\x00" not in name and name[1:2] != ":":
+        wrapped = f"/{name}/"  # every segment between slashes, so one test per bad segment kind
+        if (
+            "//" not in wrapped
+            and "/./" not in wrapped
+            and "/../" not in wrapped
+            and (len(name) * 4 <= MAX_KEY_BYTES or len(name.encode("utf-8")) <= MAX_KEY_BYTES)
+        ):
+            return name
+    _refuse(name)
+    return name  # not reached for a bad name: _refuse raises
+
+
+def _refuse(name: object) -> None:
+    """Raise the precise error for a name the fast checks in clean_name did not accept."""
     if not isinstance(name, str) or not name:
         raise SuspiciousFileOperation(f"Invalid object name {name!r}: empty")
     if "\x00" in name:
@@ -30,7 +47,6 @@ def clean_name(name: str) -> str:
             raise SuspiciousFileOperation(f"Invalid object name {name!r}: empty or '.' path segment")
     if len(name.encode("utf-8")) > MAX_KEY_BYTES:
         raise SuspiciousFileOperation(f"Invalid object name: longer than {MAX_KEY_BYTES} bytes in UTF-8")
-    return name
 
 
 def clean_prefix(path: str) -> str:

@@ -239,6 +239,20 @@ def _derive(alias: str, raw: _Options) -> MinioSettings:
         "MINIO_URL_CACHE_TIMEOUT",
         "must be > 0 and not longer than MINIO_URL_EXPIRY_HOURS",
     )
+    if raw.url_caching_enabled:
+        backend = raw.url_cache_backend
+        _require(
+            backend in ("lru", "redis", "django") or "." in backend,
+            alias,
+            "MINIO_URL_CACHE_BACKEND",
+            'must be "lru", "redis", "django" or a dotted path to a class',
+        )
+        _require(
+            backend != "redis" or bool(raw.url_cache_redis_url),
+            alias,
+            "MINIO_URL_CACHE_REDIS_URL",
+            'is required by MINIO_URL_CACHE_BACKEND "redis"',
+        )
     external = raw.external_endpoint or raw.endpoint
     external_https = raw.external_endpoint_use_https
     return MinioSettings(

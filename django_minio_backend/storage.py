@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import IO, Any, BinaryIO, ClassVar, cast
@@ -24,6 +24,7 @@ from .files import MinioFile
 from .health import MinioServerStatus, check_server
 from .names import clean_name, clean_prefix
 from .settings import URL_CACHE_KEYS, MinioSettings, alias_for, alias_options, get_settings, parse_options
+from .urlcache import CachedURLBuilder, shared_cache
 from .urls import URLBuilder
 
 OCTET_STREAM = "application/octet-stream"
@@ -72,7 +73,10 @@ class MinioBackend(Storage):
 
     @cached_property
     def _urls(self) -> URLBuilder:
-        return URLBuilder(self.settings, self.bucket)
+        settings = self.settings
+        if settings.url_caching_enabled and not settings.is_public(self.bucket):
+            return CachedURLBuilder(settings, self.bucket, cache=shared_cache(settings), head=self._head_etag)
+        return URLBuilder(settings, self.bucket)
 
     def _on_setting_changed(self, *, setting: str, **_: Any) -> None:
         if setting in ("STORAGES", *URL_CACHE_KEYS):
@@ -127,7 +131,7 @@ class MinioBackend(Storage):
         size = getattr(content, "size", None)
         length = size if isinstance(size, int) and size >= 0 else -1
         source = cast(BinaryIO, content.file if isinstance(content, File) and content.file is not None else content)
-        self.client.put_object(
+        result = self.client.put_object(
             bucket_name=self.bucket,
             object_name=name,
             data=source,
@@ -135,7 +139,13 @@ class MinioBackend(Storage):
             content_type=content_type,
             part_size=self.settings.multipart_part_size,
         )
+        self._remember_etag(name, result.etag or "")
         return name
+
+    def _remember_etag(self, name: str, etag: str) -> None:
+        """Called after every successful write: the URL cache's ETag index takes the new ETag, so the next
+        url() is a new URL for the new content, without a HEAD."""
+        self._urls.remember_etag(name, etag)
 
     def _ensure_bucket(self) -> None:
         if not self.client.bucket_exists(bucket_name=self.bucket):
@@ -143,7 +153,9 @@ class MinioBackend(Storage):
 
     def delete(self, name: str) -> None:
         """Delete an object; deleting one that is already gone is not an error (S3 semantics)."""
-        self.client.remove_object(bucket_name=self.bucket, object_name=clean_name(name))
+        name = clean_name(name)
+        self.client.remove_object(bucket_name=self.bucket, object_name=name)
+        self._urls.forget(name)
 
     # -- reading -------------------------------------------------------------------------------
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
@@ -160,6 +172,13 @@ class MinioBackend(Storage):
             if is_not_found(exc):
                 raise FileNotFoundError(f"{self.bucket}/{name} does not exist") from exc
             raise
+
+    def _head_etag(self, name: str) -> str:
+        """The object's ETag by one HEAD, "" when there is no such object; for the URL cache's misses."""
+        try:
+            return self._stat(name).etag or ""
+        except FileNotFoundError:
+            return ""
 
     def exists(self, name: str) -> bool:
         """True/False for found/not found; any other failure raises instead of answering wrongly."""
@@ -213,10 +232,20 @@ class MinioBackend(Storage):
         parameters: Mapping[str, str] | None = None,
         expire: int | float | timedelta | None = None,
     ) -> str:
-        """Plain URL for public buckets, presigned GET (valid for MINIO_URL_EXPIRY_HOURS) for private ones."""
+        """Plain URL for public buckets, presigned GET (valid for MINIO_URL_EXPIRY_HOURS, or `expire`) for private
+        ones, served from the URL cache when MINIO_URL_CACHING_ENABLED."""
         if name is None:
             raise ValueError("url() needs an object name")
         return self._urls.url(clean_name(name), parameters=parameters, expire=expire)
+
+    def url_many(
+        self,
+        names: Iterable[str],
+        parameters: Mapping[str, str] | None = None,
+        expire: int | float | timedelta | None = None,
+    ) -> dict[str, str]:
+        """``{name: url(name)}`` for a list page: with URL caching, one cache round trip for all of them."""
+        return self._urls.url_many([clean_name(name) for name in names], parameters=parameters, expire=expire)
 
     # -- health --------------------------------------------------------------------------------
     def is_minio_available(self) -> MinioServerStatus:

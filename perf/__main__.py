@@ -5,14 +5,16 @@ from __future__ import annotations
 import importlib
 
 MODULES = [
+    "perf.urls",
     "perf.collectstatic",
+    "perf.orphans",
 ]
 
 
 def main() -> None:
     for name in MODULES:
         print(f"\n== {name}", flush=True)
-        importlib.import_module(name).main([])
+        importlib.import_module(name).main()
 
 
 if __name__ == "__main__":

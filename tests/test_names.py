@@ -7,9 +7,11 @@ import re
 
 import pytest
 from django.core.exceptions import SuspiciousFileOperation
+from hypothesis import given
+from hypothesis import strategies as st
 
 from django_minio_backend import get_iso_date, iso_date_prefix
-from django_minio_backend.names import bucket_name_problem, clean_name, clean_prefix
+from django_minio_backend.names import _refuse, bucket_name_problem, clean_name, clean_prefix
 
 
 @pytest.mark.parametrize(
@@ -72,3 +74,18 @@ def test_valid_bucket_names(name: str) -> None:
 )
 def test_invalid_bucket_names_say_why(name: object, problem: str) -> None:
     assert problem in (bucket_name_problem(name) or "")
+
+
+_SEGMENT = st.sampled_from(["", ".", "..", "a", "ü", "C:", "x\x00", "é" * 300, "\\", ":"]) | st.text(max_size=8)
+
+
+@given(st.lists(_SEGMENT, min_size=1, max_size=5).map("/".join) | st.text(max_size=40))
+def test_fast_checks_accept_exactly_what_the_full_checks_accept(name: str) -> None:
+    """clean_name's substring tests must refuse every name the segment-by-segment checks refuse, and no other."""
+    try:
+        _refuse(name)
+    except SuspiciousFileOperation:
+        with pytest.raises(SuspiciousFileOperation):
+            clean_name(name)
+    else:
+        assert clean_name(name) == name
