@@ -70,7 +70,9 @@ class RedisURLCache:
             return {}
         prefix = self._prefix
         try:
-            values = cast("list[str | None]", self._client.mget([prefix + key for key in keys]))
+            # execute_command, not mget(): mget()'s option handling costs about a fifth of a loopback MGET.
+            names = [prefix + key for key in keys]
+            values = cast("list[str | None]", self._client.execute_command("MGET", *names))  # type: ignore[no-untyped-call]
         except RedisError as exc:
             raise CacheUnavailable(f"Redis MGET failed: {exc}") from exc
         return {key: value for key, value in zip(keys, values, strict=True) if value is not None}

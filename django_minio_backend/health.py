@@ -1,11 +1,26 @@
-"""Is the server up? A bounded-time probe with a human-readable answer."""
+"""Is the server up? A probe bounded by MINIO_HEALTH_CHECK_TIMEOUT, with a readable account of what was tried.
+
+MinIO answers `GET /minio/health/live` without credentials. Other S3 servers do not have that page, so
+when it does not answer 200 a signed HEAD of a bucket follows: any answer from the server other than
+"access denied" means it is up and accepts our credentials. The probe runs in a daemon thread that the
+caller waits for at most the timeout, so not even a hanging DNS lookup can hold the caller longer.
+"""
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+from typing import Any
+
+import certifi
 import urllib3
 from minio import Minio
+from minio.error import S3Error
 
 from .settings import MinioSettings
+
+_GRACE = 0.25  # lets the probe's own timeout message win over the generic one
 
 
 class MinioServerStatus:
@@ -23,36 +38,84 @@ class MinioServerStatus:
         return f"<MinioServerStatus {state}: {self.details}>"
 
 
-def _probe_pool(settings: MinioSettings) -> urllib3.PoolManager:
+def check_server(settings: MinioSettings, bucket: str | None = None) -> MinioServerStatus:
+    """Probe the server of `settings`; the signed fallback asks for `bucket` (default: the default bucket)."""
     timeout = settings.health_check_timeout
-    return urllib3.PoolManager(timeout=urllib3.Timeout(total=timeout), retries=False)
+    deadline = time.monotonic() + timeout
+    found: list[MinioServerStatus] = []
+    worker = threading.Thread(
+        target=lambda: found.append(_probe(settings, bucket or settings.default_bucket, deadline)),
+        name="minio-health-check",
+        daemon=True,
+    )
+    worker.start()
+    worker.join(timeout + _GRACE)
+    if found:
+        return found[0]
+    return MinioServerStatus(False, f"{_base(settings)} gave no answer within {timeout:g}s")
 
 
-def check_server(settings: MinioSettings) -> MinioServerStatus:
-    """MinIO's liveness endpoint first; for other S3 servers a cheap signed request (ListBuckets)."""
-    scheme = "https" if settings.use_https else "http"
-    pool = _probe_pool(settings)
-    tried: list[str] = []
-    url = f"{scheme}://{settings.endpoint}/minio/health/live"
+def _base(settings: MinioSettings) -> str:
+    return f"{'https' if settings.use_https else 'http'}://{settings.endpoint}"
+
+
+def _remaining(deadline: float) -> urllib3.Timeout:
+    return urllib3.Timeout(total=max(deadline - time.monotonic(), 0.001))
+
+
+def _new_pool(settings: MinioSettings, deadline: float) -> urllib3.PoolManager:
+    """A fresh pool without retries; TLS options follow the user's MINIO_HTTP_CLIENT when given."""
+    options: dict[str, Any] = {
+        "cert_reqs": "CERT_REQUIRED",
+        "ca_certs": os.environ.get("SSL_CERT_FILE") or certifi.where(),
+    }
+    if settings.http_client is not None:
+        options = dict(settings.http_client.connection_pool_kw)
+    options.update(timeout=_remaining(deadline), retries=False)
+    return urllib3.PoolManager(**options)
+
+
+def _probe(settings: MinioSettings, bucket: str, deadline: float) -> MinioServerStatus:
     try:
-        response = pool.request("GET", url, preload_content=True)
-        if response.status == 200:
-            return MinioServerStatus(True, f"{url} answered 200")
-        tried.append(f"{url} answered {response.status}")
+        return _probe_health_page(settings, bucket, deadline)
+    except Exception as exc:  # noqa: BLE001 - a health check reports every failure, it never raises
+        return MinioServerStatus(False, f"health check failed: {exc!r}")
+
+
+def _probe_health_page(settings: MinioSettings, bucket: str, deadline: float) -> MinioServerStatus:
+    url = f"{_base(settings)}/minio/health/live"
+    pool = _new_pool(settings, deadline)
+    try:
+        response = pool.request("GET", url)
     except urllib3.exceptions.HTTPError as exc:
-        return MinioServerStatus(False, f"{url} unreachable: {exc}")
+        return MinioServerStatus(False, f"GET {url} failed: {exc}")
+    finally:
+        pool.clear()
+    if response.status == 200:
+        return MinioServerStatus(True, f"GET {url} answered 200 (MinIO is live)")
+    tried = f"GET {url} answered {response.status} (not MinIO, or not live)"
+    return _probe_signed(settings, bucket, deadline, tried)
+
+
+def _probe_signed(settings: MinioSettings, bucket: str, deadline: float, tried: str) -> MinioServerStatus:
+    """A signed HEAD of one bucket: cheap, and it also proves the credentials work."""
+    pool = _new_pool(settings, deadline)
+    client = Minio(
+        endpoint=settings.endpoint,
+        access_key=settings.access_key,
+        secret_key=settings.secret_key,
+        secure=settings.use_https,
+        region=settings.region,
+        http_client=pool,
+    )
+    what = f"signed HEAD of bucket {bucket!r}"
     try:
-        client = Minio(
-            endpoint=settings.endpoint,
-            access_key=settings.access_key,
-            secret_key=settings.secret_key,
-            secure=settings.use_https,
-            region=settings.region,
-            http_client=pool,
-        )
-        client.list_buckets()
-    except Exception as exc:  # noqa: BLE001 - every failure is reported, none raised
-        tried.append(f"signed ListBuckets failed: {exc}")
-        return MinioServerStatus(False, "; ".join(tried))
-    tried.append("signed ListBuckets succeeded")
-    return MinioServerStatus(True, "; ".join(tried))
+        exists = client.bucket_exists(bucket_name=bucket)
+    except S3Error as exc:
+        return MinioServerStatus(False, f"{tried}; {what} refused: {exc.code}")
+    except Exception as exc:  # noqa: BLE001 - network failures of the fallback are reported too
+        return MinioServerStatus(False, f"{tried}; {what} failed: {exc}")
+    finally:
+        pool.clear()
+    answer = "the bucket exists" if exists else "no such bucket (the server answered, so it is up)"
+    return MinioServerStatus(True, f"{tried}; {what} answered: {answer}")

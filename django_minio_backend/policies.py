@@ -1,33 +1,59 @@
-"""Bucket policy documents and applying them."""
+"""Bucket policies, and bringing a server's buckets in line with the settings (`initialize_buckets`).
+
+Which alias manages which bucket:
+
+- a media alias (`MinioBackend`) manages its private buckets, public buckets and default bucket;
+- a static alias (`MinioBackendStatic`) manages only its static files bucket, which is always public.
+
+A media alias's MINIO_STATIC_FILES_BUCKET is left to the static alias, so a project that serves static
+files some other way never gets an unused public bucket. Buckets are identified by (endpoint, name):
+aliases sharing a server share its buckets, and each bucket is created and given its policy once.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings as django_settings
+from django.utils.module_loading import import_string
 from minio import Minio
 from minio.error import S3Error
 
-from .settings import MinioSettings
+from .client import get_client
+from .settings import MinioSettings, get_settings, minio_aliases
 
 POLICY_VERSION = "2012-10-17"
 NO_POLICY_CODES = frozenset({"NoSuchBucketPolicy", "NoSuchPolicy"})
+PUBLIC_READ_SID = "DjangoMinioBackendPublicRead"
+PUBLIC_LIST_SID = "DjangoMinioBackendPublicList"
+_ANONYMOUS_READ_ACTIONS = frozenset({"s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"})
 
 
-def public_read_policy(bucket: str) -> dict[str, Any]:
-    """Anonymous GetObject on every object; the bucket itself stays unlistable."""
-    return {
-        "Version": POLICY_VERSION,
-        "Statement": [
+def public_read_policy(bucket: str, *, listing: bool = False) -> dict[str, Any]:
+    """Anonymous GetObject on every object; anonymous listing only when `listing` (MINIO_BUCKET_LISTING)."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": PUBLIC_READ_SID,
+            "Effect": "Allow",
+            "Principal": {"AWS": ["*"]},
+            "Action": ["s3:GetObject"],
+            "Resource": [f"arn:aws:s3:::{bucket}/*"],
+        }
+    ]
+    if listing:
+        statements.append(
             {
-                "Sid": "DjangoMinioBackendPublicRead",
+                "Sid": PUBLIC_LIST_SID,
                 "Effect": "Allow",
                 "Principal": {"AWS": ["*"]},
-                "Action": ["s3:GetObject"],
-                "Resource": [f"arn:aws:s3:::{bucket}/*"],
+                "Action": ["s3:ListBucket"],
+                "Resource": [f"arn:aws:s3:::{bucket}"],
             }
-        ],
-    }
+        )
+    return {"Version": POLICY_VERSION, "Statement": statements}
 
 
 def get_policy(client: Minio, bucket: str) -> dict[str, Any] | None:
@@ -52,30 +78,215 @@ def remove_policy(client: Minio, bucket: str) -> None:
     client.delete_bucket_policy(bucket_name=bucket)
 
 
-def initialize_buckets(client: Minio, settings: MinioSettings) -> list[str]:
-    """Create this alias's missing buckets and give each the policy its settings ask for.
+# -- comparing policies ---------------------------------------------------------------------------
+def _as_sorted_list(value: Any) -> list[Any]:
+    items = value if isinstance(value, list) else [value]
+    return sorted(items, key=lambda item: json.dumps(item, sort_keys=True, default=str))
 
-    Public buckets (and the static bucket) get read-only public access; private buckets that still
-    carry our public policy lose it; then each MINIO_POLICY_HOOKS entry is applied to its bucket,
-    which exists by then. Returns one line of report per action.
+
+def _normalize_principal(value: Any) -> Any:
+    if value == "*":
+        return {"AWS": ["*"]}
+    if isinstance(value, dict):
+        return {kind: _as_sorted_list(ids) for kind, ids in value.items()}
+    return value
+
+
+def _normalize_statement(statement: Any) -> str:
+    """One canonical string per statement; the Sid is left out because it grants nothing."""
+    if not isinstance(statement, dict):
+        return json.dumps(statement, sort_keys=True, default=str)
+    canonical: dict[str, Any] = {}
+    for key, value in statement.items():
+        if key == "Sid":
+            continue
+        if key in ("Principal", "NotPrincipal"):
+            canonical[key] = _normalize_principal(value)
+        elif key in ("Action", "NotAction", "Resource", "NotResource"):
+            canonical[key] = _as_sorted_list(value)
+        elif key == "Condition" and isinstance(value, dict):
+            canonical[key] = {
+                operator: {name: _as_sorted_list(values) for name, values in (pairs or {}).items()}
+                for operator, pairs in value.items()
+            }
+        else:
+            canonical[key] = value
+    return json.dumps(canonical, sort_keys=True, default=str)
+
+
+def normalized(policy: dict[str, Any]) -> tuple[str, frozenset[str]]:
+    """A comparable form: servers rewrite documents (one-item lists become strings, Sids vanish)."""
+    statements = policy.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    return str(policy.get("Version", "2008-10-17")), frozenset(_normalize_statement(item) for item in statements)
+
+
+def same_policy(first: dict[str, Any] | None, second: dict[str, Any] | None) -> bool:
+    if first is None or second is None:
+        return first is second
+    return normalized(first) == normalized(second)
+
+
+def is_public_read_policy(policy: dict[str, Any], bucket: str) -> bool:
+    """True for a policy that only grants anonymous read of `bucket`: ours, or the previous release's
+    (which also let anyone list the bucket). Such a policy is removed when the bucket becomes private."""
+    statements = policy.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not statements:
+        return False
+    objects, whole = f"arn:aws:s3:::{bucket}/*", f"arn:aws:s3:::{bucket}"
+    for statement in statements:
+        if set(statement) - {"Sid", "Effect", "Principal", "Action", "Resource"}:
+            return False
+        if statement.get("Effect") != "Allow" or _normalize_principal(statement.get("Principal")) != {"AWS": ["*"]}:
+            return False
+        actions = set(_as_sorted_list(statement.get("Action", [])))
+        resources = set(_as_sorted_list(statement.get("Resource", [])))
+        if not actions or not actions <= _ANONYMOUS_READ_ACTIONS or not resources or not resources <= {objects, whole}:
+            return False
+    return True
+
+
+# -- planning ---------------------------------------------------------------------------------------
+def is_static_alias(alias: str) -> bool:
+    """True when the alias's backend is MinioBackendStatic (or a subclass)."""
+    from .static import MinioBackendStatic
+
+    storages: Mapping[str, Any] = getattr(django_settings, "STORAGES", {}) or {}
+    backend = import_string(storages[alias]["BACKEND"])
+    return isinstance(backend, type) and issubclass(backend, MinioBackendStatic)
+
+
+def managed_buckets(alias: str, settings: MinioSettings) -> tuple[str, ...]:
+    """The buckets `initialize_buckets` creates for this alias (see the module docstring)."""
+    if is_static_alias(alias):
+        return (settings.static_files_bucket,)
+    return settings.all_buckets
+
+
+@dataclass
+class BucketTarget:
+    """One bucket on one server and the state the settings ask for."""
+
+    bucket: str
+    settings: MinioSettings  # of the first alias naming the bucket: its client is used
+    aliases: list[str] = field(default_factory=list)  # aliases managing it or hooking a policy on it
+    managed: bool = False  # some alias manages it: created when missing (a hook alone never creates one)
+    public_votes: dict[str, bool] = field(default_factory=dict)  # managing alias -> does it call it public
+    listing: bool = False
+    hooks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (alias, policy)
+
+    @property
+    def public(self) -> bool:
+        """Public only if every managing alias says so: a conflict never exposes a private bucket."""
+        return bool(self.public_votes) and all(self.public_votes.values())
+
+    @property
+    def wanted_policy(self) -> dict[str, Any] | None:
+        """A hook's policy replaces ours; None means "no public policy of ours"."""
+        if self.hooks:
+            return self.hooks[-1][1]
+        if self.public:
+            return public_read_policy(self.bucket, listing=self.listing)
+        return None
+
+
+def plan(aliases: Iterable[str] | None = None) -> list[BucketTarget]:
+    """Every bucket of every MinIO alias once; `aliases` keeps only the buckets those aliases touch."""
+    targets = targets_for({alias: get_settings(alias) for alias in minio_aliases()})
+    wanted = None if aliases is None else set(aliases)
+    return [item for item in targets if wanted is None or wanted & set(item.aliases)]
+
+
+def targets_for(configured: Mapping[str, MinioSettings]) -> list[BucketTarget]:
+    """The buckets of these aliases keyed by (endpoint, bucket), in settings order."""
+    targets: dict[tuple[str, str], BucketTarget] = {}
+
+    def target(settings: MinioSettings, bucket: str, alias: str) -> BucketTarget:
+        key = (settings.endpoint.lower(), bucket)
+        found = targets.get(key)
+        if found is None:
+            found = targets[key] = BucketTarget(bucket=bucket, settings=settings)
+        if alias not in found.aliases:
+            found.aliases.append(alias)
+        return found
+
+    for alias, settings in configured.items():
+        for bucket in managed_buckets(alias, settings):
+            found = target(settings, bucket, alias)
+            found.managed = True
+            public = settings.is_public(bucket)
+            found.public_votes[alias] = public
+            found.listing = found.listing or (public and settings.bucket_listing)
+        for bucket, policy in settings.policy_hooks:
+            target(settings, bucket, alias).hooks.append((alias, policy))
+    return list(targets.values())
+
+
+# -- applying ---------------------------------------------------------------------------------------
+@dataclass
+class BucketReport:
+    target: BucketTarget
+    actions: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def state(self) -> str:
+        if self.target.hooks:
+            return "policy from MINIO_POLICY_HOOKS"
+        if self.target.public:
+            return "public, listable" if self.target.listing else "public"
+        return "private"
+
+    def describe(self) -> str:
+        where = ", ".join(self.target.aliases)
+        if self.error is not None:
+            return f"{self.target.bucket} [{where}]: FAILED: {self.error}"
+        done = "; ".join(self.actions) if self.actions else "up to date"
+        return f"{self.target.bucket} [{where}]: {done} ({self.state})"
+
+
+def _create(target: BucketTarget, report: BucketReport) -> None:
+    client = get_client(target.settings)
+    if client.bucket_exists(bucket_name=target.bucket):
+        return
+    if not target.managed:
+        raise LookupError("bucket does not exist; MINIO_POLICY_HOOKS never create buckets, list it in a bucket setting")
+    client.make_bucket(bucket_name=target.bucket, location=target.settings.region)
+    report.actions.append("created")
+
+
+def _apply_policy(target: BucketTarget, report: BucketReport) -> None:
+    client = get_client(target.settings)
+    current = get_policy(client, target.bucket)
+    wanted = target.wanted_policy
+    if wanted is not None:
+        if not same_policy(current, wanted):
+            set_policy(client, target.bucket, wanted)
+            report.actions.append("policy hook applied" if target.hooks else "public read policy set")
+    elif current is not None and is_public_read_policy(current, target.bucket):
+        remove_policy(client, target.bucket)
+        report.actions.append("public policy removed")
+
+
+def initialize_buckets(targets: Sequence[BucketTarget]) -> list[BucketReport]:
+    """Create every missing bucket first, then give each its policy, so a hook always finds its bucket.
+
+    Idempotent: a run right after another changes nothing. A failure is reported on its bucket and the
+    other buckets are still handled.
     """
-    report: list[str] = []
-    buckets = (*settings.all_buckets, settings.static_files_bucket)
-    for bucket in dict.fromkeys(buckets):
-        if not client.bucket_exists(bucket_name=bucket):
-            client.make_bucket(bucket_name=bucket, location=settings.region)
-            report.append(f"created bucket {bucket}")
-        current = get_policy(client, bucket)
-        if settings.is_public(bucket):
-            wanted = public_read_policy(bucket)
-            if current != wanted:
-                set_policy(client, bucket, wanted)
-                report.append(f"set public read policy on {bucket}")
-        elif current == public_read_policy(bucket):
-            remove_policy(client, bucket)
-            report.append(f"removed public policy from {bucket}")
-    for bucket, policy in settings.policy_hooks:
-        if get_policy(client, bucket) != policy:
-            set_policy(client, bucket, policy)
-            report.append(f"applied policy hook to {bucket}")
-    return report
+    reports = [BucketReport(target) for target in targets]
+    for report in reports:
+        try:
+            _create(report.target, report)
+        except Exception as exc:  # noqa: BLE001 - reported per bucket by the caller
+            report.error = str(exc) or type(exc).__name__
+    for report in reports:
+        if report.error is None:
+            try:
+                _apply_policy(report.target, report)
+            except Exception as exc:  # noqa: BLE001 - reported per bucket by the caller
+                report.error = str(exc) or type(exc).__name__
+    return reports

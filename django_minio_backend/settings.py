@@ -30,6 +30,18 @@ URL_CACHE_KEYS: Final = ("MINIO_URL_CACHING_ENABLED", "MINIO_URL_CACHE_TIMEOUT",
 PolicyHook = tuple[str, dict[str, Any]]
 
 
+class SettingError(ImproperlyConfigured):
+    """A bad OPTIONS entry. `key` is the MINIO_* key at fault (None: the OPTIONS as a whole) and
+    `problem` is "missing", "unknown", "type" (wrong type) or "value" (rejected value), so the
+    system checks can give each kind of mistake its own id."""
+
+    def __init__(self, message: str, *, alias: str, key: str | None, problem: str) -> None:
+        super().__init__(message)
+        self.alias = alias
+        self.key = key
+        self.problem = problem
+
+
 class _Options(msgspec.Struct, forbid_unknown_fields=True, rename="upper"):
     """The raw OPTIONS schema; field names are the user's keys without the `MINIO_` prefix."""
 
@@ -132,28 +144,29 @@ def _key(alias: str, name: str) -> str:
 _LOCATION = re.compile(r"\$\.(\w+)")
 
 
-def _fail(alias: str, error: msgspec.ValidationError) -> ImproperlyConfigured:
+def _fail(alias: str, error: msgspec.ValidationError) -> SettingError:
     """Turn msgspec's `... - at `$.FIELD`` into a message naming alias and key."""
     text = str(error)
     found = _LOCATION.search(text)
     if "Object missing required field" in text:
-        field = text.split("`")[1]
-        return ImproperlyConfigured(f"{_key(alias, 'MINIO_' + field)} is required")
+        key = "MINIO_" + text.split("`")[1]
+        return SettingError(f"{_key(alias, key)} is required", alias=alias, key=key, problem="missing")
     if "Object contains unknown field" in text:
-        field = text.split("`")[1]
-        return ImproperlyConfigured(f"{_key(alias, 'MINIO_' + field)} is not a known setting")
+        key = "MINIO_" + text.split("`")[1]
+        return SettingError(f"{_key(alias, key)} is not a known setting", alias=alias, key=key, problem="unknown")
     if found:
-        name = "MINIO_" + found.group(1)
+        key = "MINIO_" + found.group(1)
         reason = text.split(" - at ")[0]
-        return ImproperlyConfigured(f"{_key(alias, name)}: {reason}")
-    return ImproperlyConfigured(f"STORAGES[{alias!r}]['OPTIONS']: {text}")
+        return SettingError(f"{_key(alias, key)}: {reason}", alias=alias, key=key, problem="type")
+    return SettingError(f"STORAGES[{alias!r}]['OPTIONS']: {text}", alias=alias, key=None, problem="type")
 
 
 def _strip_prefix(alias: str, options: Mapping[str, Any]) -> dict[str, Any]:
     stripped: dict[str, Any] = {}
     for name, value in options.items():
         if not isinstance(name, str) or not name.startswith("MINIO_"):
-            raise ImproperlyConfigured(f"{_key(alias, name)} is not a known setting (keys start with MINIO_)")
+            message = f"{_key(alias, name)} is not a known setting (keys start with MINIO_)"
+            raise SettingError(message, alias=alias, key=str(name), problem="unknown")
         stripped[name.removeprefix("MINIO_")] = value
     return stripped
 
@@ -173,7 +186,7 @@ def parse_options(alias: str, options: Mapping[str, Any]) -> MinioSettings:
 
 def _require(condition: bool, alias: str, name: str, message: str) -> None:
     if not condition:
-        raise ImproperlyConfigured(f"{_key(alias, name)} {message}")
+        raise SettingError(f"{_key(alias, name)} {message}", alias=alias, key=name, problem="value")
 
 
 def _derive(alias: str, raw: _Options) -> MinioSettings:
@@ -194,6 +207,12 @@ def _derive(alias: str, raw: _Options) -> MinioSettings:
     _require(raw.upload_workers >= 1, alias, "MINIO_UPLOAD_WORKERS", "must be >= 1")
     _require(raw.read_chunk_size >= 1, alias, "MINIO_READ_CHUNK_SIZE", "must be >= 1")
     _require(raw.url_cache_max_entries >= 1, alias, "MINIO_URL_CACHE_MAX_ENTRIES", "must be >= 1")
+    _require(
+        0 <= raw.static_listing_ttl < float("inf"),
+        alias,
+        "MINIO_STATIC_LISTING_TTL",
+        "must be >= 0 seconds (0 turns the listing off)",
+    )
     for name, value in (
         ("MINIO_CONNECT_TIMEOUT", raw.connect_timeout),
         ("MINIO_READ_TIMEOUT", raw.read_timeout),
@@ -220,6 +239,20 @@ def _derive(alias: str, raw: _Options) -> MinioSettings:
         "MINIO_URL_CACHE_TIMEOUT",
         "must be > 0 and not longer than MINIO_URL_EXPIRY_HOURS",
     )
+    if raw.url_caching_enabled:
+        backend = raw.url_cache_backend
+        _require(
+            backend in ("lru", "redis", "django") or "." in backend,
+            alias,
+            "MINIO_URL_CACHE_BACKEND",
+            'must be "lru", "redis", "django" or a dotted path to a class',
+        )
+        _require(
+            backend != "redis" or bool(raw.url_cache_redis_url),
+            alias,
+            "MINIO_URL_CACHE_REDIS_URL",
+            'is required by MINIO_URL_CACHE_BACKEND "redis"',
+        )
     external = raw.external_endpoint or raw.endpoint
     external_https = raw.external_endpoint_use_https
     return MinioSettings(
@@ -271,7 +304,7 @@ def alias_options(alias: str) -> Mapping[str, Any]:
         raise ImproperlyConfigured(f"STORAGES has no alias {alias!r}")
     options = storages[alias].get("OPTIONS") or {}
     if not isinstance(options, Mapping):
-        raise ImproperlyConfigured(f"STORAGES[{alias!r}]['OPTIONS'] must be a dict")
+        raise SettingError(f"STORAGES[{alias!r}]['OPTIONS'] must be a dict", alias=alias, key=None, problem="type")
     return options
 
 

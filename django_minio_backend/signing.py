@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 __all__ = [
     "MAX_PRESIGN_EXPIRES",
@@ -56,7 +58,17 @@ _QUERY_TABLE = _escape_table(_UNRESERVED)
 def quote_object_key(key: str) -> str:
     """Percent-encode an object key for the URL path; S3 signs the path exactly as sent, so this must match."""
     raw = key.encode()
-    if not raw.rstrip(_PATH_SAFE):  # every byte is safe: the common case, no per-byte work
+    unsafe = raw.translate(None, _PATH_SAFE)
+    if not unsafe:  # every byte is safe: the common case, no per-byte work
+        return key
+    if unsafe.isascii() and len(unsafe) <= 4:
+        # A few unsafe ASCII characters (typically spaces): one str.replace per distinct one beats mapping every
+        # byte. '%' goes first, so the escapes added afterwards are not escaped again.
+        if 37 in unsafe:  # b"%"
+            key = key.replace("%", "%25")
+        for byte in set(unsafe):
+            if byte != 37:
+                key = key.replace(chr(byte), _PATH_TABLE[byte])
         return key
     return "".join([_PATH_TABLE[byte] for byte in raw])
 
@@ -86,11 +98,14 @@ def _normalise_endpoint(scheme: str, host: str) -> tuple[str, str]:
     return scheme, host
 
 
-def _amz_date(now: datetime) -> str:
-    """``YYYYMMDDTHHMMSSZ``; naive datetimes are taken as UTC, as minio-py does."""
+def _amz_date(now: datetime | int) -> str:
+    """``YYYYMMDDTHHMMSSZ`` of a datetime (naive ones are taken as UTC, as minio-py does) or of Unix seconds."""
+    if isinstance(now, int):
+        fields = time.gmtime(now)
+        # printf-style formatting is about twice as fast as the equivalent f-string with format specs.
+        return "%04d%02d%02dT%02d%02d%02dZ" % fields[:6]  # noqa: UP031
     if now.tzinfo is not None:
         now = now.astimezone(UTC)
-    # printf-style formatting is about twice as fast as the equivalent f-string with format specs.
     return "%04d%02d%02dT%02d%02d%02dZ" % (now.year, now.month, now.day, now.hour, now.minute, now.second)  # noqa: UP031
 
 
@@ -132,6 +147,16 @@ def _cached_signing_hmac(secret_key: str, day: str, region: str) -> _HmacSha256:
     return _HmacSha256(_derive_signing_key(secret_key, day, region))
 
 
+class _Moment(NamedTuple):
+    now: datetime | int
+    expires: int
+    stamp: str  # X-Amz-Date
+    credential: str  # X-Amz-Credential, query-encoded
+    amz: str  # the X-Amz-* query parameters before the signature, in canonical order
+    head: str  # string to sign up to the request hash
+    signer: _HmacSha256  # keyed with that day's signing key
+
+
 class PresignedURLSigner:
     """Builds presigned GET URLs for one (scheme, host, credentials) fast."""
 
@@ -140,6 +165,7 @@ class PresignedURLSigner:
         "_credential_tail",
         "_host_block",
         "_keys",
+        "_memo",
         "_region",
         "_scope_tail",
         "_secret",
@@ -157,6 +183,9 @@ class PresignedURLSigner:
         self._credential_tail = _quote_query(f"/{credentials.region}/s3/aws4_request")
         self._scope_tail = f"/{credentials.region}/s3/aws4_request\n"
         self._keys: dict[str, _HmacSha256] = {}  # day ("YYYYMMDD") -> HMAC keyed with that day's signing key
+        # The parts that depend only on (now, expires), from the last call: URLs built in the same second
+        # with the same expiry (a page of thumbnails) share them. One tuple, so threads never see half of it.
+        self._memo: _Moment = _Moment(-1, 0, "", "", "", "", _HmacSha256(b""))
 
     def _signing_hmac(self, day: str) -> _HmacSha256:
         signer = self._keys.get(day)
@@ -166,12 +195,7 @@ class PresignedURLSigner:
             signer = self._keys[day] = _HmacSha256(_derive_signing_key(self._secret, day, self._region))
         return signer
 
-    def presign_get(
-        self, *, bucket: str, key: str, expires: int, now: datetime, query: Mapping[str, str] | None = None
-    ) -> str:
-        """A GET URL valid for ``expires`` seconds from ``now``; ``query`` params (e.g. response-*) are signed too."""
-        if not 1 <= expires <= MAX_PRESIGN_EXPIRES:
-            raise ValueError(f"expires must be between 1 and {MAX_PRESIGN_EXPIRES} seconds, not {expires}")
+    def _moment(self, now: datetime | int, expires: int) -> _Moment:
         stamp = _amz_date(now)
         day = stamp[:8]
         credential = f"{self._credential_head}{day}{self._credential_tail}"
@@ -179,27 +203,40 @@ class PresignedURLSigner:
             f"X-Amz-Algorithm={_ALGORITHM}&X-Amz-Credential={credential}"
             f"&X-Amz-Date={stamp}&X-Amz-Expires={expires}&X-Amz-SignedHeaders=host"
         )
+        head = f"{_ALGORITHM}\n{stamp}\n{day}{self._scope_tail}"
+        return _Moment(now, expires, stamp, credential, amz, head, self._signing_hmac(day))
+
+    def presign_get(
+        self, *, bucket: str, key: str, expires: int, now: datetime | int, query: Mapping[str, str] | None = None
+    ) -> str:
+        """A GET URL valid for ``expires`` seconds from ``now`` (a datetime or Unix seconds); ``query`` params
+        (e.g. response-*) are signed too."""
+        if not 1 <= expires <= MAX_PRESIGN_EXPIRES:
+            raise ValueError(f"expires must be between 1 and {MAX_PRESIGN_EXPIRES} seconds, not {expires}")
+        moment = self._memo
+        if moment.now != now or moment.expires != expires:
+            moment = self._memo = self._moment(now, expires)
         path = f"{bucket}/{quote_object_key(key)}"
         if query:
             # The URL lists extra params by raw name (as minio-py does); the signature sorts encoded pairs.
             extra = [(name, _quote_query(name), _quote_query(value)) for name, value in query.items()]
             extra.sort()
-            url_query = "&".join([f"{name}={value}" for _, name, value in extra]) + "&" + amz
+            url_query = "&".join([f"{name}={value}" for _, name, value in extra]) + "&" + moment.amz
             pairs = [(name, value) for _, name, value in extra]
             pairs += [
                 ("X-Amz-Algorithm", _ALGORITHM),
-                ("X-Amz-Credential", credential),
-                ("X-Amz-Date", stamp),
+                ("X-Amz-Credential", moment.credential),
+                ("X-Amz-Date", moment.stamp),
                 ("X-Amz-Expires", str(expires)),
                 ("X-Amz-SignedHeaders", "host"),
             ]
             pairs.sort()
             signed_query = "&".join([f"{name}={value}" for name, value in pairs])
         else:
-            url_query = signed_query = amz  # already in canonical (sorted) order
+            url_query = signed_query = moment.amz  # already in canonical (sorted) order
         request = f"GET\n/{path}\n{signed_query}\n{self._host_block}"
-        to_sign = f"{_ALGORITHM}\n{stamp}\n{day}{self._scope_tail}{hashlib.sha256(request.encode()).hexdigest()}"
-        signature = self._signing_hmac(day).hexdigest(to_sign.encode())
+        to_sign = moment.head + hashlib.sha256(request.encode()).hexdigest()
+        signature = moment.signer.hexdigest(to_sign.encode())
         return f"{self._url_head}{path}?{url_query}&X-Amz-Signature={signature}"
 
 

@@ -1,9 +1,10 @@
-"""MinioBackend and MinioBackendStatic: Django's Storage API over the modules that do the work."""
+"""MinioBackend: Django's Storage API over the modules that do the work (static files: static.py)."""
 
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import IO, Any, ClassVar
@@ -12,7 +13,6 @@ from django.conf import settings as django_settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import File
 from django.core.files.storage import Storage
-from django.core.files.utils import validate_file_name
 from django.core.signals import setting_changed
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
@@ -26,9 +26,12 @@ from .health import MinioServerStatus, check_server
 from .names import clean_name, clean_prefix
 from .settings import URL_CACHE_KEYS, MinioSettings, alias_for, alias_options, get_settings, parse_options
 from .transfer import Uploader, UploadSource
+from .urlcache import CachedURLBuilder, shared_cache
 from .urls import URLBuilder
 
 OCTET_STREAM = "application/octet-stream"
+# The max_length of the save() in progress in this thread/task, for _save() (Django does not pass it on).
+_save_max_length: ContextVar[int | None] = ContextVar("_save_max_length", default=None)
 
 
 @deconstructible(path="django_minio_backend.models.MinioBackend")
@@ -74,7 +77,10 @@ class MinioBackend(Storage):
 
     @cached_property
     def _urls(self) -> URLBuilder:
-        return URLBuilder(self.settings, self.bucket)
+        settings = self.settings
+        if settings.url_caching_enabled and not settings.is_public(self.bucket):
+            return CachedURLBuilder(settings, self.bucket, cache=shared_cache(settings), head=self._head_etag)
+        return URLBuilder(settings, self.bucket)
 
     @cached_property
     def _uploader(self) -> Uploader:
@@ -124,19 +130,15 @@ class MinioBackend(Storage):
 
     # -- writing -------------------------------------------------------------------------------
     def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
-        """Django's save(), keeping `max_length` for the renaming a lost create-only race needs."""
-        if name is None:
-            name = content.name
-        if not hasattr(content, "chunks"):
-            content = File(content, name)
-        validate_file_name(name, allow_relative_path=True)
-        name = self.get_available_name(name, max_length=max_length)
-        name = self._write(name, content, max_length)
-        validate_file_name(name, allow_relative_path=True)
-        return name
+        """Django's save(); `max_length` is kept for the renaming that a lost create-only race needs."""
+        token = _save_max_length.set(max_length)
+        try:
+            return super().save(name, content, max_length=max_length)
+        finally:
+            _save_max_length.reset(token)
 
     def _save(self, name: str, content: File[Any] | IO[Any]) -> str:
-        return self._write(name, content, None)
+        return self._write(name, content, _save_max_length.get())
 
     def _write(self, name: str, content: object, max_length: int | None) -> str:
         """Upload, create-only unless `replace_existing`: if someone else creates the name meanwhile,
@@ -155,7 +157,9 @@ class MinioBackend(Storage):
         return written.name
 
     def _remember_etag(self, name: str, etag: str) -> None:
-        """Called with each written object's ETag; the URL cache overrides/uses this."""
+        """Called after every successful write: the URL cache's ETag index takes the new ETag, so the next
+        url() is a new URL for the new content, without a HEAD."""
+        self._urls.remember_etag(name, etag)
 
     def _ensure_bucket(self) -> None:
         if not self.client.bucket_exists(bucket_name=self.bucket):
@@ -163,7 +167,9 @@ class MinioBackend(Storage):
 
     def delete(self, name: str) -> None:
         """Delete an object; deleting one that is already gone is not an error (S3 semantics)."""
-        self.client.remove_object(bucket_name=self.bucket, object_name=clean_name(name))
+        name = clean_name(name)
+        self.client.remove_object(bucket_name=self.bucket, object_name=name)
+        self._urls.forget(name)
 
     # -- reading -------------------------------------------------------------------------------
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
@@ -182,6 +188,13 @@ class MinioBackend(Storage):
             if is_not_found(exc):
                 raise FileNotFoundError(f"{self.bucket}/{name} does not exist") from exc
             raise
+
+    def _head_etag(self, name: str) -> str:
+        """The object's ETag by one HEAD, "" when there is no such object; for the URL cache's misses."""
+        try:
+            return self._stat(name).etag or ""
+        except FileNotFoundError:
+            return ""
 
     def exists(self, name: str) -> bool:
         """True/False for found/not found; any other failure raises instead of answering wrongly."""
@@ -235,26 +248,23 @@ class MinioBackend(Storage):
         parameters: Mapping[str, str] | None = None,
         expire: int | float | timedelta | None = None,
     ) -> str:
-        """Plain URL for public buckets, presigned GET (valid for MINIO_URL_EXPIRY_HOURS) for private ones."""
+        """Plain URL for public buckets, presigned GET (valid for MINIO_URL_EXPIRY_HOURS, or `expire`) for private
+        ones, served from the URL cache when MINIO_URL_CACHING_ENABLED."""
         if name is None:
             raise ValueError("url() needs an object name")
         return self._urls.url(clean_name(name), parameters=parameters, expire=expire)
 
+    def url_many(
+        self,
+        names: Iterable[str],
+        parameters: Mapping[str, str] | None = None,
+        expire: int | float | timedelta | None = None,
+    ) -> dict[str, str]:
+        """``{name: url(name)}`` for a list page: with URL caching, one cache round trip for all of them."""
+        return self._urls.url_many([clean_name(name) for name in names], parameters=parameters, expire=expire)
+
     # -- health --------------------------------------------------------------------------------
     def is_minio_available(self) -> MinioServerStatus:
-        """Ask the server whether it is up, within MINIO_HEALTH_CHECK_TIMEOUT seconds."""
-        return check_server(self.settings)
-
-
-@deconstructible(path="django_minio_backend.models.MinioBackendStatic")
-class MinioBackendStatic(MinioBackend):
-    """Static files in the always-public MINIO_STATIC_FILES_BUCKET of the `staticfiles` alias."""
-
-    default_alias: ClassVar[str] = "staticfiles"
-
-    def __init__(self, bucket_name: str = "", storage_name: str | None = None, **options: Any) -> None:
-        options.setdefault("replace_existing", True)  # collectstatic replaces files in place
-        super().__init__(bucket_name=bucket_name, storage_name=storage_name, **options)
-
-    def _default_bucket(self) -> str:
-        return self.settings.static_files_bucket
+        """Ask the server whether it is up (and accepts our credentials for this bucket), within
+        MINIO_HEALTH_CHECK_TIMEOUT seconds. Server failures are answers, not exceptions."""
+        return check_server(self.settings, self.bucket)

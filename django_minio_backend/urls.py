@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+import time
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Final
 
 from .settings import MAX_EXPIRY, MIN_EXPIRY, MinioSettings
@@ -30,7 +31,10 @@ def expiry_seconds(expire: int | float | timedelta | None, default: int) -> int:
 
 
 class URLBuilder:
-    """Builds the URLs of one bucket; created once per storage instance."""
+    """Builds the URLs of one bucket; created once per storage instance.
+
+    Uncached: ``remember_etag`` and ``forget`` do nothing here; ``urlcache.CachedURLBuilder`` uses them.
+    """
 
     __slots__ = ("_default_expiry", "_public", "_public_prefix", "_signer", "bucket")
 
@@ -58,13 +62,13 @@ class URLBuilder:
         *,
         parameters: Mapping[str, str] | None = None,
         expire: int | float | timedelta | None = None,
-        now: datetime | None = None,
+        now: datetime | int | None = None,
     ) -> str:
         return self._signer.presign_get(
             bucket=self.bucket,
             key=name,
             expires=expiry_seconds(expire, self._default_expiry),
-            now=now or datetime.now(tz=UTC),
+            now=int(time.time()) if now is None else now,
             query=parameters,
         )
 
@@ -79,3 +83,27 @@ class URLBuilder:
         if self._public and not parameters:
             return self._public_prefix + quote_object_key(name)
         return self.presigned_url(name, parameters=parameters, expire=expire)
+
+    def url_many(
+        self,
+        names: Iterable[str],
+        *,
+        parameters: Mapping[str, str] | None = None,
+        expire: int | float | timedelta | None = None,
+    ) -> dict[str, str]:
+        """``url()`` of each name, keyed by name; presigned ones share one signing time."""
+        if self._public and not parameters:
+            prefix = self._public_prefix
+            return {name: prefix + quote_object_key(name) for name in names}
+        seconds = expiry_seconds(expire, self._default_expiry)
+        now = int(time.time())
+        presign = self._signer.presign_get
+        return {
+            name: presign(bucket=self.bucket, key=name, expires=seconds, now=now, query=parameters) for name in names
+        }
+
+    def remember_etag(self, name: str, etag: str | None) -> None:
+        """Nothing to remember without a cache."""
+
+    def forget(self, name: str) -> None:
+        """Nothing to forget without a cache."""

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m perf` runs every topic, `python -m perf.<topic>` one."""

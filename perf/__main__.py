@@ -1,18 +1,21 @@
-"""Run every benchmark: `python -m perf`. One module per topic, each with a `main()`."""
+"""Run every benchmark topic in turn; each module listed here has a `main()`."""
 
 from __future__ import annotations
 
 import importlib
 
-TOPICS = [
+MODULES = [
+    "perf.urls",
+    "perf.collectstatic",
+    "perf.orphans",
     "perf.transfer",
 ]
 
 
 def main() -> None:
-    for topic in TOPICS:
-        print(f"\n=== {topic} ===", flush=True)
-        importlib.import_module(topic).main([])
+    for name in MODULES:
+        print(f"\n== {name}", flush=True)
+        importlib.import_module(name).main()
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 from django.test.utils import override_settings
 from minio import Minio
+from minio.deleteobjects import DeleteObject
 
 from django_minio_backend import MinioBackend, MinioBackendStatic
 from django_minio_backend.policies import public_read_policy, set_policy
@@ -96,3 +97,22 @@ def options(live_settings: dict[str, Any]) -> dict[str, Any]:
     """A copy of the live default alias's OPTIONS for building storages with overrides."""
     found = cast(dict[str, Any], settings.STORAGES["default"]["OPTIONS"])
     return dict(found)
+
+
+@pytest.fixture
+def fresh_bucket(admin_client: Minio) -> Iterator[str]:
+    """A new public bucket of its own, so request counts and listings see only this test's objects."""
+    bucket = f"t-{uuid.uuid4().hex[:16]}"
+    admin_client.make_bucket(bucket_name=bucket)
+    set_policy(admin_client, bucket, public_read_policy(bucket))
+    try:
+        yield bucket
+    finally:
+        names = [
+            DeleteObject(name=item.object_name)
+            for item in admin_client.list_objects(bucket_name=bucket, recursive=True)
+            if item.object_name is not None
+        ]
+        errors = list(admin_client.remove_objects(bucket_name=bucket, delete_object_list=names))
+        assert not errors, errors
+        admin_client.remove_bucket(bucket_name=bucket)

@@ -160,7 +160,7 @@ def start_seaweedfs(timeout: float = 60.0) -> S3Server:
     )
     try:
         _wait_until_writable(server, timeout)
-    except BaseException:  # noqa: BLE001 - stop the child on any failure, Ctrl-C included
+    except BaseException:  # noqa: BLE001 - stop the child whatever went wrong, then report it
         tail = Path(log_path).read_text(errors="replace")[-3000:] if os.path.exists(log_path) else ""
         server.stop()
         raise RuntimeError(f"SeaweedFS did not become ready within {timeout:.0f}s. Log tail:\n{tail}") from None
@@ -212,15 +212,19 @@ class RedisServer:
             self.process.wait(timeout=10)
 
 
-def start_redis(timeout: float = 20.0) -> RedisServer:
-    """Use REDIS_URL when set, else launch redis-server from PATH on a free port."""
+def start_redis(timeout: float = 20.0, port: int | None = None) -> RedisServer:
+    """Use REDIS_URL when set, else launch redis-server from PATH on a free port.
+
+    With `port`, always launch an own redis-server there (for tests that stop and restart it).
+    """
     url = os.environ.get("REDIS_URL")
-    if url:
+    if url and port is None:
         return RedisServer(url=url)
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed and REDIS_URL is unset (apt-get install redis-server)")
-    (port,) = free_ports(1)
+    if port is None:
+        (port,) = free_ports(1)
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,

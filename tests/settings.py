@@ -23,6 +23,8 @@ TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP
 PRIVATE_BUCKET = "test-media-private"
 PUBLIC_BUCKET = "test-media-public"
 STATIC_BUCKET = "test-static"
+ARCHIVE_BUCKET = "test-orphans-a"  # used only by the orphan-cleaner tests, which empty them
+BACKUP_BUCKET = "test-orphans-b"
 
 _PLACEHOLDER = {
     "MINIO_ENDPOINT": "127.0.0.1:9",
@@ -44,5 +46,13 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django_minio_backend.models.MinioBackendStatic",
         "OPTIONS": {**_PLACEHOLDER, "MINIO_STATIC_FILES_BUCKET": STATIC_BUCKET},
+    },
+    "archive": {
+        "BACKEND": "django_minio_backend.models.MinioBackend",
+        "OPTIONS": {
+            **_PLACEHOLDER,
+            "MINIO_PRIVATE_BUCKETS": [ARCHIVE_BUCKET, BACKUP_BUCKET],
+            "MINIO_DEFAULT_BUCKET": ARCHIVE_BUCKET,
+        },
     },
 }

@@ -1,4 +1,4 @@
-"""Object-name validation and date prefixes: pure, no server."""
+"""Object- and bucket-name validation and date prefixes: pure, no server."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import re
 
 import pytest
 from django.core.exceptions import SuspiciousFileOperation
+from hypothesis import given
+from hypothesis import strategies as st
 
 from django_minio_backend import get_iso_date, iso_date_prefix
-from django_minio_backend.names import clean_name, clean_prefix
+from django_minio_backend.names import _refuse, bucket_name_problem, clean_name, clean_prefix
 
 
 @pytest.mark.parametrize(
@@ -46,3 +48,44 @@ def test_iso_date_prefix_uses_utc_date() -> None:
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}/report\.pdf", value)
     assert value.split("/")[0] in (before, after)
     assert get_iso_date() in (before, after)
+
+
+@pytest.mark.parametrize("name", ["abc", "media-files", "my.static.files", "a" * 63, "0day", "x1-2.y3"])
+def test_valid_bucket_names(name: str) -> None:
+    assert bucket_name_problem(name) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("ab", "3 to 63"),
+        ("a" * 64, "3 to 63"),
+        ("Media", "lowercase"),
+        ("media_files", "lowercase"),
+        ("-media", "begin and end"),
+        ("media.", "begin and end"),
+        ("a..b", "'..'"),
+        ("a.-b", "'.-'"),
+        ("192.168.0.1", "IP address"),
+        ("xn--media", "reserves"),
+        ("media-s3alias", "reserves"),
+        (42, "string"),
+    ],
+)
+def test_invalid_bucket_names_say_why(name: object, problem: str) -> None:
+    assert problem in (bucket_name_problem(name) or "")
+
+
+_SEGMENT = st.sampled_from(["", ".", "..", "a", "ü", "C:", "x\x00", "é" * 300, "\\", ":"]) | st.text(max_size=8)
+
+
+@given(st.lists(_SEGMENT, min_size=1, max_size=5).map("/".join) | st.text(max_size=40))
+def test_fast_checks_accept_exactly_what_the_full_checks_accept(name: str) -> None:
+    """clean_name's substring tests must refuse every name the segment-by-segment checks refuse, and no other."""
+    try:
+        _refuse(name)
+    except SuspiciousFileOperation:
+        with pytest.raises(SuspiciousFileOperation):
+            clean_name(name)
+    else:
+        assert clean_name(name) == name

@@ -68,6 +68,9 @@ def test_wrong_type_names_alias_and_key(key: str, value: Any) -> None:
         ("MINIO_EXTERNAL_ENDPOINT_USE_HTTPS", True),
         ("MINIO_URL_CACHE_TIMEOUT", 0),
         ("MINIO_UPLOAD_WORKERS", 0),
+        ("MINIO_STATIC_LISTING_TTL", -1.0),
+        ("MINIO_STATIC_LISTING_TTL", float("nan")),
+        ("MINIO_STATIC_LISTING_TTL", float("inf")),
     ],
 )
 def test_out_of_range_values_are_errors(key: str, value: Any) -> None:
@@ -203,3 +206,16 @@ def test_deconstruct_keeps_secrets_out_of_migrations() -> None:
     assert path == "django_minio_backend.models.MinioBackend"
     assert kwargs == {"bucket_name": "photos"}
     assert "other-secret" not in repr(storage.settings)
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ({"MINIO_URL_CACHE_BACKEND": "memcache"}, "MINIO_URL_CACHE_BACKEND"),
+        ({"MINIO_URL_CACHE_BACKEND": "redis"}, "MINIO_URL_CACHE_REDIS_URL"),
+    ],
+)
+def test_url_cache_backend_is_checked_when_caching_is_on(extra: dict[str, Any], key: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match=rf"\['{key}'\]"):
+        parse_options("default", {**BASE, "MINIO_URL_CACHING_ENABLED": True, **extra})
+    assert parse_options("default", {**BASE, **extra}).url_cache_backend == extra["MINIO_URL_CACHE_BACKEND"]

@@ -141,9 +141,12 @@ def _ours(*, endpoint: str, secure: bool, creds: SigningCredentials) -> Presigne
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-@given(key=st.text(_unicode))
+@given(key=st.one_of(st.text(_unicode), st.lists(_awkward_piece, max_size=12).map("".join)))
 @example(key="~")
 @example(key="%7E")
+@example(key="100% done 50%.txt")  # few unsafe ASCII characters, '%' among them: the replace path
+@example(key="a b c d e f g")
+@example(key=" %#?&")  # five distinct: the per-byte path
 def test_quote_object_key_matches_minio(key: str) -> None:
     assert quote_object_key(key) == quote(key)
 
@@ -303,6 +306,47 @@ def test_signing_key_cache_follows_the_date() -> None:
             query=None,
         )
         assert signer.presign_get(bucket="b12", key="k", expires=60, now=moment) == expected
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    calls=st.lists(
+        st.tuples(
+            st.sampled_from([NOW, NOW + timedelta(seconds=1), NOW + timedelta(days=1)]), st.sampled_from([60, 61])
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    as_seconds=st.lists(st.booleans(), min_size=12, max_size=12),
+)
+def test_one_signer_over_changing_times_and_expiries_matches_minio(
+    calls: list[tuple[datetime, int]], as_seconds: list[bool]
+) -> None:
+    """The signer reuses per-(time, expiry) parts between calls; they must never leak into another call."""
+    creds = SigningCredentials(access_key="ak", secret_key="sk", region=REGION)
+    signer = PresignedURLSigner(scheme="http", host="127.0.0.1:9000", credentials=creds)
+    for (moment, expires), seconds in zip(calls, as_seconds, strict=False):
+        expected = _minio_presign(
+            endpoint="127.0.0.1:9000",
+            secure=False,
+            creds=creds,
+            bucket="b12",
+            key="k",
+            expires=expires,
+            now=moment,
+            query=None,
+        )
+        now: datetime | int = int(moment.timestamp()) if seconds else moment
+        assert signer.presign_get(bucket="b12", key="k", expires=expires, now=now) == expected
+
+
+@given(moment=instants)
+def test_unix_seconds_sign_like_the_datetime(moment: datetime) -> None:
+    creds = SigningCredentials(access_key="ak", secret_key="sk", region=REGION)
+    signer = PresignedURLSigner(scheme="http", host="127.0.0.1:9000", credentials=creds)
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    by_datetime = signer.presign_get(bucket="b12", key="k", expires=60, now=moment)
+    assert signer.presign_get(bucket="b12", key="k", expires=60, now=int(aware.timestamp() // 1)) == by_datetime
 
 
 def test_naive_and_aware_times_sign_the_same_instant() -> None:

@@ -1,4 +1,4 @@
-"""Create every configured bucket and apply its policy, for each MinIO storage alias."""
+"""Create every configured bucket and give it its policy, for all MinIO storage aliases."""
 
 from __future__ import annotations
 
@@ -6,29 +6,26 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...client import get_client
-from ...policies import initialize_buckets
-from ...settings import get_settings, minio_aliases
+from ...policies import initialize_buckets, plan
 
 
 class Command(BaseCommand):
-    help = "Create missing MinIO buckets and apply public/private policies and MINIO_POLICY_HOOKS."
+    help = (
+        "Create missing MinIO buckets of every MinIO storage alias, give public buckets (and the static bucket) "
+        "an anonymous read-only policy, remove it from private buckets, and apply MINIO_POLICY_HOOKS."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--silenced", action="store_true", help="Print nothing unless something fails.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        failed = []
-        for alias in minio_aliases():
-            settings = get_settings(alias)
-            try:
-                report = initialize_buckets(get_client(settings), settings)
-            except Exception as exc:  # noqa: BLE001 - reported per alias, then the command fails
-                self.stderr.write(f"[{alias}] failed: {exc}")
-                failed.append(alias)
-                continue
-            if not options["silenced"]:
-                for line in report or ["buckets already up to date"]:
-                    self.stdout.write(f"[{alias}] {line}")
+        reports = initialize_buckets(plan())
+        failed = [report for report in reports if report.error is not None]
+        for report in reports:
+            if report.error is not None:
+                self.stderr.write(report.describe())
+            elif not options["silenced"] and options["verbosity"] > 0:
+                self.stdout.write(report.describe())
         if failed:
-            raise CommandError(f"initialize_buckets failed for: {', '.join(failed)}")
+            names = ", ".join(report.target.bucket for report in failed)
+            raise CommandError(f"initialize_buckets failed for {len(failed)} bucket(s): {names}")

@@ -1,0 +1,393 @@
+"""Bucket policies and initialize_buckets: comparisons are pure, the rest runs against the live server."""
+
+from __future__ import annotations
+
+import copy
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import override_settings
+from minio import Minio
+
+from django_minio_backend.policies import (
+    BucketReport,
+    get_policy,
+    initialize_buckets,
+    is_public_read_policy,
+    managed_buckets,
+    normalized,
+    plan,
+    public_read_policy,
+    same_policy,
+    set_policy,
+    targets_for,
+)
+from django_minio_backend.settings import get_settings, parse_options
+from tests.counting import CountingPoolManager
+from tests.servers import S3Server, http_status
+
+BASE: dict[str, Any] = {"MINIO_ENDPOINT": "minio:9000", "MINIO_ACCESS_KEY": "ak", "MINIO_SECRET_KEY": "sk"}
+MEDIA = "django_minio_backend.models.MinioBackend"
+STATIC = "django_minio_backend.models.MinioBackendStatic"
+
+
+def hook_policy(bucket: str) -> dict[str, Any]:
+    """Anonymous read of one prefix only: a typical hook, and not a policy of ours."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": ["*"]},
+                "Action": ["s3:GetObject"],
+                "Resource": [f"arn:aws:s3:::{bucket}/shared/*"],
+            }
+        ],
+    }
+
+
+def previous_release_policy(bucket: str) -> dict[str, Any]:
+    """The shape the previous release gave public buckets: listable, empty Sids, bare strings."""
+
+    def allow(action: str, resource: str) -> dict[str, Any]:
+        return {"Sid": "", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": action, "Resource": resource}
+
+    whole = f"arn:aws:s3:::{bucket}"
+    statements = [
+        allow("s3:GetBucketLocation", whole),
+        allow("s3:ListBucket", whole),
+        allow("s3:GetObject", f"{whole}/*"),
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+# -- pure ------------------------------------------------------------------------------------------
+def test_same_policy_ignores_the_rewrites_servers_make() -> None:
+    ours = public_read_policy("media")
+    rewritten = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::media/*"}
+        ],
+    }
+    assert same_policy(ours, rewritten)
+    assert not same_policy(ours, public_read_policy("media", listing=True))
+    assert not same_policy(ours, public_read_policy("other"))
+    assert not same_policy(ours, None) and same_policy(None, None)
+
+
+def test_statement_order_does_not_matter() -> None:
+    listing = public_read_policy("media", listing=True)
+    reordered = {**listing, "Statement": list(reversed(listing["Statement"]))}
+    assert normalized(listing) == normalized(reordered)
+
+
+def test_public_read_policies_are_recognised() -> None:
+    assert is_public_read_policy(public_read_policy("media"), "media")
+    assert is_public_read_policy(public_read_policy("media", listing=True), "media")
+    assert is_public_read_policy(previous_release_policy("media"), "media")
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        hook_policy("media"),  # a prefix only: the user's own policy
+        public_read_policy("other"),  # another bucket
+        {"Version": "2012-10-17", "Statement": []},
+        {
+            **public_read_policy("media"),
+            "Statement": [{**public_read_policy("media")["Statement"][0], "Effect": "Deny"}],
+        },
+        {
+            **public_read_policy("media"),
+            "Statement": [{**public_read_policy("media")["Statement"][0], "Action": ["s3:GetObject", "s3:PutObject"]}],
+        },
+        {
+            **public_read_policy("media"),
+            "Statement": [
+                {**public_read_policy("media")["Statement"][0], "Principal": {"AWS": ["arn:aws:iam::1:root"]}}
+            ],
+        },
+        {
+            **public_read_policy("media"),
+            "Statement": [
+                {
+                    **public_read_policy("media")["Statement"][0],
+                    "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+                }
+            ],
+        },
+    ],
+)
+def test_other_policies_are_not_taken_for_ours(policy: dict[str, Any]) -> None:
+    assert not is_public_read_policy(policy, "media")
+
+
+def test_static_alias_manages_only_its_static_bucket() -> None:
+    options = {
+        **BASE,
+        "MINIO_PRIVATE_BUCKETS": ["media-private"],
+        "MINIO_DEFAULT_BUCKET": "media-private",
+        "MINIO_STATIC_FILES_BUCKET": "static-files",
+    }
+    storages = {
+        "default": {"BACKEND": MEDIA, "OPTIONS": options},
+        "staticfiles": {"BACKEND": STATIC, "OPTIONS": options},
+    }
+    with override_settings(STORAGES=storages):
+        assert managed_buckets("staticfiles", get_settings("staticfiles")) == ("static-files",)
+        assert managed_buckets("default", get_settings("default")) == ("media-private",)
+        targets = {target.bucket: target for target in plan()}
+        assert set(targets) == {"media-private", "static-files"}
+        assert targets["static-files"].public and targets["static-files"].aliases == ["staticfiles"]
+        assert not targets["media-private"].public
+        assert [target.bucket for target in plan(["staticfiles"])] == ["static-files"]
+
+
+def test_aliases_sharing_a_server_share_buckets_and_a_conflict_stays_private() -> None:
+    storages = {
+        "default": {"BACKEND": MEDIA, "OPTIONS": {**BASE, "MINIO_PUBLIC_BUCKETS": ["shared"]}},
+        "other": {"BACKEND": MEDIA, "OPTIONS": {**BASE, "MINIO_PRIVATE_BUCKETS": ["shared"]}},
+        "elsewhere": {
+            "BACKEND": MEDIA,
+            "OPTIONS": {**BASE, "MINIO_ENDPOINT": "b:9000", "MINIO_PUBLIC_BUCKETS": ["shared"]},
+        },
+    }
+    with override_settings(STORAGES=storages):
+        shared = [target for target in plan() if target.bucket == "shared"]
+    assert [target.aliases for target in shared] == [["default", "other"], ["elsewhere"]]
+    assert shared[0].public_votes == {"default": True, "other": False}
+    assert not shared[0].public and shared[0].wanted_policy is None
+    assert shared[1].public
+
+
+def test_a_hook_replaces_the_public_policy_and_a_hook_alone_does_not_manage() -> None:
+    settings = parse_options(
+        "default",
+        {
+            **BASE,
+            "MINIO_PUBLIC_BUCKETS": ["pub"],
+            "MINIO_POLICY_HOOKS": [("pub", hook_policy("pub")), ("elsewhere", hook_policy("elsewhere"))],
+        },
+    )
+    with override_settings(STORAGES={"default": {"BACKEND": MEDIA, "OPTIONS": BASE}}):
+        targets = {target.bucket: target for target in targets_for({"default": settings})}
+    assert targets["pub"].managed and targets["pub"].wanted_policy == hook_policy("pub")
+    assert not targets["elsewhere"].managed
+
+
+def test_report_lines_name_bucket_aliases_and_state() -> None:
+    settings = parse_options("default", {**BASE, "MINIO_PUBLIC_BUCKETS": ["pub"], "MINIO_BUCKET_LISTING": True})
+    with override_settings(STORAGES={"default": {"BACKEND": MEDIA, "OPTIONS": BASE}}):
+        (pub, default) = targets_for({"default": settings})
+    assert BucketReport(pub, ["created", "public read policy set"]).describe() == (
+        "pub [default]: created; public read policy set (public, listable)"
+    )
+    assert BucketReport(default).describe() == "auto-generated-bucket-media-files [default]: up to date (private)"
+    assert BucketReport(default, error="boom").describe() == "auto-generated-bucket-media-files [default]: FAILED: boom"
+
+
+# -- against the live server ----------------------------------------------------------------------
+@pytest.fixture
+def pool() -> CountingPoolManager:
+    return CountingPoolManager()
+
+
+@pytest.fixture
+def buckets(unique: str) -> dict[str, str]:
+    return {"private": f"{unique}-priv", "public": f"{unique}-pub", "static": f"{unique}-static"}
+
+
+def storages_for(
+    live: dict[str, Any], pool: CountingPoolManager, buckets: dict[str, str], **extra: Any
+) -> dict[str, Any]:
+    """One media alias and one static alias on the live server, with fresh bucket names."""
+    storages = copy.deepcopy({alias: live[alias] for alias in ("default", "staticfiles")})
+    storages["default"]["OPTIONS"].update(
+        MINIO_PRIVATE_BUCKETS=[buckets["private"]],
+        MINIO_PUBLIC_BUCKETS=[buckets["public"]],
+        MINIO_DEFAULT_BUCKET=buckets["private"],
+        MINIO_STATIC_FILES_BUCKET=buckets["static"],
+        MINIO_HTTP_CLIENT=pool,
+        **extra,
+    )
+    storages["staticfiles"]["OPTIONS"].update(MINIO_STATIC_FILES_BUCKET=buckets["static"], MINIO_HTTP_CLIENT=pool)
+    return storages
+
+
+def run(storages: dict[str, Any]) -> dict[str, BucketReport]:
+    with override_settings(STORAGES=storages):
+        reports = initialize_buckets(plan())
+    return {report.target.bucket: report for report in reports}
+
+
+def changes(pool: CountingPoolManager) -> list[tuple[str, str]]:
+    return [(method, url) for method, url in pool.requests if method in ("PUT", "DELETE")]
+
+
+@pytest.fixture
+def cleanup(admin_client: Minio, buckets: dict[str, str]) -> Iterator[None]:
+    yield
+    for bucket in buckets.values():
+        if admin_client.bucket_exists(bucket_name=bucket):
+            for item in admin_client.list_objects(bucket_name=bucket, recursive=True):
+                admin_client.remove_object(bucket_name=bucket, object_name=item.object_name or "")
+            admin_client.remove_bucket(bucket_name=bucket)
+
+
+def put(admin_client: Minio, bucket: str, name: str) -> None:
+    admin_client.put_object(bucket_name=bucket, object_name=name, data=io.BytesIO(b"x"), length=1)
+
+
+@pytest.mark.usefixtures("cleanup")
+def test_initialize_creates_buckets_sets_policies_and_is_idempotent(
+    live_settings: dict[str, Any],
+    admin_client: Minio,
+    s3_server: S3Server,
+    pool: CountingPoolManager,
+    buckets: dict[str, str],
+) -> None:
+    storages = storages_for(live_settings, pool, buckets)
+    first = run(storages)
+    assert set(first) == set(buckets.values())
+    assert all(report.error is None for report in first.values())
+    assert first[buckets["private"]].actions == ["created"]
+    assert first[buckets["public"]].actions == ["created", "public read policy set"]
+    assert first[buckets["static"]].actions == ["created", "public read policy set"]
+    assert first[buckets["static"]].target.aliases == ["staticfiles"]
+    assert get_policy(admin_client, buckets["private"]) is None
+    for bucket in buckets.values():
+        put(admin_client, bucket, "a/b.txt")
+    base = f"http://{s3_server.endpoint}"
+    assert http_status(f"{base}/{buckets['public']}/a/b.txt") == 200
+    assert http_status(f"{base}/{buckets['static']}/a/b.txt") == 200
+    assert http_status(f"{base}/{buckets['private']}/a/b.txt") == 403
+    assert http_status(f"{base}/{buckets['public']}?list-type=2") == 403  # readable, not listable
+
+    pool.reset()
+    second = run(storages)
+    assert [report.actions for report in second.values()] == [[], [], []]
+    assert changes(pool) == []  # a second run only looks
+
+
+@pytest.mark.usefixtures("cleanup")
+def test_static_alias_does_not_create_the_media_default_bucket(
+    live_settings: dict[str, Any], admin_client: Minio, pool: CountingPoolManager, buckets: dict[str, str]
+) -> None:
+    storages = storages_for(live_settings, pool, buckets)
+    with override_settings(STORAGES=storages):
+        reports = initialize_buckets(plan(["staticfiles"]))
+    assert [report.target.bucket for report in reports] == [buckets["static"]]
+    assert admin_client.bucket_exists(bucket_name=buckets["static"])
+    assert not admin_client.bucket_exists(bucket_name=buckets["private"])
+
+
+@pytest.mark.usefixtures("cleanup")
+def test_bucket_made_private_loses_the_public_policy(
+    live_settings: dict[str, Any],
+    admin_client: Minio,
+    s3_server: S3Server,
+    pool: CountingPoolManager,
+    buckets: dict[str, str],
+) -> None:
+    run(storages_for(live_settings, pool, buckets))
+    put(admin_client, buckets["public"], "photo.jpg")
+    url = f"http://{s3_server.endpoint}/{buckets['public']}/photo.jpg"
+    assert http_status(url) == 200
+    switched = {"private": buckets["public"], "public": f"{buckets['private']}x", "static": buckets["static"]}
+    report = run(storages_for(live_settings, pool, switched))[buckets["public"]]
+    assert report.actions == ["public policy removed"] and report.state == "private"
+    assert get_policy(admin_client, buckets["public"]) is None
+    assert http_status(url) == 403
+    admin_client.remove_bucket(bucket_name=switched["public"])
+
+
+@pytest.mark.usefixtures("cleanup")
+def test_previous_release_policy_is_replaced_or_removed(
+    live_settings: dict[str, Any], admin_client: Minio, pool: CountingPoolManager, buckets: dict[str, str]
+) -> None:
+    for bucket in buckets.values():
+        admin_client.make_bucket(bucket_name=bucket)
+        set_policy(admin_client, bucket, previous_release_policy(bucket))
+    reports = run(storages_for(live_settings, pool, buckets))
+    assert reports[buckets["private"]].actions == ["public policy removed"]
+    assert reports[buckets["public"]].actions == ["public read policy set"]  # no longer listable
+    assert get_policy(admin_client, buckets["private"]) is None
+    assert same_policy(get_policy(admin_client, buckets["public"]), public_read_policy(buckets["public"]))
+
+
+@pytest.mark.usefixtures("cleanup")
+def test_a_users_own_policy_on_a_private_bucket_is_left_alone(
+    live_settings: dict[str, Any], admin_client: Minio, pool: CountingPoolManager, buckets: dict[str, str]
+) -> None:
+    admin_client.make_bucket(bucket_name=buckets["private"])
+    set_policy(admin_client, buckets["private"], hook_policy(buckets["private"]))
+    report = run(storages_for(live_settings, pool, buckets))[buckets["private"]]
+    assert report.actions == []
+    assert same_policy(get_policy(admin_client, buckets["private"]), hook_policy(buckets["private"]))
+
+
+@pytest.mark.usefixtures("cleanup")
+def test_bucket_listing_setting_makes_public_buckets_listable(
+    live_settings: dict[str, Any],
+    admin_client: Minio,
+    s3_server: S3Server,
+    pool: CountingPoolManager,
+    buckets: dict[str, str],
+) -> None:
+    listing = f"http://{s3_server.endpoint}/{buckets['public']}?list-type=2"
+    reports = run(storages_for(live_settings, pool, buckets, MINIO_BUCKET_LISTING=True))
+    assert reports[buckets["public"]].state == "public, listable"
+    assert http_status(listing) == 200
+    assert http_status(f"http://{s3_server.endpoint}/{buckets['private']}?list-type=2") == 403
+    assert (
+        http_status(f"http://{s3_server.endpoint}/{buckets['static']}?list-type=2") == 403
+    )  # the static alias's own setting
+    run(storages_for(live_settings, pool, buckets))
+    assert http_status(listing) == 403
+
+
+@pytest.mark.usefixtures("cleanup")
+def test_hooks_are_applied_once_each_after_their_bucket_exists(
+    live_settings: dict[str, Any],
+    admin_client: Minio,
+    s3_server: S3Server,
+    pool: CountingPoolManager,
+    buckets: dict[str, str],
+) -> None:
+    hooks = [(buckets["private"], hook_policy(buckets["private"])), (buckets["public"], hook_policy(buckets["public"]))]
+    storages = storages_for(live_settings, pool, buckets, MINIO_POLICY_HOOKS=hooks)
+    reports = run(storages)
+    assert reports[buckets["private"]].actions == ["created", "policy hook applied"]
+    assert reports[buckets["public"]].actions == ["created", "policy hook applied"]  # the hook replaces ours
+    policy_puts = [url for method, url in changes(pool) if method == "PUT" and url.endswith("?policy=")]
+    assert len(policy_puts) == 3  # two hooks and the static bucket, each once
+    for bucket, policy in hooks:
+        assert same_policy(get_policy(admin_client, bucket), policy)
+        put(admin_client, bucket, "shared/doc.txt")
+        put(admin_client, bucket, "secret.txt")
+        assert http_status(f"http://{s3_server.endpoint}/{bucket}/shared/doc.txt") == 200
+        assert http_status(f"http://{s3_server.endpoint}/{bucket}/secret.txt") == 403
+    pool.reset()
+    assert all(report.actions == [] for report in run(storages).values())
+    assert changes(pool) == []
+
+
+@pytest.mark.usefixtures("cleanup")
+def test_hook_on_a_missing_unmanaged_bucket_fails_without_stopping_the_others(
+    live_settings: dict[str, Any], admin_client: Minio, pool: CountingPoolManager, buckets: dict[str, str], unique: str
+) -> None:
+    stray = f"{unique}-stray"
+    reports = run(storages_for(live_settings, pool, buckets, MINIO_POLICY_HOOKS=[(stray, hook_policy(stray))]))
+    assert "does not exist" in (reports[stray].error or "")
+    assert not admin_client.bucket_exists(bucket_name=stray)
+    assert all(reports[bucket].error is None for bucket in buckets.values())
+
+
+def test_malformed_hook_policies_compare_without_crashing() -> None:
+    """manage.py check compares hook policies; a malformed one must be reported, not crash it."""
+    odd = {"Version": "2012-10-17", "Statement": ["not a statement", {"Action": {"s3:GetObject"}}]}
+    assert same_policy(odd, odd)
+    assert not same_policy(odd, public_read_policy("media"))

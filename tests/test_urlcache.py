@@ -1,0 +1,574 @@
+"""The presigned-URL cache around the storage: against the live S3 server and a real redis-server.
+
+S3 traffic is counted with CountingPoolManager (MINIO_HTTP_CLIENT), cache traffic with RecordingCache (a
+custom backend loaded by dotted path, over the real LRU). Time-dependent rules run on an injected clock.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import redis
+from django.core.files.base import ContentFile
+from minio import Minio
+
+from cache_backends import CacheConfig, CacheUnavailable
+from cache_backends.lru import LRUCache
+from django_minio_backend import MinioBackend
+from django_minio_backend.urlcache import CachedURLBuilder, SharedCache, shared_cache
+from tests.counting import CountingPoolManager
+from tests.servers import RedisServer, free_ports, start_redis
+from tests.settings import PRIVATE_BUCKET, PUBLIC_BUCKET
+
+BACKENDS = ["lru", "redis", "django"]
+EXPIRY = 7200  # MINIO_URL_EXPIRY_HOURS of the test "default" alias
+LOGGER = "django_minio_backend.urls"
+
+
+class RecordingCache:
+    """A custom backend (loaded by dotted path) over the real LRU that records every call by method name."""
+
+    def __init__(self, config: CacheConfig) -> None:
+        self.inner = LRUCache(max_entries=config.max_entries)
+        self.calls: list[str] = []
+
+    def get(self, key: str) -> str | None:
+        self.calls.append("get")
+        return self.inner.get(key)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, str]:
+        self.calls.append("get_many")
+        return self.inner.get_many(keys)
+
+    def set(self, key: str, value: str, timeout: int) -> None:
+        self.calls.append("set")
+        self.inner.set(key, value, timeout)
+
+    def set_many(self, items: Mapping[str, str], timeout: int) -> None:
+        self.calls.append("set_many")
+        self.inner.set_many(items, timeout)
+
+    def delete(self, key: str) -> None:
+        self.calls.append("delete")
+        self.inner.delete(key)
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        self.calls.append("delete_many")
+        self.inner.delete_many(keys)
+
+
+class BrokenCache(RecordingCache):
+    """A cache that is down: every call is recorded, then fails."""
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, str]:
+        self.calls.append("get_many")
+        raise CacheUnavailable("down for the test")
+
+    def set_many(self, items: Mapping[str, str], timeout: int) -> None:
+        self.calls.append("set_many")
+        raise CacheUnavailable("down for the test")
+
+
+class Clock:
+    """Wall and monotonic time, moved by hand; starts at the real time so the URLs are also valid for S3."""
+
+    def __init__(self) -> None:
+        self.now = float(int(time.time())) + 0.25
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        body: bytes = response.read()
+        return body
+
+
+def fetch_status(url: str) -> int:
+    try:
+        fetch(url)
+    except urllib.error.HTTPError as error:
+        return error.code
+    return 200
+
+
+def query(url: str) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+
+
+def signed_at(url: str) -> float:
+    return datetime.strptime(query(url)["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+
+
+def life_left(url: str, now: float) -> float:
+    """Fraction of the URL's validity still ahead at `now`."""
+    expires = int(query(url)["X-Amz-Expires"])
+    return (signed_at(url) + expires - now) / expires
+
+
+@pytest.fixture
+def counter() -> CountingPoolManager:
+    return CountingPoolManager()
+
+
+@pytest.fixture
+def make_storage(
+    live_settings: dict[str, Any], redis_server: RedisServer, counter: CountingPoolManager
+) -> Callable[..., MinioBackend]:
+    """Storages on the private test bucket with URL caching on, counting their S3 requests; a fresh key
+    prefix per test keeps tests apart in the shared caches."""
+    prefix = f"t{uuid.uuid4().hex[:10]}_"
+
+    def make(backend: str = "lru", bucket: str = PRIVATE_BUCKET, **overrides: Any) -> MinioBackend:
+        options: dict[str, Any] = {
+            "MINIO_URL_CACHING_ENABLED": True,
+            "MINIO_URL_CACHE_BACKEND": backend,
+            "MINIO_URL_CACHE_PREFIX": prefix,
+            "MINIO_URL_CACHE_REDIS_URL": redis_server.url,
+            "MINIO_HTTP_CLIENT": counter,
+        }
+        options.update(overrides)
+        return MinioBackend(bucket_name=bucket, storage_name="default", **options)
+
+    return make
+
+
+@pytest.fixture(params=BACKENDS)
+def cached(request: pytest.FixtureRequest, make_storage: Callable[..., MinioBackend]) -> MinioBackend:
+    """A caching storage for each backend (the Django one on the test settings' LocMemCache)."""
+    return make_storage(request.param)
+
+
+def recording(storage: MinioBackend) -> RecordingCache:
+    cache = shared_cache(storage.settings).cache
+    assert isinstance(cache, RecordingCache)
+    return cache
+
+
+# --- hits: same URL, zero S3 requests ------------------------------------------------------------------------------
+
+
+def test_hit_makes_no_s3_request_and_returns_the_same_url(
+    cached: MinioBackend, counter: CountingPoolManager, unique: str
+) -> None:
+    name = cached.save(f"{unique}/photo.jpg", ContentFile(b"pixels"))
+    counter.reset()
+    first = cached.url(name)
+    assert counter.count() == 0  # our own save recorded the ETag: not even the first URL needs a HEAD
+    for _ in range(5):
+        assert cached.url(name) == first
+    assert counter.count() == 0
+    assert fetch(first) == b"pixels"
+
+
+def test_object_written_elsewhere_costs_one_head_then_hits(
+    cached: MinioBackend, counter: CountingPoolManager, admin_client: Minio, unique: str
+) -> None:
+    name = f"{unique}/external ü+%~.txt"
+    admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(b"outside"), length=7)
+    counter.reset()
+    first = cached.url(name)
+    assert counter.requests and all(method == "HEAD" for method, _ in counter.requests)
+    assert counter.count() == 1
+    counter.reset()
+    assert cached.url(name) == first
+    assert counter.count() == 0
+    assert fetch(first) == b"outside"
+
+
+def test_another_storage_instance_shares_the_cache(
+    make_storage: Callable[..., MinioBackend], counter: CountingPoolManager, admin_client: Minio, unique: str
+) -> None:
+    name = f"{unique}/shared.txt"
+    admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(b"x"), length=1)
+    first = make_storage("lru").url(name)
+    counter.reset()
+    assert make_storage("lru").url(name) == first
+    assert counter.count() == 0
+
+
+def test_redis_cache_is_shared_between_processes(
+    make_storage: Callable[..., MinioBackend], counter: CountingPoolManager, admin_client: Minio, unique: str
+) -> None:
+    """A second builder with its own Redis pool (as in another worker process) gets the stored URL."""
+    storage = make_storage("redis")
+    name = f"{unique}/worker.txt"
+    admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(b"x"), length=1)
+    first = storage.url(name)
+    settings = storage.settings
+    from cache_backends.redis import RedisURLCache
+
+    assert settings.url_cache_redis_url is not None
+    other_pool = RedisURLCache(settings.url_cache_redis_url, prefix=settings.url_cache_prefix)
+    other = CachedURLBuilder(settings, PRIVATE_BUCKET, cache=SharedCache(other_pool, "other"), head=storage._head_etag)
+    counter.reset()
+    assert other.url(name) == first
+    assert counter.count() == 0
+    other_pool.close()
+
+
+# --- invalidation through our own writes ---------------------------------------------------------------------------
+
+
+def test_new_content_saved_through_the_backend_gets_a_new_url(
+    make_storage: Callable[..., MinioBackend], counter: CountingPoolManager, unique: str
+) -> None:
+    for backend in BACKENDS:
+        storage = make_storage(backend, replace_existing=True)
+        name = storage.save(f"{unique}/{backend}/doc.txt", ContentFile(b"version one"))
+        first = storage.url(name)
+        assert storage.save(name, ContentFile(b"version two")) == name
+        counter.reset()
+        second = storage.url(name)  # almost always within the same second as `first`
+        assert second != first
+        assert counter.count() == 0  # the PUT response carried the new ETag
+        assert storage.url(name) == second
+        assert fetch(second) == b"version two"
+
+
+def test_same_content_saved_again_keeps_its_url(make_storage: Callable[..., MinioBackend], unique: str) -> None:
+    storage = make_storage("lru", replace_existing=True)
+    name = storage.save(f"{unique}/same.txt", ContentFile(b"unchanged"))
+    first = storage.url(name)
+    storage.save(name, ContentFile(b"unchanged"))
+    assert storage.url(name) == first
+
+
+def test_delete_forgets_the_object(
+    make_storage: Callable[..., MinioBackend], counter: CountingPoolManager, unique: str
+) -> None:
+    storage = make_storage("lru", replace_existing=True)
+    name = storage.save(f"{unique}/gone.txt", ContentFile(b"soon gone"))
+    first = storage.url(name)
+    storage.delete(name)
+    counter.reset()
+    after_delete = storage.url(name)
+    assert counter.count("HEAD") == 1  # the index entry is gone: ask the server, which says 404
+    assert fetch_status(after_delete) == 404
+    counter.reset()
+    storage.url(name)
+    assert counter.count() == 0  # "no such object" is remembered briefly, so list pages do not HEAD-storm
+    storage.save(name, ContentFile(b"back with new content"))
+    again = storage.url(name)
+    assert again != first
+    assert storage.url(name) == again
+    assert fetch(again) == b"back with new content"
+
+
+# --- keys: what makes two URLs different ---------------------------------------------------------------------------
+
+
+def test_parameters_and_expire_are_cached_apart(
+    make_storage: Callable[..., MinioBackend], counter: CountingPoolManager, unique: str
+) -> None:
+    storage = make_storage("lru")
+    name = storage.save(f"{unique}/report.bin", ContentFile(b"data"))
+    disposition = {"response-content-disposition": 'attachment; filename="r.bin"'}
+    both = {**disposition, "response-content-type": "text/plain"}
+    plain = storage.url(name)
+    with_params = storage.url(name, parameters=disposition)
+    short = storage.url(name, expire=300)
+    with_both = storage.url(name, parameters=both)
+    assert len({plain, with_params, short, with_both}) == 4
+    assert query(short)["X-Amz-Expires"] == "300"
+    counter.reset()
+    assert storage.url(name, parameters=disposition) == with_params
+    assert storage.url(name, expire=300) == short
+    assert storage.url(name, parameters=dict(reversed(both.items()))) == with_both  # order does not matter
+    assert storage.url(name, expire=EXPIRY) == plain  # the alias default spelled out is the same URL
+    assert counter.count() == 0
+    with urllib.request.urlopen(with_params, timeout=10) as response:
+        assert response.headers["Content-Disposition"] == 'attachment; filename="r.bin"'
+    with pytest.raises(ValueError):
+        storage.url(name, expire=8 * 24 * 3600)
+
+
+def test_parameter_pairs_cannot_collide(make_storage: Callable[..., MinioBackend], unique: str) -> None:
+    storage = make_storage("lru")
+    name = storage.save(f"{unique}/p.txt", ContentFile(b"p"))
+    # Joined naively, both would read "response-cache-control=x&response-content-type=y".
+    one = storage.url(name, parameters={"response-cache-control": "x&response-content-type=y"})
+    two = storage.url(name, parameters={"response-cache-control": "x", "response-content-type": "y"})
+    assert one != two
+    assert query(one)["response-cache-control"] == "x&response-content-type=y"
+    assert "response-content-type" not in query(one)
+    assert query(two)["response-content-type"] == "y"
+
+
+def test_aliases_never_share_urls(make_storage: Callable[..., MinioBackend], unique: str) -> None:
+    """Same bucket and object, same cache: another access key or external endpoint gets its own URL."""
+    storage = make_storage("lru")
+    name = storage.save(f"{unique}/alias.txt", ContentFile(b"a"))
+    mine = storage.url(name)
+    other_key = make_storage("lru", MINIO_ACCESS_KEY="another-access-key").url(name)
+    other_host = make_storage("lru", MINIO_EXTERNAL_ENDPOINT="files.example.com").url(name)
+    assert "another-access-key" in query(other_key)["X-Amz-Credential"]
+    assert storage.settings.access_key in query(mine)["X-Amz-Credential"]
+    assert urlsplit(other_host).netloc == "files.example.com"
+    assert len({mine, other_key, other_host}) == 3
+    assert storage.url(name) == mine
+
+
+def test_public_urls_are_never_cached(make_storage: Callable[..., MinioBackend], unique: str) -> None:
+    storage = make_storage("tests.test_urlcache.RecordingCache", bucket=PUBLIC_BUCKET)
+    cache = recording(storage)  # the cache a private bucket with these settings would use
+    name = storage.save(f"{unique}/open.txt", ContentFile(b"open"))
+    url = storage.url(name)
+    assert "?" not in url
+    storage.url(name, parameters={"response-content-type": "text/plain"})  # signed, but still not cached
+    assert storage.url_many([name]) == {name: url}
+    assert cache.calls == []
+    assert fetch(url) == b"open"
+
+
+# --- batches -------------------------------------------------------------------------------------------------------
+
+
+def test_url_many_is_one_cache_round_trip(
+    make_storage: Callable[..., MinioBackend], counter: CountingPoolManager, admin_client: Minio, unique: str
+) -> None:
+    storage = make_storage("tests.test_urlcache.RecordingCache")
+    names = [storage.save(f"{unique}/list/{index:02d} ü.txt", ContentFile(b"x")) for index in range(12)]
+    outside = f"{unique}/list/outside.txt"
+    admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=outside, data=io.BytesIO(b"y"), length=1)
+    missing = f"{unique}/list/missing.txt"
+    wanted = [*names, outside, missing]
+    cache = recording(storage)
+    cache.calls.clear()
+    counter.reset()
+    first = storage.url_many(wanted)
+    assert list(first) == wanted
+    assert cache.calls == ["get_many", "set_many", "set_many"]  # read all; write URLs+index; "missing" marker
+    assert counter.count() == 2 and counter.count("HEAD") == 2  # only the objects we did not write
+    cache.calls.clear()
+    counter.reset()
+    second = storage.url_many(wanted)
+    assert cache.calls == ["get_many"]
+    assert counter.count() == 0
+    assert {name: second[name] for name in [*names, outside]} == {name: first[name] for name in [*names, outside]}
+    assert {name: storage.url(name) for name in names} == {name: first[name] for name in names}
+    assert fetch(second[outside]) == b"y"
+    assert fetch_status(second[missing]) == 404
+
+
+def test_url_many_without_cache_matches_url(media: MinioBackend, public_media: MinioBackend) -> None:
+    names = ["a.txt", "dir/b c.txt", "ü+%.bin"]
+    signed = media.url_many(names, expire=600)
+    assert list(signed) == names
+    for name in names:
+        assert query(signed[name])["X-Amz-Expires"] == "600"
+        assert urlsplit(signed[name]).path == urlsplit(media.url(name)).path
+    assert public_media.url_many(names) == {name: public_media.url(name) for name in names}
+
+
+@pytest.mark.parametrize("backend", ["redis", "django"])
+def test_url_many_on_shared_caches(
+    make_storage: Callable[..., MinioBackend], counter: CountingPoolManager, backend: str, unique: str
+) -> None:
+    storage = make_storage(backend)
+    names = [storage.save(f"{unique}/many/{index}.txt", ContentFile(b"m")) for index in range(5)]
+    first = storage.url_many(names)
+    counter.reset()
+    assert storage.url_many(names) == first
+    assert [storage.url(name) for name in names] == [first[name] for name in names]
+    assert counter.count() == 0
+
+
+# --- lifetimes (injected clock) ------------------------------------------------------------------------------------
+
+
+def clocked(storage: MinioBackend, clock: Clock, head: Callable[[str], str] | None = None) -> CachedURLBuilder:
+    cache = SharedCache(LRUCache(clock=clock.monotonic), "clocked")
+    return CachedURLBuilder(
+        storage.settings, storage.bucket, cache=cache, head=head or storage._head_etag, clock=clock.time
+    )
+
+
+def test_cached_url_always_has_a_fifth_of_its_life_left(media: MinioBackend, unique: str) -> None:
+    name = media.save(f"{unique}/life.txt", ContentFile(b"life"))
+    clock = Clock()
+    urls = clocked(media, clock)
+    timeout = media.settings.url_cache_timeout
+    assert timeout == EXPIRY * 8 // 10
+    first = urls.url(name)
+    assert signed_at(first) == int(clock.now)
+    while True:
+        clock.now += 1.0
+        served = urls.url(name)
+        if served != first:
+            break
+        assert life_left(served, clock.now) >= 0.2
+    assert timeout - 3 <= clock.now - signed_at(first) <= timeout  # replaced just before 80 % of its life
+    assert signed_at(served) == int(clock.now)
+    assert life_left(served, clock.now) > 0.99
+    assert fetch(served) == b"life"
+
+
+def test_per_call_expiry_keeps_a_fifth_of_its_own_life(media: MinioBackend, unique: str) -> None:
+    name = media.save(f"{unique}/short.txt", ContentFile(b"s"))
+    clock = Clock()
+    urls = clocked(media, clock)
+    first = urls.url(name, expire=100)
+    while (served := urls.url(name, expire=100)) == first:
+        assert life_left(served, clock.now) >= 0.2
+        clock.now += 0.5
+    assert clock.now - signed_at(first) <= 80
+
+
+def test_unchanged_object_keeps_its_url_when_only_the_index_expired(media: MinioBackend, unique: str) -> None:
+    clock = Clock()
+    urls = clocked(media, clock)
+    name = f"{unique}/index.txt"
+    written = media.client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(b"i"), length=1)
+    urls.remember_etag(name, written.etag)
+    clock.now += 600
+    first = urls.url(name)  # stored 600 s after the index entry, so it outlives it
+    clock.now += media.settings.url_cache_timeout - 300
+    assert urls.url(name) == first  # index gone: one HEAD finds the same ETag, and the URL stays
+    assert life_left(first, clock.now) >= 0.2
+
+
+def test_url_is_signed_when_stored_after_a_slow_head(media: MinioBackend, admin_client: Minio, unique: str) -> None:
+    name = f"{unique}/slow.txt"
+    admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(b"s"), length=1)
+    clock = Clock()
+
+    def slow_head(key: str) -> str:
+        clock.now += 45.0  # the HEAD takes a while: the URL must be signed after it, not before
+        return media._head_etag(key)
+
+    urls = clocked(media, clock, head=slow_head)
+    url = urls.url(name)
+    assert signed_at(url) == int(clock.now)
+
+
+def test_new_etag_in_the_same_second_gives_a_new_url(media: MinioBackend, admin_client: Minio, unique: str) -> None:
+    name = f"{unique}/frozen.txt"
+    clock = Clock()  # never moves: every URL below is signed in the same second
+    urls = clocked(media, clock)
+    one = admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(b"1"), length=1)
+    urls.remember_etag(name, one.etag)
+    first = urls.url(name)
+    two = admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(b"22"), length=2)
+    urls.remember_etag(name, f'"{two.etag}"')  # quoted as in a raw ETag header
+    second = urls.url(name)
+    assert second != first
+    assert signed_at(second) == signed_at(first) - 1
+    assert urls.url(name) == second
+    assert fetch(second) == b"22"
+
+
+def test_redis_entries_expire_with_the_timeout(
+    make_storage: Callable[..., MinioBackend], redis_server: RedisServer, unique: str
+) -> None:
+    storage = make_storage("redis")
+    name = storage.save(f"{unique}/ttl.txt", ContentFile(b"t"))
+    storage.url(name)
+    storage.url(name, expire=600)
+    client = redis.Redis.from_url(redis_server.url)
+    keys = client.keys(storage.settings.url_cache_prefix + "*")
+    assert len(keys) == 3  # the ETag index and two URLs
+    ttls = sorted(client.ttl(key) for key in keys)
+    assert 480 - 3 <= ttls[0] <= 480  # 80 % of the per-call 600 s
+    assert all(storage.settings.url_cache_timeout - 4 <= ttl <= storage.settings.url_cache_timeout for ttl in ttls[1:])
+    client.close()
+
+
+# --- failures ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test alone, on a fixed port so it can be stopped and started again."""
+    (port,) = free_ports(1)
+    server = start_redis(port=port)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def warnings_of(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [record for record in caplog.records if record.name == LOGGER and record.levelno == logging.WARNING]
+
+
+def test_redis_outage_falls_back_logs_once_and_recovers(
+    make_storage: Callable[..., MinioBackend],
+    counter: CountingPoolManager,
+    own_redis: RedisServer,
+    caplog: pytest.LogCaptureFixture,
+    unique: str,
+) -> None:
+    storage = make_storage("redis", MINIO_URL_CACHE_REDIS_URL=own_redis.url)
+    shared = shared_cache(storage.settings)
+    shared.retry_after = 0.0  # try Redis on every call, to see it fail each time and come back at once
+    name = storage.save(f"{unique}/outage.txt", ContentFile(b"still served"))
+    cached = storage.url(name)
+    own_redis.stop()
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    during = [storage.url(name) for _ in range(5)]
+    assert all(fetch(url) == b"still served" for url in during[:1])
+    assert len(warnings_of(caplog)) == 1
+    assert storage.url_many([name])[name].startswith(cached.split("?")[0])
+    storage.save(name.replace(".txt", "-2.txt"), ContentFile(b"saved while down"))  # a save never fails on it
+    assert len(warnings_of(caplog)) == 1
+    port = urlsplit(own_redis.url).port
+    assert port is not None
+    restarted = start_redis(port=port)
+    try:
+        counter.reset()
+        refilled = storage.url(name)  # Redis is empty now: one HEAD, then hits again
+        assert counter.count("HEAD") == 1
+        assert storage.url(name) == refilled
+        assert counter.count() == 1
+        assert any("answers again" in record.getMessage() for record in caplog.records)
+    finally:
+        restarted.stop()
+
+
+def test_failed_cache_is_bypassed_until_retry(make_storage: Callable[..., MinioBackend], unique: str) -> None:
+    storage = make_storage("tests.test_urlcache.BrokenCache")
+    name = storage.save(f"{unique}/broken.txt", ContentFile(b"b"))
+    cache = recording(storage)
+    cache.calls.clear()
+    urls = [storage.url(name) for _ in range(10)]
+    assert cache.calls == ["get_many"]  # one failure, then the cache is left alone for retry_after seconds
+    assert fetch(urls[-1]) == b"b"
+    shared_cache(storage.settings).retry_at = time.monotonic() - 1  # the interval has passed
+    storage.url(name)
+    assert cache.calls == ["get_many", "get_many"]
+
+
+def test_unreachable_server_on_a_miss_still_gives_a_url(
+    make_storage: Callable[..., MinioBackend], caplog: pytest.LogCaptureFixture
+) -> None:
+    (port,) = free_ports(1)
+    storage = make_storage("lru", MINIO_ENDPOINT=f"127.0.0.1:{port}", MINIO_CONNECT_TIMEOUT=1.0, MINIO_HTTP_CLIENT=None)
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    first = storage.url("some/object.txt")
+    second = storage.url("some/object.txt")
+    for url in (first, second):
+        assert url.startswith(f"http://127.0.0.1:{port}/{PRIVATE_BUCKET}/some/object.txt?")
+        assert "X-Amz-Signature" in query(url)
+    assert len(warnings_of(caplog)) == 1
+
+
+def test_bad_cache_configuration_is_reported(make_storage: Callable[..., MinioBackend]) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured, match="MINIO_URL_CACHE_REDIS_URL"):
+        make_storage("redis", MINIO_URL_CACHE_REDIS_URL=None).url("a.txt")
