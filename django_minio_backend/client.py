@@ -79,16 +79,20 @@ def get_client(settings: MinioSettings) -> Minio:
             client = _clients.get(key)
             if client is None:
                 _drop_other_processes()
-                client = Minio(
-                    endpoint=settings.endpoint,
-                    access_key=settings.access_key,
-                    secret_key=settings.secret_key,
-                    secure=settings.use_https,
-                    region=settings.region,
-                    http_client=_pool_locked(settings, key),
-                )
-                _clients[key] = client
+                client = _clients[key] = new_client(settings, _pool_locked(settings, key))
     return client
+
+
+def new_client(settings: MinioSettings, pool: urllib3.PoolManager) -> Minio:
+    """An SDK client for this alias's internal endpoint over the given pool (not cached)."""
+    return Minio(
+        endpoint=settings.endpoint,
+        access_key=settings.access_key,
+        secret_key=settings.secret_key,
+        secure=settings.use_https,
+        region=settings.region,
+        http_client=pool,
+    )
 
 
 def _pool_locked(settings: MinioSettings, key: _ClientKey) -> urllib3.PoolManager:

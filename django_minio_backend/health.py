@@ -15,9 +15,9 @@ from typing import Any
 
 import certifi
 import urllib3
-from minio import Minio
 from minio.error import S3Error
 
+from .client import new_client
 from .settings import MinioSettings
 
 _GRACE = 0.25  # lets the probe's own timeout message win over the generic one
@@ -100,14 +100,7 @@ def _probe_health_page(settings: MinioSettings, bucket: str, deadline: float) ->
 def _probe_signed(settings: MinioSettings, bucket: str, deadline: float, tried: str) -> MinioServerStatus:
     """A signed HEAD of one bucket: cheap, and it also proves the credentials work."""
     pool = _new_pool(settings, deadline)
-    client = Minio(
-        endpoint=settings.endpoint,
-        access_key=settings.access_key,
-        secret_key=settings.secret_key,
-        secure=settings.use_https,
-        region=settings.region,
-        http_client=pool,
-    )
+    client = new_client(settings, pool)
     what = f"signed HEAD of bucket {bucket!r}"
     try:
         exists = client.bucket_exists(bucket_name=bucket)

@@ -55,6 +55,7 @@ _completion_locks: Final = tuple(threading.Lock() for _ in range(64))
 def _completion_lock(endpoint: str, bucket: str, name: str) -> threading.Lock:
     return _completion_locks[hash((endpoint, bucket, name)) % len(_completion_locks)]
 
+
 T = TypeVar("T")
 
 
