@@ -7,6 +7,10 @@ from minio.error import S3Error
 NOT_FOUND_CODES = frozenset({"NoSuchKey", "NotFound", "ResourceNotFound"})
 
 
+class BucketNotFoundError(OSError):
+    """The storage's bucket does not exist: a configuration problem, not a missing file."""
+
+
 def is_not_found(error: BaseException) -> bool:
     """True only for the server's definite "no such object" answer; network and permission errors are not."""
     if isinstance(error, S3Error):

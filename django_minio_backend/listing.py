@@ -92,6 +92,11 @@ class BucketListing:
             self._fetch()
             return self._entries_or_empty().get(name)
 
+    def charge_lookup(self) -> None:
+        """Count a request made on a lookup's behalf (such as a bucket check) like a HEAD lookup."""
+        with self._lock:
+            self._head_lookups += 1
+
     def peek(self, name: str) -> ListedObject | None:
         """The object if a current listing shows it; never makes a request."""
         with self._lock:

@@ -71,6 +71,10 @@ class MinioBackendStatic(MinioBackend):
             raise FileNotFoundError(f"{self.bucket}/{name} does not exist")
         return found
 
+    def _check_bucket(self) -> None:
+        self.listing.charge_lookup()  # keeps a bulk pass within its request bound
+        super()._check_bucket()
+
     def exists(self, name: str) -> bool:
         try:
             self._listed(clean_name(name))

@@ -20,7 +20,7 @@ from minio import Minio
 from minio.datatypes import Object
 
 from . import client as clients
-from .errors import is_not_found
+from .errors import BucketNotFoundError, is_not_found
 from .files import MinioFile, RangedReader
 from .health import MinioServerStatus, check_server
 from .names import clean_name, clean_prefix
@@ -30,6 +30,7 @@ from .urlcache import CachedURLBuilder, shared_cache
 from .urls import URLBuilder
 
 OCTET_STREAM = "application/octet-stream"
+_buckets_seen: set[tuple[str, str]] = set()  # buckets known to exist, so a 404 on HEAD means "no such object"
 # The max_length of the save() in progress in this thread/task, for _save() (Django does not pass it on).
 _save_max_length: ContextVar[int | None] = ContextVar("_save_max_length", default=None)
 
@@ -186,8 +187,21 @@ class MinioBackend(Storage):
             return self.client.stat_object(bucket_name=self.bucket, object_name=name)
         except Exception as exc:
             if is_not_found(exc):
+                self._require_bucket()
                 raise FileNotFoundError(f"{self.bucket}/{name} does not exist") from exc
             raise
+
+    def _require_bucket(self) -> None:
+        """A HEAD answers 404 alike for a missing object and a missing bucket; tell them apart once per process,
+        so a missing bucket raises BucketNotFoundError instead of passing for "no such file"."""
+        if (self.settings.endpoint, self.bucket) not in _buckets_seen:
+            self._check_bucket()
+
+    def _check_bucket(self) -> None:
+        """One request: does the bucket exist?"""
+        if not self.client.bucket_exists(bucket_name=self.bucket):
+            raise BucketNotFoundError(f"Bucket {self.bucket!r} does not exist (run manage.py initialize_buckets)")
+        _buckets_seen.add((self.settings.endpoint, self.bucket))
 
     def _head_etag(self, name: str) -> str:
         """The object's ETag by one HEAD, "" when there is no such object; for the URL cache's misses."""
@@ -197,7 +211,10 @@ class MinioBackend(Storage):
             return ""
 
     def exists(self, name: str) -> bool:
-        """True/False for found/not found; any other failure raises instead of answering wrongly."""
+        """True/False for found/not found; any other failure raises instead of answering wrongly.
+        The empty name is the bucket's root, as Django's collectstatic --clear asks."""
+        if name == "":
+            return bool(self.client.bucket_exists(bucket_name=self.bucket))
         try:
             self._stat(clean_name(name))
         except FileNotFoundError:

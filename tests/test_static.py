@@ -11,6 +11,7 @@ from minio.error import S3Error
 
 import django_minio_backend
 from django_minio_backend import MinioBackendStatic, MinioManifestStaticStorage, models
+from django_minio_backend.errors import BucketNotFoundError
 from tests.collecting import counted_static, put_bytes, requests_by_kind, stored_names
 from tests.servers import http_status
 
@@ -44,9 +45,9 @@ def test_failures_raise_instead_of_answering(live_settings: dict[str, Any]) -> N
     storage, pool = counted_static("no-such-bucket-for-static")
     with pytest.raises(S3Error, match="NoSuchBucket"), storage.holding_listing():
         pass
-    storage.exists("a.css")  # answered by HEAD (which cannot tell a missing bucket from a missing key)
-    storage.exists("a.css")
-    with pytest.raises(S3Error, match="NoSuchBucket"):  # the listing that would answer the third lookup fails
+    with pytest.raises(BucketNotFoundError):  # a HEAD's 404 is checked against the bucket, never taken as "absent"
+        storage.exists("a.css")
+    with pytest.raises(S3Error, match="NoSuchBucket"):  # the listing that answers the next lookup fails too
         storage.exists("a.css")
     assert requests_by_kind(pool) == {"LIST": 2, "HEAD": 2}
 

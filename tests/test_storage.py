@@ -18,6 +18,7 @@ from minio import Minio
 from minio.error import S3Error
 
 from django_minio_backend import MinioBackend
+from django_minio_backend.errors import BucketNotFoundError
 from tests.servers import S3Server, free_ports, http_status
 from tests.settings import PRIVATE_BUCKET
 
@@ -238,3 +239,16 @@ def test_health_check(media: MinioBackend, s3_server: S3Server) -> None:
     down = MinioBackend(bucket_name=PRIVATE_BUCKET, MINIO_ENDPOINT=f"127.0.0.1:{port}").is_minio_available()
     assert not down
     assert f"127.0.0.1:{port}" in down.details
+
+
+def test_missing_bucket_is_not_a_missing_file(live_settings: dict[str, Any], unique: str) -> None:
+    storage = MinioBackend(bucket_name=f"absent-{unique}", storage_name="default")
+    with pytest.raises(BucketNotFoundError, match="does not exist"):
+        storage.exists("a.txt")
+    with pytest.raises(BucketNotFoundError):
+        storage.size("a.txt")
+    assert storage.exists("") is False
+
+
+def test_empty_name_is_the_bucket_root(media: MinioBackend) -> None:
+    assert media.exists("") is True
