@@ -55,6 +55,7 @@ _completion_locks: Final = tuple(threading.Lock() for _ in range(64))
 def _completion_lock(endpoint: str, bucket: str, name: str) -> threading.Lock:
     return _completion_locks[hash((endpoint, bucket, name)) % len(_completion_locks)]
 
+
 T = TypeVar("T")
 
 
@@ -68,6 +69,13 @@ class Written:
 
 class _NameTaken(Exception):
     """A create-only write found its name taken by someone else."""
+
+
+@dataclass(frozen=True, slots=True)
+class _CreateOnly:
+    """A write that must not replace an existing object; `exists` answers for servers without conditional writes."""
+
+    exists: Callable[[str], bool]
 
 
 class UploadSource:
@@ -200,18 +208,30 @@ class Uploader:
         content_type: str,
         create_only: bool,
         rename: Callable[[str], str],
+        exists: Callable[[str], bool],
     ) -> Written:
-        """Store `source` under `name`; when create-only and the name is taken meanwhile, store it under
-        `rename(name)` instead (and so on). Returns the final name and the stored object's ETag."""
+        """Store `source` under `name`; when create-only and the name is taken, store it under
+        `rename(name)` instead (and so on). Returns the final name and the stored object's ETag.
+
+        A create-only write is refused by the server when the name is taken, so a small body that can be
+        sent again goes straight up; a larger or one-shot one first asks `exists(name)`, so a name taken
+        beforehand costs no wasted upload. A server without conditional writes is asked `exists(name)`
+        right before the final write too.
+        """
         buffered, first = self._start(source)
+        guard = _CreateOnly(exists) if create_only else None
+        ask_first = guard is not None and buffered is None and not self._cheap_to_resend(source)
         for _ in range(MAX_RENAMES):
+            if ask_first and exists(name):
+                name = rename(name)
+                continue
             try:
                 if buffered is not None:
-                    etag = self._put_buffer(name, buffered, content_type, create_only)
+                    etag = self._put_buffer(name, buffered, content_type, guard)
                 elif source.size is not None and not self._use_multipart(source.size):
-                    etag = self._put_stream(name, source, source.size, content_type, create_only)
+                    etag = self._put_stream(name, source, source.size, content_type, guard)
                 else:
-                    etag = self._multipart(name, source, content_type, create_only, first)
+                    etag = self._multipart(name, source, content_type, guard, first)
                 return Written(name, etag)
             except _NameTaken:
                 if buffered is None and not source.rewind():
@@ -234,6 +254,16 @@ class Uploader:
             return head, []
         return None, [head]
 
+    def _cheap_to_resend(self, source: UploadSource) -> bool:
+        """A re-readable source that goes up in one PUT of at most one part's size."""
+        size = source.size
+        return (
+            source.seekable
+            and size is not None
+            and size <= self._settings.multipart_part_size
+            and not self._use_multipart(size)
+        )
+
     def _use_multipart(self, size: int) -> bool:
         settings = self._settings
         return size > MAX_SINGLE_PUT or (
@@ -246,7 +276,7 @@ class Uploader:
         one; TLS already guarantees integrity, so there the CPU is saved (minio-py does the same)."""
         return UNSIGNED_PAYLOAD if self._settings.use_https else hashlib.sha256(data).hexdigest()
 
-    def _put_buffer(self, name: str, data: bytearray, content_type: str, create_only: bool) -> str:
+    def _put_buffer(self, name: str, data: bytearray, content_type: str, create_only: _CreateOnly | None) -> str:
         digest = self._payload_hash(data)
 
         def send(precondition: Mapping[str, str]) -> urllib3.BaseHTTPResponse:
@@ -260,9 +290,11 @@ class Uploader:
                 idempotent=not precondition,
             )
 
-        return _etag(self._conditional(create_only, send, can_resend=True))
+        return _etag(self._conditional(name, create_only, send, can_resend=True))
 
-    def _put_stream(self, name: str, source: UploadSource, size: int, content_type: str, create_only: bool) -> str:
+    def _put_stream(
+        self, name: str, source: UploadSource, size: int, content_type: str, create_only: _CreateOnly | None
+    ) -> str:
         """One PUT streamed from the source in BLOCK-sized reads; sent again only if the source can seek."""
         started = False
 
@@ -285,11 +317,16 @@ class Uploader:
                 idempotent=not precondition,
             )
 
-        return _etag(self._conditional(create_only, send, can_resend=source.seekable))
+        return _etag(self._conditional(name, create_only, send, can_resend=source.seekable))
 
     # -- multipart -----------------------------------------------------------------------------
     def _multipart(
-        self, name: str, source: UploadSource, content_type: str, create_only: bool, first: list[bytearray]
+        self,
+        name: str,
+        source: UploadSource,
+        content_type: str,
+        create_only: _CreateOnly | None,
+        first: list[bytearray],
     ) -> str:
         size = source.size
         part_size = self._part_size(size)
@@ -389,7 +426,7 @@ class Uploader:
             raise OSError(f"The server returned no ETag for part {number} of {self._bucket}/{name}")
         return str(etag)
 
-    def _complete(self, name: str, upload_id: str, etags: list[str], create_only: bool) -> str:
+    def _complete(self, name: str, upload_id: str, etags: list[str], create_only: _CreateOnly | None) -> str:
         document = "".join(
             f"<Part><PartNumber>{number}</PartNumber><ETag>{escape(etag)}</ETag></Part>"
             for number, etag in enumerate(etags, start=1)
@@ -412,9 +449,9 @@ class Uploader:
                 raise error_from_xml(response, response.data, self._bucket, name)
             return response
 
-        if create_only:
+        if create_only is not None:
             with _completion_lock(self._connection.endpoint, self._bucket, name):
-                response = self._conditional(create_only, send, can_resend=True)
+                response = self._conditional(name, create_only, send, can_resend=True)
         else:
             response = send({})
         return (ET.fromstring(response.data).findtext("{*}ETag") or "").strip('"')
@@ -438,25 +475,30 @@ class Uploader:
     # -- create-only ---------------------------------------------------------------------------
     def _conditional(
         self,
-        create_only: bool,
+        name: str,
+        create_only: _CreateOnly | None,
         send: Callable[[Mapping[str, str]], urllib3.BaseHTTPResponse],
         *,
         can_resend: bool,
     ) -> urllib3.BaseHTTPResponse:
-        """Send the final write, with If-None-Match: * when create-only and the server supports it."""
-        endpoint = self._connection.endpoint
-        if not create_only or endpoint in _unconditional_endpoints:
+        """Send the final write: with If-None-Match: * when create-only, or, to a server that does not
+        support that, only after asking whether the name is taken (which two racing saves can both pass)."""
+        if create_only is None:
             return send({})
-        try:
-            return send({"If-None-Match": "*"})
-        except S3Error as error:
-            if error.code in TAKEN_CODES:
-                raise _NameTaken from error
-            if error.code != "NotImplemented":
-                raise
-            _note_unconditional(endpoint, error)
-            if not can_resend:
-                raise
+        endpoint = self._connection.endpoint
+        if endpoint not in _unconditional_endpoints:
+            try:
+                return send({"If-None-Match": "*"})
+            except S3Error as error:
+                if error.code in TAKEN_CODES:
+                    raise _NameTaken from error
+                if error.code != "NotImplemented":
+                    raise
+                _note_unconditional(endpoint, error)
+                if not can_resend:
+                    raise
+        if create_only.exists(name):
+            raise _NameTaken
         return send({})
 
 
