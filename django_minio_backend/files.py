@@ -29,6 +29,9 @@ __all__ = ["MinioFile", "ObjectChangedError", "RangedReader"]
 logger = logging.getLogger(__name__)
 
 MAX_SPAN: Final = 1 << 30  # a single GET never asks for more than this
+# BufferedReader's buffer: small reads (lines, FileResponse's 4 KiB blocks) are served from it, while reads
+# of a multiple of it go straight into the caller's result, received from the socket with no copy in between.
+READ_BUFFER: Final = 64 * 1024
 DRAIN_LIMIT: Final = 64 * 1024  # leaving a response early: read out at most this much to keep the connection
 
 
@@ -52,8 +55,7 @@ class RangedReader(io.RawIOBase):
         self._position = 0
         self._response: urllib3.BaseHTTPResponse | None = None
         self._response_at = 0  # position of the next byte the open response will give
-        self._response_end = 0  # exclusive end of its range
-        self._span = chunk_size  # size of the next range asked for; doubles while reading goes on in order
+        self._response_end = 0  # exclusive end of the last range asked for
 
     @classmethod
     def open(cls, connection: S3Connection, bucket: str, key: str, *, chunk_size: int) -> RangedReader:
@@ -124,7 +126,7 @@ class RangedReader(io.RawIOBase):
         if wanted <= 0:
             return 0
         for attempt in range(ATTEMPTS):
-            response = self._response_for(self._position)
+            response = self._response_for(self._position, wanted)
             try:
                 count = _receive(response, view[: min(wanted, self._response_end - self._position)])
             except (HTTPError, HTTPException, OSError) as exc:
@@ -168,15 +170,16 @@ class RangedReader(io.RawIOBase):
         if self.closed:
             raise ValueError("I/O operation on closed file.")
 
-    def _response_for(self, position: int) -> urllib3.BaseHTTPResponse:
+    def _response_for(self, position: int, wanted: int) -> urllib3.BaseHTTPResponse:
+        """The open response if it is at `position`, else a new range: all the rest of the object when
+        reading goes on where the last range ended (a whole read is then the likely case, and bytes asked
+        for but never read cost only a closed connection), else a chunk or what the caller wants."""
         if self._response is not None and self._response_at == position:
             return self._response
-        if self._response is not None:
-            self._drop_response()
-            self._span = self._chunk_size  # a jump: start small again
-        elif position == self._response_end and position:
-            self._span = min(self._span * 2, MAX_SPAN)  # reading on in order: ask for more each time
-        end = min(self._size, position + self._span)
+        reading_on = self._response is None and position == self._response_end > 0
+        self._drop_response()
+        span = self._size if reading_on else max(self._chunk_size, wanted)
+        end = min(self._size, position + min(span, MAX_SPAN))
         try:
             response = self._connection.request(
                 "GET",
@@ -248,9 +251,9 @@ def _total_size(response: urllib3.BaseHTTPResponse) -> int:
 class MinioFile(File):  # type: ignore[type-arg]  # File is generic only in the stubs
     """A read-only Django File over one object; nothing is fetched until the first read."""
 
-    def __init__(self, reader: RangedReader, name: str, mode: str = "rb", buffer_size: int = io.DEFAULT_BUFFER_SIZE):
+    def __init__(self, reader: RangedReader, name: str, mode: str = "rb", buffer_size: int | None = None):
         self._reader = reader
-        self._buffer_size = buffer_size
+        self._buffer_size = buffer_size = buffer_size or max(1, min(READ_BUFFER, reader.size))
         super().__init__(self._stream(reader, mode, buffer_size), name)
         self.mode = mode
         self.size = reader.size
@@ -261,6 +264,19 @@ class MinioFile(File):  # type: ignore[type-arg]  # File is generic only in the 
     ) -> io.BufferedReader[RangedReader] | io.TextIOWrapper:
         buffered = io.BufferedReader(reader, buffer_size=buffer_size)
         return buffered if "b" in mode else io.TextIOWrapper(buffered, encoding="utf-8")
+
+    def read(self, size: int | None = -1) -> Any:
+        """The stream's read(). In binary mode a large read is cut to the size left, as BufferedReader
+        allocates all it is asked for (fresh memory, page faults and all, even at the end of the object),
+        and reading all the rest becomes one read of the exact size, received straight into the result
+        (BufferedReader.read() would copy the buffer of readall())."""
+        stream = self.file
+        if stream is None:
+            raise ValueError("I/O operation on closed file.")
+        if (size is not None and 0 <= size <= READ_BUFFER) or not isinstance(stream, io.BufferedReader):
+            return stream.read(-1 if size is None else size)
+        left = max(0, self._reader.size - stream.tell())
+        return stream.read(left if size is None or size < 0 else min(size, left))
 
     def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> MinioFile:
         """Back to the start; reopening after close() reads the same object version again."""

@@ -215,7 +215,7 @@ class MinioBackend(Storage):
         # One GET of the first chunk; a missing object fails here with FileNotFoundError, not on first read.
         chunk_size = self.settings.read_chunk_size
         reader = RangedReader.open(self._uploader.connection, self.bucket, name, chunk_size=chunk_size)
-        return MinioFile(reader, name, mode, buffer_size=max(1, min(chunk_size, reader.size)))
+        return MinioFile(reader, name, mode)
 
     def _stat(self, name: str) -> Object:
         try:

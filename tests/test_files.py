@@ -75,13 +75,37 @@ def test_first_kilobyte_of_a_large_object_costs_one_chunk(
         assert proxy.bytes_to_client < CHUNK + 16 * 1024  # the chunk and response heads, not the object
 
 
-def test_sequential_reading_asks_for_growing_ranges(
-    live_settings: dict[str, Any], stored_name: str, payload: bytes
+def test_sequential_reading_asks_for_the_rest_after_the_first_chunk(
+    live_settings: dict[str, Any], s3_server: S3Server, stored_name: str, payload: bytes
 ) -> None:
-    pool = CountingPoolManager()
-    with storage(MINIO_HTTP_CLIENT=pool).open(stored_name) as handle:
-        assert b"".join(handle.chunks(chunk_size=64 * 1024)) == payload
-    assert [method for method, _ in pool.requests] == ["GET"] * 4  # 1 + 2 + 4 MiB, then the remaining ~2 MiB
+    with FaultProxy(s3_server.endpoint) as proxy:
+        media = storage(MINIO_ENDPOINT=proxy.endpoint)
+        with media.open(stored_name) as handle:
+            assert b"".join(handle.chunks(chunk_size=64 * 1024)) == payload
+        with media.open(stored_name) as handle:
+            assert handle.read() == payload
+        ranges = [head.headers["range"] for head in proxy.requests if head.method == "GET"]
+    whole = [f"bytes=0-{CHUNK - 1}", f"bytes={CHUNK}-{len(payload) - 1}"]
+    assert ranges == whole + whole
+
+
+def test_a_jump_asks_for_a_chunk_or_what_the_caller_wants(
+    live_settings: dict[str, Any], s3_server: S3Server, stored_name: str, payload: bytes
+) -> None:
+    with FaultProxy(s3_server.endpoint) as proxy:
+        with storage(MINIO_ENDPOINT=proxy.endpoint).open(stored_name) as handle:
+            handle.seek(2 * MiB)
+            assert handle.read(10) == payload[2 * MiB : 2 * MiB + 10]
+            handle.seek(5 * MiB)
+            assert handle.read(3 * MiB) == payload[5 * MiB : 8 * MiB]
+            assert handle.read(10) == payload[8 * MiB : 8 * MiB + 10]
+        ranges = [head.headers["range"] for head in proxy.requests if head.method == "GET"]
+    assert ranges == [
+        f"bytes=0-{CHUNK - 1}",  # open()
+        f"bytes={2 * MiB}-{3 * MiB - 1}",  # a chunk
+        f"bytes={5 * MiB}-{8 * MiB - 1}",  # what read() wants
+        f"bytes={8 * MiB}-{len(payload) - 1}",  # reading on: the rest
+    ]
 
 
 def test_read_all_iteration_and_text_mode(live_settings: dict[str, Any], unique: str) -> None:
