@@ -14,6 +14,7 @@ the process; across processes the server's own atomicity (MinIO's, S3's) is what
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
@@ -328,13 +329,9 @@ class Uploader:
         create_only: _CreateOnly | None,
         first: list[bytearray],
     ) -> str:
-        size = source.size
-        part_size = self._part_size(size)
-        head = first.pop() if first else None
+        parts = _PartReader(source, self._part_size(source.size), first.pop() if first else None)
         upload_id = self._create_upload(name, content_type)
         try:
-            parts = _read_parts(source, size, part_size, head)
-            del head
             etags = self._send_parts(name, upload_id, parts)
             return self._complete(name, upload_id, etags, create_only)
         except BaseException:
@@ -364,8 +361,9 @@ class Uploader:
             raise OSError(f"The server returned no UploadId for {self._bucket}/{name}")
         return upload_id
 
-    def _send_parts(self, name: str, upload_id: str, parts: Iterator[bytearray]) -> list[str]:
-        """Upload parts on the shared pool, reading the next one only when one of workers + 1 slots is free."""
+    def _send_parts(self, name: str, upload_id: str, parts: _PartReader) -> list[str]:
+        """Upload parts on the shared pool, reading the next one only when one of workers + 1 slots is free
+        (so at most workers + 1 part buffers exist; a finished part's buffer takes the next part)."""
         workers = self._settings.upload_workers
         on_pool = threading.current_thread().name.startswith(WORKER_PREFIX)
         executor: Executor = _Inline() if on_pool else shared_executor(workers)
@@ -374,7 +372,8 @@ class Uploader:
         failures: list[BaseException] = []
         futures: list[Future[str]] = []
 
-        def finished(future: Future[str]) -> None:
+        def finished(part: memoryview, future: Future[str]) -> None:
+            parts.recycle(part)
             slots.release()
             error = None if future.cancelled() else future.exception()
             if error is not None:
@@ -386,7 +385,7 @@ class Uploader:
             while not failures:
                 slots.acquire()
                 try:
-                    data = next(parts, None)
+                    data = parts.next_part()
                 except BaseException:
                     slots.release()
                     raise
@@ -398,8 +397,7 @@ class Uploader:
                     slots.release()
                     raise ValueError(f"{self._bucket}/{name} needs more than {MAX_PARTS} parts; raise the part size")
                 future = executor.submit(self._upload_part, name, upload_id, number, data)
-                del data  # the pool holds the part now; keeping it here would hold one part too many
-                future.add_done_callback(finished)
+                future.add_done_callback(functools.partial(finished, data))
                 futures.append(future)
         except BaseException:
             _cancel_all(futures)
@@ -412,7 +410,7 @@ class Uploader:
             raise failures[0]
         return [future.result() for future in futures]
 
-    def _upload_part(self, name: str, upload_id: str, number: int, data: bytearray) -> str:
+    def _upload_part(self, name: str, upload_id: str, number: int, data: memoryview) -> str:
         response = self._connection.request(
             "PUT",
             self._bucket,
@@ -534,28 +532,54 @@ def _exact_blocks(source: UploadSource, size: int) -> Iterator[Buffer]:
         yield view[:count]
 
 
-def _read_parts(source: UploadSource, size: int | None, part_size: int, head: bytearray | None) -> Iterator[bytearray]:
-    """The parts of the source in order, `head` (already read) first; never keeps a reference to a part
-    it has handed out."""
-    done = 0
-    if head is not None:
-        done = len(head)
-        yield head
-        head = None
-    while size is None or done < size:
-        block = source.read_block(part_size if size is None else min(part_size, size - done))
-        if size is not None and len(block) < min(part_size, size - done):
-            raise ValueError(f"the source ended after {done + len(block)} of its {size} bytes")
-        if not block:
-            return
-        done += len(block)
-        short = len(block) < part_size
-        yield block
-        del block
-        if size is None and short:
-            return
-    if not source.at_end():
-        raise ValueError(f"the source holds more than the {size} bytes it announced")
+class _PartReader:
+    """Reads the source part by part into reused buffers, `head` (a part already read) first.
+
+    A buffer is handed back with `recycle()` once its part is sent, and reused for a later part
+    instead of allocating (and page-faulting) a new one for every part. A source that ends before,
+    or runs past, its declared size fails before its last part is handed out.
+    """
+
+    def __init__(self, source: UploadSource, part_size: int, head: bytearray | None) -> None:
+        self._source = source
+        self._part_size = part_size
+        self._head = head
+        self._free: list[bytearray] = []  # append() and pop() are atomic: recycle() runs on pool threads
+        self._done = 0
+        self._ended = False
+
+    def next_part(self) -> memoryview | None:
+        """The next part, or None after the last one."""
+        if self._head is not None:
+            head, self._head = self._head, None
+            return self._filled(head, len(head))
+        size = self._source.size
+        wanted = self._part_size if size is None else min(self._part_size, size - self._done)
+        if self._ended or wanted <= 0:
+            if size is not None and not self._ended and not self._source.at_end():
+                raise ValueError(f"the source holds more than the {size} bytes it announced")
+            self._ended = True
+            return None
+        buffer = self._free.pop() if self._free else bytearray(self._part_size)
+        count = self._source.read_into(memoryview(buffer)[:wanted])
+        if size is not None and count < wanted:
+            raise ValueError(f"the source ended after {self._done + count} of its {size} bytes")
+        if count == 0:
+            self._ended = True
+            self._free.append(buffer)
+            return None
+        return self._filled(buffer, count)
+
+    def recycle(self, part: memoryview) -> None:
+        """Take back the buffer of a part that was sent (or never will be); never raises."""
+        if isinstance(part.obj, bytearray):
+            self._free.append(part.obj)
+
+    def _filled(self, buffer: bytearray, count: int) -> memoryview:
+        self._done += count
+        if self._source.size is None and count < self._part_size:
+            self._ended = True  # a short part of a stream of unknown length is its last
+        return memoryview(buffer)[:count]
 
 
 def _cancel_all(futures: list[Future[str]]) -> None:
