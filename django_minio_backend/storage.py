@@ -25,6 +25,7 @@ from minio.datatypes import Object
 
 from . import client as clients
 from .errors import is_not_found
+from .executor import shared_executor
 from .files import MinioFile, RangedReader
 from .health import MinioServerStatus, check_server
 from .names import clean_name, clean_prefix
@@ -213,8 +214,14 @@ class MinioBackend(Storage):
             raise ValueError(f"MinioBackend.open supports read modes only ('rb', 'r'), not {mode!r}")
         name = clean_name(name)
         # One GET of the first chunk; a missing object fails here with FileNotFoundError, not on first read.
-        chunk_size = self.settings.read_chunk_size
-        reader = RangedReader.open(self._uploader.connection, self.bucket, name, chunk_size=chunk_size)
+        settings = self.settings
+        reader = RangedReader.open(
+            self._uploader.connection,
+            self.bucket,
+            name,
+            chunk_size=settings.read_chunk_size,
+            executor=shared_executor(settings.upload_workers),
+        )
         return MinioFile(reader, name, mode)
 
     def _stat(self, name: str) -> Object:
