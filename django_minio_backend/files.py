@@ -167,8 +167,8 @@ class RangedReader(io.RawIOBase):
             start, end = self._range
             if self._response_at >= end:
                 self._release_response()
-            if self._ahead is None and end < self._size and (self._response_at - start) * 2 > end - start:
-                self._ask_ahead(end)  # half of a range read in order (open()'s chunk, say): more will follow
+            if start == 0 and self._ahead is None and end < self._size and self._response_at * 2 > end:
+                self._ask_ahead(end)  # half of the first chunk read in order: the rest is likely to follow
             return count
         raise OSError(f"{self._bucket}/{self._key}: the server kept ending ranges early at {self._position}")
 
@@ -201,7 +201,7 @@ class RangedReader(io.RawIOBase):
 
         - reading on where the last range ended: READ_AHEAD_CHUNKS chunks, and the range after it is asked
           for while this one is read, so the server is already sending it (into the socket's buffer, not
-          ours) when it is needed (for the first range, once half of it is read);
+          ours) when it is needed (after the first chunk, once half of that is read);
         - inside the last range (a dropped connection resumed, or a short seek): the rest of that range;
         - elsewhere: one chunk, or what the caller wants.
         """
