@@ -1,4 +1,5 @@
-"""The process-wide, bounded thread pool used for parallel uploads (multipart parts, collectstatic).
+"""The process-wide, bounded thread pool for parallel transfers (multipart parts, collectstatic, ranges
+read ahead).
 
 One pool per process, created on first use and rebuilt in a forked child, so no upload ever
 starts threads of its own and the number of worker threads never grows with traffic.

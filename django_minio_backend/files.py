@@ -1,10 +1,12 @@
 """The file object returned by `storage.open()`: seekable, fetching byte ranges on demand.
 
-Reading the first KB of a 10 GB object costs one chunk-sized GET. Reading on from where the last
-read stopped keeps using the open response and asks for twice as much next time, so a sequential
-download takes a handful of requests; a seek elsewhere just moves the position. Memory is the
-read buffer (MINIO_READ_CHUNK_SIZE) plus what the caller asks for. Every GET carries the ETag seen
-at open() in If-Match, so a file replaced while being read fails instead of mixing two versions.
+Reading the first KB of a 10 GB object costs one chunk-sized GET. Reading on in order keeps using the
+open response; past its end, ranges of a few chunks follow, each asked for on the shared pool while the
+one before is read, so the server is already sending it when it is needed. A seek elsewhere just moves
+the position. Bytes go from the socket straight into the caller's buffer; memory is a 64 KiB buffer
+plus what the caller asks for (a range asked for ahead waits in the socket's buffer, not ours). Every
+GET carries the ETag seen at open() in If-Match, so a file replaced while being read fails instead of
+mixing two versions.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import http.client
 import io
 import logging
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
 from http.client import HTTPException
 from typing import Any, Final
 
@@ -29,6 +33,10 @@ __all__ = ["MinioFile", "ObjectChangedError", "RangedReader"]
 logger = logging.getLogger(__name__)
 
 MAX_SPAN: Final = 1 << 30  # a single GET never asks for more than this
+READ_AHEAD_CHUNKS: Final = 4  # reading on in order: ranges of this many chunks, each asked for ahead
+# BufferedReader's buffer: small reads (lines, FileResponse's 4 KiB blocks) are served from it, while reads
+# of a multiple of it go straight into the caller's result, received from the socket with no copy in between.
+READ_BUFFER: Final = 64 * 1024
 DRAIN_LIMIT: Final = 64 * 1024  # leaving a response early: read out at most this much to keep the connection
 
 
@@ -40,7 +48,15 @@ class RangedReader(io.RawIOBase):
     """A raw, seekable reader over one object version, fetching HTTP ranges as it goes."""
 
     def __init__(
-        self, connection: S3Connection, bucket: str, key: str, *, size: int, etag: str, chunk_size: int
+        self,
+        connection: S3Connection,
+        bucket: str,
+        key: str,
+        *,
+        size: int,
+        etag: str,
+        chunk_size: int,
+        executor: Executor | None = None,
     ) -> None:
         super().__init__()
         self._connection = connection
@@ -49,14 +65,17 @@ class RangedReader(io.RawIOBase):
         self._size = size
         self._etag = etag
         self._chunk_size = chunk_size
+        self._executor = executor  # asks for the next range while this one is read; None: never ahead
         self._position = 0
         self._response: urllib3.BaseHTTPResponse | None = None
         self._response_at = 0  # position of the next byte the open response will give
-        self._response_end = 0  # exclusive end of its range
-        self._span = chunk_size  # size of the next range asked for; doubles while reading goes on in order
+        self._range = (0, 0)  # the last range asked for, [start, end)
+        self._ahead: _Ahead | None = None
 
     @classmethod
-    def open(cls, connection: S3Connection, bucket: str, key: str, *, chunk_size: int) -> RangedReader:
+    def open(
+        cls, connection: S3Connection, bucket: str, key: str, *, chunk_size: int, executor: Executor | None = None
+    ) -> RangedReader:
         """Ask for the first chunk at once: one GET tells whether the object exists, its size and its version,
         and its body is what the first read needs (the body is read only when the caller reads)."""
         try:
@@ -72,14 +91,13 @@ class RangedReader(io.RawIOBase):
             if is_not_found(error):
                 raise FileNotFoundError(f"{bucket}/{key} does not exist") from error
             if error.response is not None and error.response.status == 416:  # only an empty object has no byte 0
-                return cls(connection, bucket, key, size=0, etag="*", chunk_size=chunk_size)
+                return cls(connection, bucket, key, size=0, etag="*", chunk_size=chunk_size, executor=executor)
             raise
         total = _total_size(response)
-        reader = cls(
-            connection, bucket, key, size=total, etag=response.headers.get("ETag") or "*", chunk_size=chunk_size
-        )
+        etag = response.headers.get("ETag") or "*"
+        reader = cls(connection, bucket, key, size=total, etag=etag, chunk_size=chunk_size, executor=executor)
         reader._response = response
-        reader._response_end = min(total, chunk_size) if response.status == 206 else total
+        reader._range = (0, min(total, chunk_size) if response.status == 206 else total)
         return reader
 
     @property
@@ -89,7 +107,13 @@ class RangedReader(io.RawIOBase):
     def reopen(self) -> RangedReader:
         """A fresh reader over the same object version."""
         return RangedReader(
-            self._connection, self._bucket, self._key, size=self._size, etag=self._etag, chunk_size=self._chunk_size
+            self._connection,
+            self._bucket,
+            self._key,
+            size=self._size,
+            etag=self._etag,
+            chunk_size=self._chunk_size,
+            executor=self._executor,
         )
 
     def readable(self) -> bool:
@@ -124,9 +148,9 @@ class RangedReader(io.RawIOBase):
         if wanted <= 0:
             return 0
         for attempt in range(ATTEMPTS):
-            response = self._response_for(self._position)
+            response = self._response_for(self._position, wanted)
             try:
-                count = _receive(response, view[: min(wanted, self._response_end - self._position)])
+                count = _receive(response, view[: min(wanted, self._range[1] - self._position)])
             except (HTTPError, HTTPException, OSError) as exc:
                 self._drop_response()
                 if attempt + 1 == ATTEMPTS:
@@ -140,8 +164,11 @@ class RangedReader(io.RawIOBase):
                 continue
             self._position += count
             self._response_at += count
-            if self._response_at >= self._response_end:
+            start, end = self._range
+            if self._response_at >= end:
                 self._release_response()
+            if start == 0 and self._ahead is None and end < self._size and self._response_at * 2 > end:
+                self._ask_ahead(end)  # half of the first chunk read in order: the rest is likely to follow
             return count
         raise OSError(f"{self._bucket}/{self._key}: the server kept ending ranges early at {self._position}")
 
@@ -162,27 +189,54 @@ class RangedReader(io.RawIOBase):
     def close(self) -> None:
         if not self.closed:
             self._drop_response()
+            self._drop_ahead()
         super().close()
 
     def _check_open(self) -> None:
         if self.closed:
             raise ValueError("I/O operation on closed file.")
 
-    def _response_for(self, position: int) -> urllib3.BaseHTTPResponse:
+    def _response_for(self, position: int, wanted: int) -> urllib3.BaseHTTPResponse:
+        """The open response if it is at `position`, else a new range:
+
+        - reading on where the last range ended: READ_AHEAD_CHUNKS chunks, and the range after it is asked
+          for while this one is read, so the server is already sending it (into the socket's buffer, not
+          ours) when it is needed (after the first chunk, once half of that is read);
+        - inside the last range (a dropped connection resumed, or a short seek): the rest of that range;
+        - elsewhere: one chunk, or what the caller wants.
+        """
         if self._response is not None and self._response_at == position:
             return self._response
-        if self._response is not None:
-            self._drop_response()
-            self._span = self._chunk_size  # a jump: start small again
-        elif position == self._response_end and position:
-            self._span = min(self._span * 2, MAX_SPAN)  # reading on in order: ask for more each time
-        end = min(self._size, position + self._span)
+        start, end = self._range
+        reading_on = self._response is None and position == end > 0
+        self._drop_response()
+        ahead, self._ahead = self._ahead, None
+        if reading_on and ahead is not None and ahead.start == position:
+            response, end = self._collect(ahead), ahead.end
+        else:
+            if reading_on or not start <= position < end:
+                if ahead is not None:
+                    _discard(ahead.future)
+                    ahead = None
+                span = self._chunk_size * READ_AHEAD_CHUNKS if reading_on else max(self._chunk_size, wanted)
+                end = min(self._size, position + min(span, MAX_SPAN))
+            response = self._get(position, end)
+            self._ahead = ahead  # still right after a resumed range
+        self._response = response
+        self._response_at = position
+        self._range = (position, end)
+        if reading_on and end < self._size:
+            self._ask_ahead(end)
+        return response
+
+    def _get(self, start: int, end: int) -> urllib3.BaseHTTPResponse:
+        """A GET of bytes [start, end) of the version seen at open(); its body is left to be read."""
         try:
             response = self._connection.request(
                 "GET",
                 self._bucket,
                 self._key,
-                headers={"Range": f"bytes={position}-{end - 1}", "If-Match": self._etag},
+                headers={"Range": f"bytes={start}-{end - 1}", "If-Match": self._etag},
                 payload_sha256=UNSIGNED_PAYLOAD,
                 stream=True,
             )
@@ -196,10 +250,28 @@ class RangedReader(io.RawIOBase):
             response.close()
             response.release_conn()
             raise OSError(f"{self._bucket}/{self._key}: expected a partial response, got {response.status}")
-        self._response = response
-        self._response_at = position
-        self._response_end = end
         return response
+
+    def _ask_ahead(self, start: int) -> None:
+        if self._executor is None:
+            return
+        end = min(self._size, start + self._chunk_size * READ_AHEAD_CHUNKS)
+        try:
+            future = self._executor.submit(self._get, start, end)
+        except RuntimeError:  # the pool is shut down (the interpreter is exiting): read without asking ahead
+            return
+        self._ahead = _Ahead(start, end, future)
+
+    def _collect(self, ahead: _Ahead) -> urllib3.BaseHTTPResponse:
+        """The response asked for ahead; asked for here if the pool has not started on it (it is busy)."""
+        if ahead.future.cancel():
+            return self._get(ahead.start, ahead.end)
+        return ahead.future.result()
+
+    def _drop_ahead(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            _discard(ahead.future)
 
     def _release_response(self) -> None:
         response, self._response = self._response, None
@@ -212,12 +284,34 @@ class RangedReader(io.RawIOBase):
         if response is None:
             return
         try:
-            if self._response_end - self._response_at <= DRAIN_LIMIT:
+            if self._range[1] - self._response_at <= DRAIN_LIMIT:
                 response.drain_conn()
             else:
                 response.close()
         except (HTTPError, OSError):
             response.close()
+        response.release_conn()
+
+
+@dataclass(frozen=True, slots=True)
+class _Ahead:
+    """A range asked for before it is needed."""
+
+    start: int
+    end: int
+    future: Future[urllib3.BaseHTTPResponse]
+
+
+def _discard(future: Future[urllib3.BaseHTTPResponse]) -> None:
+    """Give up a range asked for ahead: cancelled if not sent yet, else closed once its answer is in."""
+    if not future.cancel():
+        future.add_done_callback(_close_answer)
+
+
+def _close_answer(future: Future[urllib3.BaseHTTPResponse]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        response = future.result()
+        response.close()
         response.release_conn()
 
 
@@ -248,9 +342,9 @@ def _total_size(response: urllib3.BaseHTTPResponse) -> int:
 class MinioFile(File):  # type: ignore[type-arg]  # File is generic only in the stubs
     """A read-only Django File over one object; nothing is fetched until the first read."""
 
-    def __init__(self, reader: RangedReader, name: str, mode: str = "rb", buffer_size: int = io.DEFAULT_BUFFER_SIZE):
+    def __init__(self, reader: RangedReader, name: str, mode: str = "rb", buffer_size: int | None = None):
         self._reader = reader
-        self._buffer_size = buffer_size
+        self._buffer_size = buffer_size = buffer_size or max(1, min(READ_BUFFER, reader.size))
         super().__init__(self._stream(reader, mode, buffer_size), name)
         self.mode = mode
         self.size = reader.size
@@ -261,6 +355,19 @@ class MinioFile(File):  # type: ignore[type-arg]  # File is generic only in the 
     ) -> io.BufferedReader[RangedReader] | io.TextIOWrapper:
         buffered = io.BufferedReader(reader, buffer_size=buffer_size)
         return buffered if "b" in mode else io.TextIOWrapper(buffered, encoding="utf-8")
+
+    def read(self, size: int | None = -1) -> Any:
+        """The stream's read(). In binary mode a large read is cut to the size left, as BufferedReader
+        allocates all it is asked for (fresh memory, page faults and all, even at the end of the object),
+        and reading all the rest becomes one read of the exact size, received straight into the result
+        (BufferedReader.read() would copy the buffer of readall())."""
+        stream = self.file
+        if stream is None:
+            raise ValueError("I/O operation on closed file.")
+        if (size is not None and 0 <= size <= READ_BUFFER) or not isinstance(stream, io.BufferedReader):
+            return stream.read(-1 if size is None else size)
+        left = max(0, self._reader.size - stream.tell())
+        return stream.read(left if size is None or size < 0 else min(size, left))
 
     def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> MinioFile:
         """Back to the start; reopening after close() reads the same object version again."""

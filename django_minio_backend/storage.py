@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import mimetypes
+import pathlib
+import posixpath
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import IO, Any, ClassVar
@@ -13,6 +16,7 @@ from django.conf import settings as django_settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import File
 from django.core.files.storage import Storage
+from django.core.files.utils import validate_file_name
 from django.core.signals import setting_changed
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
@@ -21,6 +25,7 @@ from minio.datatypes import Object
 
 from . import client as clients
 from .errors import BucketNotFoundError, is_not_found
+from .executor import shared_executor
 from .files import MinioFile, RangedReader
 from .health import MinioServerStatus, check_server
 from .names import clean_name, clean_prefix
@@ -31,8 +36,16 @@ from .urls import URLBuilder
 
 OCTET_STREAM = "application/octet-stream"
 _buckets_seen: set[tuple[str, str]] = set()  # buckets known to exist, so a 404 on HEAD means "no such object"
-# The max_length of the save() in progress in this thread/task, for _save() (Django does not pass it on).
-_save_max_length: ContextVar[int | None] = ContextVar("_save_max_length", default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Saving:
+    """A save() in progress in this thread/task, with the max_length Django does not pass on to _save()."""
+
+    max_length: int | None
+
+
+_saving: ContextVar[_Saving | None] = ContextVar("_saving", default=None)
 
 
 @deconstructible(path="django_minio_backend.models.MinioBackend")
@@ -121,29 +134,52 @@ class MinioBackend(Storage):
 
     # -- names ---------------------------------------------------------------------------------
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
-        """Django's collision renaming, unless this storage was asked to replace existing objects."""
+        """Django's collision renaming, unless this storage replaces existing objects or a create-only
+        save() is asking: its final write is refused if the name is taken (and the upload moves to an
+        alternative name then), so the exists() request would only repeat that check."""
         name = clean_name(name)
-        if not self.replace_existing:
+        too_long = max_length is not None and len(name) > max_length
+        if self.replace_existing:
+            if too_long:
+                raise SuspiciousFileOperation(f"Storage name {name!r} is longer than {max_length} characters")
+            return name
+        if _saving.get() is None or too_long:
             return super().get_available_name(name, max_length)
-        if max_length is not None and len(name) > max_length:
-            raise SuspiciousFileOperation(f"Storage name {name!r} is longer than {max_length} characters")
+        validate_file_name(posixpath.basename(name))
         return name
+
+    def _alternative_name(self, name: str, max_length: int | None) -> str:
+        """The next name to try after `name` was found taken: Django's alternative name (a random
+        suffix before the extensions), its root shortened to fit `max_length`."""
+        directory, file_name = posixpath.split(name)
+        extension = "".join(pathlib.PurePosixPath(file_name).suffixes)
+        root = file_name.removesuffix(extension)
+        candidate = posixpath.join(directory, self.get_alternative_name(root, extension))
+        excess = len(candidate) - max_length if max_length is not None else 0
+        if excess > 0:
+            if excess >= len(root):
+                raise SuspiciousFileOperation(
+                    f"Storage can not find an available filename for {name!r}: max_length {max_length} is too short"
+                )
+            candidate = posixpath.join(directory, self.get_alternative_name(root[:-excess], extension))
+        return clean_name(candidate)
 
     # -- writing -------------------------------------------------------------------------------
     def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
-        """Django's save(); `max_length` is kept for the renaming that a lost create-only race needs."""
-        token = _save_max_length.set(max_length)
+        """Django's save(); `max_length` is kept for the renaming that a taken name needs."""
+        token = _saving.set(_Saving(max_length))
         try:
             return super().save(name, content, max_length=max_length)
         finally:
-            _save_max_length.reset(token)
+            _saving.reset(token)
 
     def _save(self, name: str, content: File[Any] | IO[Any]) -> str:
-        return self._write(name, content, _save_max_length.get())
+        saving = _saving.get()
+        return self._write(name, content, saving.max_length if saving is not None else None)
 
     def _write(self, name: str, content: object, max_length: int | None) -> str:
-        """Upload, create-only unless `replace_existing`: if someone else creates the name meanwhile,
-        the upload goes to the next available name instead, never over their object."""
+        """Upload, create-only unless `replace_existing`: if the name is taken (by an earlier object or by
+        a concurrent save), the upload goes to an alternative name instead, never over that object."""
         name = clean_name(name)
         if self.settings.bucket_check_on_save:
             self._ensure_bucket()
@@ -152,7 +188,8 @@ class MinioBackend(Storage):
             UploadSource(content),
             content_type=mimetypes.guess_type(name)[0] or OCTET_STREAM,
             create_only=not self.replace_existing,
-            rename=lambda taken: self.get_available_name(taken, max_length=max_length),
+            rename=lambda _taken: self._alternative_name(name, max_length),
+            exists=self.exists,
         )
         self._remember_etag(written.name, written.etag)
         return written.name
@@ -178,9 +215,15 @@ class MinioBackend(Storage):
             raise ValueError(f"MinioBackend.open supports read modes only ('rb', 'r'), not {mode!r}")
         name = clean_name(name)
         # One GET of the first chunk; a missing object fails here with FileNotFoundError, not on first read.
-        chunk_size = self.settings.read_chunk_size
-        reader = RangedReader.open(self._uploader.connection, self.bucket, name, chunk_size=chunk_size)
-        return MinioFile(reader, name, mode, buffer_size=max(1, min(chunk_size, reader.size)))
+        settings = self.settings
+        reader = RangedReader.open(
+            self._uploader.connection,
+            self.bucket,
+            name,
+            chunk_size=settings.read_chunk_size,
+            executor=shared_executor(settings.upload_workers),
+        )
+        return MinioFile(reader, name, mode)
 
     def _stat(self, name: str) -> Object:
         try:

@@ -14,6 +14,7 @@ the process; across processes the server's own atomicity (MinIO's, S3's) is what
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
@@ -69,6 +70,13 @@ class Written:
 
 class _NameTaken(Exception):
     """A create-only write found its name taken by someone else."""
+
+
+@dataclass(frozen=True, slots=True)
+class _CreateOnly:
+    """A write that must not replace an existing object; `exists` answers for servers without conditional writes."""
+
+    exists: Callable[[str], bool]
 
 
 class UploadSource:
@@ -201,18 +209,30 @@ class Uploader:
         content_type: str,
         create_only: bool,
         rename: Callable[[str], str],
+        exists: Callable[[str], bool],
     ) -> Written:
-        """Store `source` under `name`; when create-only and the name is taken meanwhile, store it under
-        `rename(name)` instead (and so on). Returns the final name and the stored object's ETag."""
+        """Store `source` under `name`; when create-only and the name is taken, store it under
+        `rename(name)` instead (and so on). Returns the final name and the stored object's ETag.
+
+        A create-only write is refused by the server when the name is taken, so a small body that can be
+        sent again goes straight up; a larger or one-shot one first asks `exists(name)`, so a name taken
+        beforehand costs no wasted upload. A server without conditional writes is asked `exists(name)`
+        right before the final write too.
+        """
         buffered, first = self._start(source)
+        guard = _CreateOnly(exists) if create_only else None
+        ask_first = guard is not None and buffered is None and not self._cheap_to_resend(source)
         for _ in range(MAX_RENAMES):
+            if ask_first and exists(name):
+                name = rename(name)
+                continue
             try:
                 if buffered is not None:
-                    etag = self._put_buffer(name, buffered, content_type, create_only)
+                    etag = self._put_buffer(name, buffered, content_type, guard)
                 elif source.size is not None and not self._use_multipart(source.size):
-                    etag = self._put_stream(name, source, source.size, content_type, create_only)
+                    etag = self._put_stream(name, source, source.size, content_type, guard)
                 else:
-                    etag = self._multipart(name, source, content_type, create_only, first)
+                    etag = self._multipart(name, source, content_type, guard, first)
                 return Written(name, etag)
             except _NameTaken:
                 if buffered is None and not source.rewind():
@@ -235,6 +255,16 @@ class Uploader:
             return head, []
         return None, [head]
 
+    def _cheap_to_resend(self, source: UploadSource) -> bool:
+        """A re-readable source that goes up in one PUT of at most one part's size."""
+        size = source.size
+        return (
+            source.seekable
+            and size is not None
+            and size <= self._settings.multipart_part_size
+            and not self._use_multipart(size)
+        )
+
     def _use_multipart(self, size: int) -> bool:
         settings = self._settings
         return size > MAX_SINGLE_PUT or (
@@ -247,7 +277,7 @@ class Uploader:
         one; TLS already guarantees integrity, so there the CPU is saved (minio-py does the same)."""
         return UNSIGNED_PAYLOAD if self._settings.use_https else hashlib.sha256(data).hexdigest()
 
-    def _put_buffer(self, name: str, data: bytearray, content_type: str, create_only: bool) -> str:
+    def _put_buffer(self, name: str, data: bytearray, content_type: str, create_only: _CreateOnly | None) -> str:
         digest = self._payload_hash(data)
 
         def send(precondition: Mapping[str, str]) -> urllib3.BaseHTTPResponse:
@@ -261,9 +291,11 @@ class Uploader:
                 idempotent=not precondition,
             )
 
-        return _etag(self._conditional(create_only, send, can_resend=True))
+        return _etag(self._conditional(name, create_only, send, can_resend=True))
 
-    def _put_stream(self, name: str, source: UploadSource, size: int, content_type: str, create_only: bool) -> str:
+    def _put_stream(
+        self, name: str, source: UploadSource, size: int, content_type: str, create_only: _CreateOnly | None
+    ) -> str:
         """One PUT streamed from the source in BLOCK-sized reads; sent again only if the source can seek."""
         started = False
 
@@ -286,19 +318,20 @@ class Uploader:
                 idempotent=not precondition,
             )
 
-        return _etag(self._conditional(create_only, send, can_resend=source.seekable))
+        return _etag(self._conditional(name, create_only, send, can_resend=source.seekable))
 
     # -- multipart -----------------------------------------------------------------------------
     def _multipart(
-        self, name: str, source: UploadSource, content_type: str, create_only: bool, first: list[bytearray]
+        self,
+        name: str,
+        source: UploadSource,
+        content_type: str,
+        create_only: _CreateOnly | None,
+        first: list[bytearray],
     ) -> str:
-        size = source.size
-        part_size = self._part_size(size)
-        head = first.pop() if first else None
+        parts = _PartReader(source, self._part_size(source.size), first.pop() if first else None)
         upload_id = self._create_upload(name, content_type)
         try:
-            parts = _read_parts(source, size, part_size, head)
-            del head
             etags = self._send_parts(name, upload_id, parts)
             return self._complete(name, upload_id, etags, create_only)
         except BaseException:
@@ -328,8 +361,9 @@ class Uploader:
             raise OSError(f"The server returned no UploadId for {self._bucket}/{name}")
         return upload_id
 
-    def _send_parts(self, name: str, upload_id: str, parts: Iterator[bytearray]) -> list[str]:
-        """Upload parts on the shared pool, reading the next one only when one of workers + 1 slots is free."""
+    def _send_parts(self, name: str, upload_id: str, parts: _PartReader) -> list[str]:
+        """Upload parts on the shared pool, reading the next one only when one of workers + 1 slots is free
+        (so at most workers + 1 part buffers exist; a finished part's buffer takes the next part)."""
         workers = self._settings.upload_workers
         on_pool = threading.current_thread().name.startswith(WORKER_PREFIX)
         executor: Executor = _Inline() if on_pool else shared_executor(workers)
@@ -338,7 +372,8 @@ class Uploader:
         failures: list[BaseException] = []
         futures: list[Future[str]] = []
 
-        def finished(future: Future[str]) -> None:
+        def finished(part: memoryview, future: Future[str]) -> None:
+            parts.recycle(part)
             slots.release()
             error = None if future.cancelled() else future.exception()
             if error is not None:
@@ -350,7 +385,7 @@ class Uploader:
             while not failures:
                 slots.acquire()
                 try:
-                    data = next(parts, None)
+                    data = parts.next_part()
                 except BaseException:
                     slots.release()
                     raise
@@ -362,8 +397,7 @@ class Uploader:
                     slots.release()
                     raise ValueError(f"{self._bucket}/{name} needs more than {MAX_PARTS} parts; raise the part size")
                 future = executor.submit(self._upload_part, name, upload_id, number, data)
-                del data  # the pool holds the part now; keeping it here would hold one part too many
-                future.add_done_callback(finished)
+                future.add_done_callback(functools.partial(finished, data))
                 futures.append(future)
         except BaseException:
             _cancel_all(futures)
@@ -376,7 +410,7 @@ class Uploader:
             raise failures[0]
         return [future.result() for future in futures]
 
-    def _upload_part(self, name: str, upload_id: str, number: int, data: bytearray) -> str:
+    def _upload_part(self, name: str, upload_id: str, number: int, data: memoryview) -> str:
         response = self._connection.request(
             "PUT",
             self._bucket,
@@ -390,7 +424,7 @@ class Uploader:
             raise OSError(f"The server returned no ETag for part {number} of {self._bucket}/{name}")
         return str(etag)
 
-    def _complete(self, name: str, upload_id: str, etags: list[str], create_only: bool) -> str:
+    def _complete(self, name: str, upload_id: str, etags: list[str], create_only: _CreateOnly | None) -> str:
         document = "".join(
             f"<Part><PartNumber>{number}</PartNumber><ETag>{escape(etag)}</ETag></Part>"
             for number, etag in enumerate(etags, start=1)
@@ -413,9 +447,9 @@ class Uploader:
                 raise error_from_xml(response, response.data, self._bucket, name)
             return response
 
-        if create_only:
+        if create_only is not None:
             with _completion_lock(self._connection.endpoint, self._bucket, name):
-                response = self._conditional(create_only, send, can_resend=True)
+                response = self._conditional(name, create_only, send, can_resend=True)
         else:
             response = send({})
         return (ET.fromstring(response.data).findtext("{*}ETag") or "").strip('"')
@@ -439,25 +473,30 @@ class Uploader:
     # -- create-only ---------------------------------------------------------------------------
     def _conditional(
         self,
-        create_only: bool,
+        name: str,
+        create_only: _CreateOnly | None,
         send: Callable[[Mapping[str, str]], urllib3.BaseHTTPResponse],
         *,
         can_resend: bool,
     ) -> urllib3.BaseHTTPResponse:
-        """Send the final write, with If-None-Match: * when create-only and the server supports it."""
-        endpoint = self._connection.endpoint
-        if not create_only or endpoint in _unconditional_endpoints:
+        """Send the final write: with If-None-Match: * when create-only, or, to a server that does not
+        support that, only after asking whether the name is taken (which two racing saves can both pass)."""
+        if create_only is None:
             return send({})
-        try:
-            return send({"If-None-Match": "*"})
-        except S3Error as error:
-            if error.code in TAKEN_CODES:
-                raise _NameTaken from error
-            if error.code != "NotImplemented":
-                raise
-            _note_unconditional(endpoint, error)
-            if not can_resend:
-                raise
+        endpoint = self._connection.endpoint
+        if endpoint not in _unconditional_endpoints:
+            try:
+                return send({"If-None-Match": "*"})
+            except S3Error as error:
+                if error.code in TAKEN_CODES:
+                    raise _NameTaken from error
+                if error.code != "NotImplemented":
+                    raise
+                _note_unconditional(endpoint, error)
+                if not can_resend:
+                    raise
+        if create_only.exists(name):
+            raise _NameTaken
         return send({})
 
 
@@ -493,28 +532,54 @@ def _exact_blocks(source: UploadSource, size: int) -> Iterator[Buffer]:
         yield view[:count]
 
 
-def _read_parts(source: UploadSource, size: int | None, part_size: int, head: bytearray | None) -> Iterator[bytearray]:
-    """The parts of the source in order, `head` (already read) first; never keeps a reference to a part
-    it has handed out."""
-    done = 0
-    if head is not None:
-        done = len(head)
-        yield head
-        head = None
-    while size is None or done < size:
-        block = source.read_block(part_size if size is None else min(part_size, size - done))
-        if size is not None and len(block) < min(part_size, size - done):
-            raise ValueError(f"the source ended after {done + len(block)} of its {size} bytes")
-        if not block:
-            return
-        done += len(block)
-        short = len(block) < part_size
-        yield block
-        del block
-        if size is None and short:
-            return
-    if not source.at_end():
-        raise ValueError(f"the source holds more than the {size} bytes it announced")
+class _PartReader:
+    """Reads the source part by part into reused buffers, `head` (a part already read) first.
+
+    A buffer is handed back with `recycle()` once its part is sent, and reused for a later part
+    instead of allocating (and page-faulting) a new one for every part. A source that ends before,
+    or runs past, its declared size fails before its last part is handed out.
+    """
+
+    def __init__(self, source: UploadSource, part_size: int, head: bytearray | None) -> None:
+        self._source = source
+        self._part_size = part_size
+        self._head = head
+        self._free: list[bytearray] = []  # append() and pop() are atomic: recycle() runs on pool threads
+        self._done = 0
+        self._ended = False
+
+    def next_part(self) -> memoryview | None:
+        """The next part, or None after the last one."""
+        if self._head is not None:
+            head, self._head = self._head, None
+            return self._filled(head, len(head))
+        size = self._source.size
+        wanted = self._part_size if size is None else min(self._part_size, size - self._done)
+        if self._ended or wanted <= 0:
+            if size is not None and not self._ended and not self._source.at_end():
+                raise ValueError(f"the source holds more than the {size} bytes it announced")
+            self._ended = True
+            return None
+        buffer = self._free.pop() if self._free else bytearray(self._part_size)
+        count = self._source.read_into(memoryview(buffer)[:wanted])
+        if size is not None and count < wanted:
+            raise ValueError(f"the source ended after {self._done + count} of its {size} bytes")
+        if count == 0:
+            self._ended = True
+            self._free.append(buffer)
+            return None
+        return self._filled(buffer, count)
+
+    def recycle(self, part: memoryview) -> None:
+        """Take back the buffer of a part that was sent (or never will be); never raises."""
+        if isinstance(part.obj, bytearray):
+            self._free.append(part.obj)
+
+    def _filled(self, buffer: bytearray, count: int) -> memoryview:
+        self._done += count
+        if self._source.size is None and count < self._part_size:
+            self._ended = True  # a short part of a stream of unknown length is its last
+        return memoryview(buffer)[:count]
 
 
 def _cancel_all(futures: list[Future[str]]) -> None:

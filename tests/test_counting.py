@@ -20,3 +20,10 @@ def test_counting_pool_records_storage_requests(live_settings: dict[str, Any], u
     assert pool.count("HEAD") == 1
     storage.url(f"{unique}/c.txt")
     assert pool.count() == 1  # building a URL is not a request
+
+
+def test_counting_pool_records_answers(live_settings: dict[str, Any], unique: str) -> None:
+    pool = CountingPoolManager()
+    storage = MinioBackend(bucket_name=PRIVATE_BUCKET, storage_name="default", MINIO_HTTP_CLIENT=pool)
+    assert not storage.exists(f"{unique}/missing.txt")
+    assert [(method, status) for method, _, status in pool.answers] == [("HEAD", 404)]

@@ -6,6 +6,7 @@ import gzip
 import io
 import os
 import random
+import threading
 import tracemalloc
 from typing import Any
 
@@ -16,7 +17,8 @@ from django.test import Client
 from minio import Minio
 
 from django_minio_backend import MinioBackend
-from django_minio_backend.files import MinioFile, ObjectChangedError
+from django_minio_backend.executor import executor_workers, shared_executor
+from django_minio_backend.files import READ_AHEAD_CHUNKS, MinioFile, ObjectChangedError
 from django_minio_backend.settings import MiB
 from tests.counting import CountingPoolManager
 from tests.faultproxy import Action, FaultProxy, Relay, RequestHead
@@ -75,13 +77,90 @@ def test_first_kilobyte_of_a_large_object_costs_one_chunk(
         assert proxy.bytes_to_client < CHUNK + 16 * 1024  # the chunk and response heads, not the object
 
 
-def test_sequential_reading_asks_for_growing_ranges(
-    live_settings: dict[str, Any], stored_name: str, payload: bytes
+def gets(proxy: FaultProxy) -> list[str]:
+    return [head.headers["range"] for head in proxy.requests if head.method == "GET"]
+
+
+AHEAD = READ_AHEAD_CHUNKS * CHUNK  # the ranges of a sequential read after the first chunk
+
+
+def sequential_ranges(size: int) -> list[str]:
+    """open()'s chunk, then ranges of AHEAD bytes, each asked for while the one before is read."""
+    starts = [0, *range(CHUNK, size, AHEAD)]
+    ends = [*starts[1:], size]
+    return [f"bytes={start}-{end - 1}" for start, end in zip(starts, ends, strict=True)]
+
+
+def test_sequential_reading_asks_for_the_next_range_ahead(
+    live_settings: dict[str, Any], s3_server: S3Server, stored_name: str, payload: bytes
 ) -> None:
-    pool = CountingPoolManager()
-    with storage(MINIO_HTTP_CLIENT=pool).open(stored_name) as handle:
-        assert b"".join(handle.chunks(chunk_size=64 * 1024)) == payload
-    assert [method for method, _ in pool.requests] == ["GET"] * 4  # 1 + 2 + 4 MiB, then the remaining ~2 MiB
+    with FaultProxy(s3_server.endpoint) as proxy:
+        media = storage(MINIO_ENDPOINT=proxy.endpoint)
+        with media.open(stored_name) as handle:
+            assert b"".join(handle.chunks(chunk_size=64 * 1024)) == payload
+        with media.open(stored_name) as handle:
+            assert handle.read() == payload
+        ranges = gets(proxy)
+    whole = sequential_ranges(len(payload))
+    assert len(whole) == 4
+    assert ranges == whole + whole
+
+
+def test_a_jump_asks_for_a_chunk_or_what_the_caller_wants(
+    live_settings: dict[str, Any], s3_server: S3Server, stored_name: str, payload: bytes
+) -> None:
+    with FaultProxy(s3_server.endpoint) as proxy:
+        with storage(MINIO_ENDPOINT=proxy.endpoint).open(stored_name) as handle:
+            handle.seek(2 * MiB)
+            assert handle.read(10) == payload[2 * MiB : 2 * MiB + 10]
+            handle.seek(5 * MiB)
+            assert handle.read(3 * MiB) == payload[5 * MiB : 8 * MiB]
+            handle.seek(6 * MiB)
+            assert handle.read(10) == payload[6 * MiB : 6 * MiB + 10]
+        ranges = gets(proxy)
+    assert ranges == [
+        f"bytes=0-{CHUNK - 1}",  # open()
+        f"bytes={2 * MiB}-{3 * MiB - 1}",  # a chunk
+        f"bytes={5 * MiB}-{8 * MiB - 1}",  # what read() wants; random access: nothing is asked ahead
+        f"bytes={6 * MiB}-{8 * MiB - 1}",  # back inside the last range: the rest of it
+    ]
+
+
+def test_a_dropped_range_resumes_and_keeps_the_range_asked_ahead(
+    live_settings: dict[str, Any], s3_server: S3Server, stored_name: str, payload: bytes
+) -> None:
+    def decide(head: RequestHead) -> Action:
+        if head.headers.get("range") == f"bytes={CHUNK}-{CHUNK + AHEAD - 1}":
+            return Relay(cut_response_after=300 * 1024)
+        return Relay()
+
+    with FaultProxy(s3_server.endpoint, decide) as proxy:
+        with storage(MINIO_ENDPOINT=proxy.endpoint).open(stored_name) as handle:
+            assert b"".join(handle.chunks(chunk_size=64 * 1024)) == payload
+        ranges = gets(proxy)
+        assert proxy.resets == 1
+    expected = sequential_ranges(len(payload))
+    resumed = [found for found in ranges if found not in expected]
+    assert sorted(set(ranges) - set(resumed)) == sorted(expected)  # nothing asked twice...
+    assert len(ranges) == len(expected) + 1
+    ((start, end),) = [tuple(map(int, found.removeprefix("bytes=").split("-"))) for found in resumed]
+    assert CHUNK < start < CHUNK + AHEAD and end == CHUNK + AHEAD - 1  # ...but the rest of the cut range
+
+
+def test_reading_on_while_the_pool_is_busy(
+    live_settings: dict[str, Any], s3_server: S3Server, stored_name: str, payload: bytes
+) -> None:
+    """A range asked for ahead that the busy shared pool has not started is asked for by the reader itself."""
+    media = storage()
+    pool = shared_executor(media.settings.upload_workers)
+    release = threading.Event()
+    blockers = [pool.submit(release.wait, 60) for _ in range(executor_workers())]
+    try:
+        with media.open(stored_name) as handle:
+            assert handle.read() == payload
+    finally:
+        release.set()
+    assert all(blocker.result() for blocker in blockers)
 
 
 def test_read_all_iteration_and_text_mode(live_settings: dict[str, Any], unique: str) -> None:

@@ -68,6 +68,30 @@ def test_collision_keeps_first_object(media: MinioBackend, unique: str) -> None:
     assert media.open(second).read() == b"second"
 
 
+def test_get_available_name_called_directly_still_checks(media: MinioBackend, unique: str) -> None:
+    """Only save() skips the exists() check (its write is create-only); a direct caller gets a free name."""
+    taken = media.save(f"{unique}/free.txt", ContentFile(b"x"))
+    assert media.get_available_name(f"{unique}/other.txt") == f"{unique}/other.txt"
+    available = media.get_available_name(taken)
+    assert available != taken and available.startswith(f"{unique}/free_") and not media.exists(available)
+
+
+def test_max_length_is_kept_when_renaming(media: MinioBackend, unique: str) -> None:
+    name = f"{unique}/{'n' * 30}.tar.gz"
+    limit = len(name)
+    first = media.save(name, ContentFile(b"first"), max_length=limit)
+    second = media.save(name, ContentFile(b"second"), max_length=limit)  # taken: the alternative is shortened
+    assert first == name
+    assert second != name and len(second) <= limit and second.endswith(".tar.gz")
+    too_long = media.save(f"{unique}/{'m' * 40}.txt", ContentFile(b"long"), max_length=limit)
+    assert len(too_long) <= limit and too_long.endswith(".txt")  # Django's truncation
+    assert [media.open(saved).read() for saved in (first, second, too_long)] == [b"first", b"second", b"long"]
+    short = media.save(f"{unique}/ab.txt", ContentFile(b"short"), max_length=len(f"{unique}/ab.txt"))
+    with pytest.raises(SuspiciousFileOperation):  # no room for an alternative name, like Django
+        media.save(short, ContentFile(b"third"), max_length=len(short))
+    assert media.open(short).read() == b"short"
+
+
 def test_replace_existing_overwrites_in_place(live_settings: dict[str, Any], unique: str) -> None:
     storage = MinioBackend(bucket_name=PRIVATE_BUCKET, storage_name="default", replace_existing=True)
     first = storage.save(f"{unique}/same.txt", ContentFile(b"first"))

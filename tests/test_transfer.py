@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, cast
@@ -105,11 +105,46 @@ def test_small_file_is_one_put_with_its_etag(live_settings: dict[str, Any], admi
     pool = CountingPoolManager()
     media = storage(MINIO_HTTP_CLIENT=pool)
     name = media.save(f"{unique}/small.txt", ContentFile(b"x" * 1000))
-    assert [method for method, _ in pool.requests] == ["HEAD", "PUT"]  # exists() then one write
+    assert [method for method, _ in pool.requests] == ["PUT"]  # no exists() first: the write is create-only
     stat = admin_client.stat_object(bucket_name=PRIVATE_BUCKET, object_name=name)
     assert media.etags == {name: stat.etag}
     assert stat.content_type == "text/plain"
     assert stored(admin_client, name) == b"x" * 1000
+
+
+def test_taken_name_costs_one_refused_put(live_settings: dict[str, Any], admin_client: Minio, unique: str) -> None:
+    pool = CountingPoolManager()
+    media = storage(MINIO_HTTP_CLIENT=pool)
+    name = media.save(f"{unique}/small.txt", ContentFile(b"first"))
+    pool.reset()
+    other = media.save(name, ContentFile(b"second"))
+    assert other != name and other.startswith(f"{unique}/small_") and other.endswith(".txt")
+    assert [(method, status) for method, _, status in pool.answers] == [("PUT", 412), ("PUT", 200)]
+    assert [url.rsplit("/", 1)[1] for _, url, _ in pool.answers] == [name.rsplit("/", 1)[1], other.rsplit("/", 1)[1]]
+    assert stored(admin_client, name) == b"first"
+    assert stored(admin_client, other) == b"second"
+
+
+def test_large_or_one_shot_bodies_ask_before_sending(
+    live_settings: dict[str, Any], admin_client: Minio, unique: str
+) -> None:
+    """A refused write would waste the whole upload (or could not be sent again): exists() first."""
+    pool = CountingPoolManager()
+    media = storage(MINIO_HTTP_CLIENT=pool, **MULTIPART)
+    taken = media.save(f"{unique}/taken.bin", ContentFile(b"first"))
+    large = os.urandom(PART + 1)  # multipart
+    one_shot = os.urandom(1000)  # non-seekable, with a declared size: streamed, cannot be sent twice
+    stream = File(as_io(Stream(one_shot)), name="s")
+    stream.size = len(one_shot)
+    for content, payload in ((ContentFile(large), large), (stream, one_shot)):
+        pool.reset()
+        name = media.save(taken, content)
+        assert name != taken
+        answers = [(method, status) for method, _, status in pool.answers]
+        assert answers[:2] == [("HEAD", 200), ("HEAD", 404)]  # the taken name, then its alternative
+        assert all(status != 412 for _, status in answers)  # nothing was sent to the taken name
+        assert stored(admin_client, name) == payload
+    assert stored(admin_client, taken) == b"first"
 
 
 def test_multipart_upload_in_parallel_parts(
@@ -292,20 +327,52 @@ def test_create_only_write_never_overwrites(media: MinioBackend, admin_client: M
     assert stored(admin_client, other) == b"second"
 
 
+class TakenMidway(io.BytesIO):
+    """A seekable source; once the upload has read past its first part, someone else creates the name."""
+
+    def __init__(self, data: bytes, take: Callable[[], None]) -> None:
+        super().__init__(data)
+        self._take: Callable[[], None] | None = take
+
+    def readinto(self, buffer: Any) -> int:
+        if self._take is not None and self.tell() >= PART:
+            take, self._take = self._take, None
+            take()
+        return super().readinto(buffer)
+
+
+class OneShotTakenMidway(Stream):
+    """The same, over a stream that cannot be read twice."""
+
+    def __init__(self, data: bytes, take: Callable[[], None]) -> None:
+        super().__init__(data)
+        self._take: Callable[[], None] | None = take
+
+    def readinto(self, buffer: Any) -> int:
+        if self._take is not None and self.read_bytes >= PART:
+            take, self._take = self._take, None
+            take()
+        return super().readinto(buffer)
+
+
 def test_create_only_multipart_never_overwrites(
     live_settings: dict[str, Any], admin_client: Minio, unique: str, big_file: tuple[Path, bytes]
 ) -> None:
-    path, payload = big_file
+    _, payload = big_file
     media = storage(**MULTIPART)
-    name = media.save(f"{unique}/taken.bin", ContentFile(b"first"))
-    with path.open("rb") as handle:
-        other = media._save(name, File(handle))
+    name = f"{unique}/taken.bin"
+
+    def take() -> None:  # a concurrent saver that passed the same exists() check
+        admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(b"first"), length=5)
+
+    other = media.save(name, File(TakenMidway(payload, take), name="t"))
     assert other != name
     assert stored(admin_client, name) == b"first"
     assert stored(admin_client, other) == payload
     assert open_uploads(admin_client, unique) == []
-    with pytest.raises(FileExistsError, match="cannot be read again"):
-        media._save(name, File(as_io(Stream(payload)), name="s"))  # a spent stream cannot go to another name
+    admin_client.remove_object(bucket_name=PRIVATE_BUCKET, object_name=name)
+    with pytest.raises(FileExistsError, match="cannot be read again"):  # a spent stream cannot go elsewhere
+        media.save(name, File(as_io(OneShotTakenMidway(payload, take)), name="s"))
     assert stored(admin_client, name) == b"first"
     assert open_uploads(admin_client, unique) == []
 
@@ -355,8 +422,11 @@ def test_servers_without_conditional_writes_fall_back_once(
         return Relay()
 
     big = os.urandom(11 * MiB)
+    old = f"{unique}/old.bin"
+    admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=old, data=io.BytesIO(b"old"), length=3)
     with FaultProxy(s3_server.endpoint, decide) as proxy, caplog.at_level(logging.WARNING):
         media = storage(MINIO_ENDPOINT=proxy.endpoint, **MULTIPART)
+        renamed = media.save(old, ContentFile(b"new"))  # refused, then checked with exists(): taken
         first = media.save(f"{unique}/a.bin", ContentFile(b"a"))
         second = media.save(f"{unique}/a.bin", ContentFile(b"b"))  # renamed by the exists() check
         third = media.save(f"{unique}/big.bin", ContentFile(big))
@@ -364,6 +434,8 @@ def test_servers_without_conditional_writes_fall_back_once(
     assert conditional == 1  # asked once, then remembered
     assert [record.message for record in caplog.records].count(caplog.records[0].message) == 1
     assert "conditional writes" in caplog.records[0].message
+    assert renamed != old and stored(admin_client, old) == b"old" and stored(admin_client, renamed) == b"new"
+    assert first == f"{unique}/a.bin" and second != first
     assert (stored(admin_client, first), stored(admin_client, second)) == (b"a", b"b")
     assert stored(admin_client, third) == big
 
