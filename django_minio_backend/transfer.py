@@ -274,24 +274,11 @@ class Uploader:
     # -- single PUT ----------------------------------------------------------------------------
     def _payload_hash(self, data: Buffer) -> str:
         """In-memory bodies are signed with their SHA-256 over plain HTTP, so the server rejects a corrupted
-        one; TLS already guarantees integrity, so there the CPU is saved (minio-py does the same)."""
+        one; TLS already guarantees integrity, so there the CPU is saved."""
         return UNSIGNED_PAYLOAD if self._settings.use_https else hashlib.sha256(data).hexdigest()
 
     def _put_buffer(self, name: str, data: bytearray, content_type: str, create_only: _CreateOnly | None) -> str:
-        digest = self._payload_hash(data)
-
-        def send(precondition: Mapping[str, str]) -> urllib3.BaseHTTPResponse:
-            return self._connection.request(
-                "PUT",
-                self._bucket,
-                name,
-                headers={"Content-Type": content_type, **precondition},
-                body=data,
-                payload_sha256=digest,
-                idempotent=not precondition,
-            )
-
-        return _etag(self._conditional(name, create_only, send, can_resend=True))
+        return self._put(name, data, None, self._payload_hash(data), content_type, create_only, can_resend=True)
 
     def _put_stream(
         self, name: str, source: UploadSource, size: int, content_type: str, create_only: _CreateOnly | None
@@ -306,6 +293,21 @@ class Uploader:
             started = True
             return _exact_blocks(source, size)
 
+        return self._put(name, body, size, UNSIGNED_PAYLOAD, content_type, create_only, can_resend=source.seekable)
+
+    def _put(
+        self,
+        name: str,
+        body: Buffer | Callable[[], Iterator[Buffer] | None],
+        length: int | None,
+        digest: str,
+        content_type: str,
+        create_only: _CreateOnly | None,
+        *,
+        can_resend: bool,
+    ) -> str:
+        """The single PUT, conditional when create-only; only an unconditional one may be repeated blindly."""
+
         def send(precondition: Mapping[str, str]) -> urllib3.BaseHTTPResponse:
             return self._connection.request(
                 "PUT",
@@ -313,12 +315,12 @@ class Uploader:
                 name,
                 headers={"Content-Type": content_type, **precondition},
                 body=body,
-                length=size,
-                payload_sha256=UNSIGNED_PAYLOAD,
+                length=length,
+                payload_sha256=digest,
                 idempotent=not precondition,
             )
 
-        return _etag(self._conditional(name, create_only, send, can_resend=source.seekable))
+        return _etag(self._conditional(name, create_only, send, can_resend=can_resend))
 
     # -- multipart -----------------------------------------------------------------------------
     def _multipart(
