@@ -2,7 +2,9 @@
 
 Each connection carries one request: the proxy adds `Connection: close` before relaying, so it sees
 every request head and can, per request, relay it, reset the connection part-way through the request
-or response body, or answer by itself (e.g. 503 with Retry-After) after reading the request body.
+or response body, answer by itself (e.g. 503 with Retry-After) after reading the request body, let the
+server act on the request and then answer with an error instead of the server's answer, never answer
+(a black hole), or relay the server's answer one byte at a time (a trickle).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -45,7 +48,27 @@ class Respond:
     body: bytes = b""
 
 
-Action = Relay | Respond
+@dataclass(frozen=True)
+class RelayThenRespond:
+    """Relay the request so the server carries it out, read the server's whole answer, then send `respond`
+    instead of it: the client sees a failure although the server acted (e.g. a 500 after a stored PUT)."""
+
+    respond: Respond
+
+
+@dataclass(frozen=True)
+class BlackHole:
+    """Read the request and never answer; the connection stays open until the client gives up."""
+
+
+@dataclass(frozen=True)
+class Trickle:
+    """Relay the request, then relay the server's answer one byte every `interval` seconds."""
+
+    interval: float = 0.5
+
+
+Action = Relay | Respond | RelayThenRespond | BlackHole | Trickle
 Decide = Callable[[RequestHead], Action]
 
 
@@ -124,6 +147,18 @@ class FaultProxy:
                 _drain(client, request.length - len(rest))
                 self._respond(client, action)
                 return
+            if isinstance(action, BlackHole):
+                _drain(client, request.length - len(rest))
+                while not self._closed and client.recv(65536):
+                    pass  # until the client closes (or the proxy stops)
+                return
+            if isinstance(action, RelayThenRespond | Trickle):
+                answer = self._exchange(head, client, request.length - len(rest), rest)
+                if isinstance(action, RelayThenRespond):
+                    self._respond(client, action.respond)
+                else:
+                    self._trickle(client, answer, action.interval)
+                return
             upstream = self._track(socket.create_connection(self._upstream, timeout=30))
             upstream.sendall(_with_connection_close(head))
             pump = threading.Thread(target=self._pump_response, args=(upstream, client, action), daemon=True)
@@ -170,6 +205,33 @@ class FaultProxy:
             pass
         finally:
             _close(upstream)
+
+    def _exchange(self, head: bytes, client: socket.socket, remaining: int, rest: bytes) -> bytes:
+        """Send the whole request upstream and return the server's whole answer (it closes: Connection: close)."""
+        upstream = self._track(socket.create_connection(self._upstream, timeout=30))
+        try:
+            upstream.sendall(_with_connection_close(head) + rest)
+            while remaining > 0:
+                chunk = client.recv(min(remaining, 256 * 1024))
+                if not chunk:
+                    break
+                upstream.sendall(chunk)
+                remaining -= len(chunk)
+            answer = b""
+            while chunk := upstream.recv(256 * 1024):
+                answer += chunk
+            return answer
+        finally:
+            _close(upstream)
+
+    def _trickle(self, client: socket.socket, answer: bytes, interval: float) -> None:
+        for index in range(len(answer)):
+            if self._closed:
+                return
+            client.sendall(answer[index : index + 1])
+            with self._lock:
+                self.bytes_to_client += 1
+            time.sleep(interval)
 
     def _respond(self, client: socket.socket, action: Respond) -> None:
         lines = [f"HTTP/1.1 {action.status} {action.reason}", f"Content-Length: {len(action.body)}"]
