@@ -245,6 +245,31 @@ def test_lost_answer_then_someone_elses_object_is_not_claimed(
     assert stored(admin_client, saved) == b"ours"
 
 
+def test_lost_write_that_lands_late_is_recognised(
+    live_settings: dict[str, Any], s3_server: S3Server, admin_client: Minio, unique: str
+) -> None:
+    """The check finds nothing, then the lost PUT lands (a slow gateway) and the next attempt is refused: that
+    refusal comes from our own write, so the save ends under the asked name instead of storing a copy."""
+    name = f"{unique}/late.bin"
+    payload = os.urandom(1000)
+    puts = iter(range(2))
+
+    def decide(head: RequestHead) -> Action:
+        number = next(puts, None) if is_single_put(head) else None
+        if number == 0:
+            return s3_error(504, "Gateway Timeout", "GatewayTimeout")  # not stored yet
+        if number == 1:  # the first attempt lands just before the second one arrives
+            admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(payload), length=1000)
+        return Relay()
+
+    with FaultProxy(s3_server.endpoint, decide) as proxy:
+        saved = storage(MINIO_ENDPOINT=proxy.endpoint).save(name, ContentFile(payload))
+        assert [head.method for head in proxy.requests] == ["PUT", "HEAD", "PUT", "HEAD"]
+    assert saved == name
+    assert storage().listdir(unique) == ([], ["late.bin"])
+    assert stored(admin_client, name) == payload
+
+
 # -- item 13: error bodies are capped, a 2xx body that is not XML is a clear error ----------------------
 def test_huge_error_body_is_not_read_whole(
     live_settings: dict[str, Any], s3_server: S3Server, admin_client: Minio, unique: str
