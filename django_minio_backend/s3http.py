@@ -2,14 +2,15 @@
 
 Uploads and ranged reads come through here because the SDK cannot send every header they need
 (If-None-Match on writes) and its upload path is slow; everything else stays on the SDK.
-A request is retried only when repeating it cannot change the outcome: the connection never opened,
-the body never fully left this process, the server answered with a transient error, or the caller
-says the request is idempotent.
+A request is repeated only when repeating it cannot change the outcome: the server cannot have acted on
+it (the connection never opened, the body never fully left this process, or the server said it timed
+out reading it), the caller says it is idempotent, or, for a write that may have been carried out (a
+5xx answer, or a connection lost after the whole request went out), the caller's `settle` has made
+sure that sending it again is safe.
 """
 
 from __future__ import annotations
 
-import email.utils
 import http
 import logging
 import random
@@ -21,7 +22,8 @@ from typing import Final, cast
 
 import urllib3
 from minio.error import S3Error
-from urllib3.exceptions import ConnectTimeoutError, HTTPError
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, InvalidHeader
+from urllib3.util import Retry
 
 from . import client as clients
 from .settings import MinioSettings
@@ -37,6 +39,7 @@ RETRY_STATUSES: Final = frozenset({500, 502, 503, 504})
 RETRY_CODES: Final = frozenset({"InternalError", "RequestTimeout", "ServiceUnavailable", "SlowDown"})
 BACKOFF_BASE: Final = 0.2
 MAX_DELAY: Final = 10.0  # a longer Retry-After is cut to this; attempts stay bounded either way
+ERROR_BODY_LIMIT: Final = 64 * 1024  # an error document is a few hundred bytes; more is not read
 
 
 class SourceError(Exception):
@@ -89,17 +92,24 @@ def error_from_xml(response: urllib3.BaseHTTPResponse, data: bytes, bucket: str,
     )
 
 
+def _error_body(response: urllib3.BaseHTTPResponse) -> bytes:
+    """At most ERROR_BODY_LIMIT bytes of an error answer; a connection with more left unread is closed, not reused."""
+    data = response.read(ERROR_BODY_LIMIT + 1)
+    if len(data) > ERROR_BODY_LIMIT:
+        response.close()
+        data = data[:ERROR_BODY_LIMIT]
+    response.release_conn()
+    return data
+
+
 def _retry_delay(attempt: int, response: urllib3.BaseHTTPResponse | None) -> float:
-    """Retry-After when the server gave one, else exponential backoff with jitter."""
-    if response is not None:
-        header = response.headers.get("Retry-After")
-        if header:
-            try:
-                return min(MAX_DELAY, max(0.0, float(header)))
-            except ValueError:
-                when = email.utils.parsedate_to_datetime(header) if header.strip() else None
-                if when is not None:
-                    return min(MAX_DELAY, max(0.0, (when - datetime.now(tz=UTC)).total_seconds()))
+    """Retry-After when the server gave one that reads as seconds or a date, else exponential backoff with jitter."""
+    header = response.headers.get("Retry-After") if response is not None else None
+    if header is not None:
+        try:
+            return min(MAX_DELAY, Retry.DEFAULT.parse_retry_after(header))
+        except (InvalidHeader, ValueError, OverflowError):  # a year out of range raises ValueError
+            logger.info("unreadable Retry-After %r: backing off instead", header)
     return min(MAX_DELAY, BACKOFF_BASE * float(2**attempt) * random.uniform(0.5, 1.0))
 
 
@@ -128,14 +138,19 @@ class S3Connection:
         payload_sha256: str,
         length: int | None = None,
         idempotent: bool = True,
+        settle: Callable[[], bool] | None = None,
         stream: bool = False,
     ) -> urllib3.BaseHTTPResponse:
         """Send one request, retrying transient failures; a non-2xx answer raises `S3Error`.
 
         `body` is bytes, or a factory returning a fresh iterable of chunks per attempt (None when it
         cannot start again, e.g. a stream that cannot seek); `length` is then required. `idempotent`
-        allows repeating a request the server may already have carried out. With `stream` the 2xx
-        response is returned unread and the caller must read it to the end or close it.
+        allows repeating a request the server may already have carried out. For one that is not,
+        `settle` is called after a failure that leaves open whether the server carried it out (a 5xx,
+        or the connection lost after the whole request went out): it returns True once sending again
+        is safe, False to give up with that failure, or raises to end the request its own way.
+        Without it such a failure is raised at once. With `stream` the 2xx response is returned
+        unread and the caller must read it to the end or close it.
         """
         path = f"/{bucket}/{quote_object_key(key)}" if key else f"/{bucket}"
         encoded_query = canonical_query(query)
@@ -184,9 +199,10 @@ class S3Connection:
                 # Repeating is safe when the server cannot have acted on the request: no connection,
                 # or not all of the body sent (a server never completes a request with a short body).
                 response = None
-                if isinstance(exc, ConnectTimeoutError) or not sent.complete or idempotent:
+                failure = exc
+                unsent = isinstance(exc, ConnectTimeoutError) or not sent.complete
+                if unsent or idempotent or (settle is not None and settle()):
                     logger.info("%s %s failed (%r), attempt %d of %d", method, path, exc, attempt + 1, ATTEMPTS)
-                    failure = exc
                     continue
                 raise
             if 200 <= response.status < 300:
@@ -194,9 +210,12 @@ class S3Connection:
                     response.read(cache_content=True)  # kept as response.data
                     response.release_conn()
                 return response
-            error = error_from_xml(response, response.read(), bucket, key)
-            response.release_conn()
+            error = error_from_xml(response, _error_body(response), bucket, key)
             if response.status in RETRY_STATUSES or error.code in RETRY_CODES:
+                # A 5xx may come from a gateway after the server acted; RequestTimeout (400) says it did not.
+                failure = error
+                if response.status >= 500 and not idempotent and not (settle is not None and settle()):
+                    raise error
                 logger.info(
                     "%s %s answered %s %s, attempt %d of %d",
                     method,
@@ -206,7 +225,6 @@ class S3Connection:
                     attempt + 1,
                     ATTEMPTS,
                 )
-                failure = error
                 continue
             raise error
         assert failure is not None

@@ -10,6 +10,11 @@ of two concurrent saves of one name exactly one wins; the other is renamed and s
 servers check that condition on completion without a lock (SeaweedFS 4.48 let 2 to 8 of 8
 concurrent completions of one key succeed), so completions of one name are also serialised inside
 the process; across processes the server's own atomicity (MinIO's, S3's) is what protects.
+
+A write whose answer was lost (a 5xx, or the connection gone after the whole request was sent) may have
+been carried out, so it is never simply sent again: a final write first looks at what the name now holds
+(the same ETag and size as this write: done; someone else's object under a create-only write: taken),
+and a CreateMultipartUpload first aborts the uploads of that name the server began meanwhile.
 """
 
 from __future__ import annotations
@@ -19,17 +24,21 @@ import hashlib
 import io
 import logging
 import threading
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Final, Literal, TypeVar
 from xml.sax.saxutils import escape
 
 import urllib3
 from django.core.files.base import File
 from minio.error import S3Error
 
+from .errors import is_not_found
 from .executor import shared_executor
 from .s3http import Buffer, S3Connection, SourceError, error_from_xml
 from .settings import MiB, MinioSettings
@@ -46,6 +55,7 @@ MAX_RENAMES: Final = 100
 EMPTY_SHA256: Final = hashlib.sha256(b"").hexdigest()
 TAKEN_CODES: Final = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 WORKER_PREFIX: Final = "minio-upload"  # thread name prefix of the shared executor
+CLOCK_SLACK: Final = 2.0  # seconds either side of a lost CreateMultipartUpload (Initiated is in whole seconds)
 
 _unconditional_endpoints: set[str] = set()  # servers that answered NotImplemented to If-None-Match
 _unconditional_lock = threading.Lock()
@@ -72,6 +82,23 @@ class _NameTaken(Exception):
     """A create-only write found its name taken by someone else."""
 
 
+class _AlreadyStored(Exception):
+    """A write whose answer was lost turned out to be stored: `etag` is the stored object's."""
+
+    def __init__(self, etag: str) -> None:
+        super().__init__(etag)
+        self.etag = etag
+
+
+@dataclass(frozen=True, slots=True)
+class _Expected:
+    """What a final write stores: its size, and its ETag (None if unknowable), computed only once an answer
+    was lost."""
+
+    size: int
+    etag: Callable[[], str | None]
+
+
 @dataclass(frozen=True, slots=True)
 class _CreateOnly:
     """A write that must not replace an existing object; `exists` answers for servers without conditional writes."""
@@ -83,7 +110,9 @@ class UploadSource:
     """The caller's content: a binary or text stream, its length when knowable, and whether it can be re-read.
 
     Uploads start at the beginning of the stream (Django's `File.chunks()` does the same). Text is
-    sent UTF-8 encoded; its encoded length is unknown until read.
+    sent UTF-8 encoded; its encoded length is unknown until read. So is the length of a stream that
+    cannot seek, whatever `File.size` says: Django reports 0 for a pipe, and a stored object must
+    hold everything the source gives.
     """
 
     def __init__(self, content: Any) -> None:
@@ -96,9 +125,7 @@ class UploadSource:
         self.seekable = _is_seekable(stream)
         if self.seekable:
             stream.seek(0)
-        self.size: int | None = None
-        if not self._text:
-            self.size = _stream_size(stream) if self.seekable else _declared_size(content)
+        self.size = _stream_size(stream) if self.seekable and not self._text else None
         readinto = getattr(stream, "readinto", None)
         self._readinto: Callable[[memoryview], int | None] | None = (
             readinto if callable(readinto) and not self._text else None
@@ -164,15 +191,6 @@ def _stream_size(stream: Any) -> int:
     end = int(stream.seek(0, io.SEEK_END))
     stream.seek(0)
     return end
-
-
-def _declared_size(content: Any) -> int | None:
-    """The `size` a non-seekable source claims (Django's File computes it and may fail doing so)."""
-    try:
-        size = content.size
-    except (AttributeError, OSError, ValueError, TypeError):
-        return None
-    return size if isinstance(size, int) and size >= 0 else None
 
 
 class _Inline(Executor):
@@ -278,7 +296,8 @@ class Uploader:
         return UNSIGNED_PAYLOAD if self._settings.use_https else hashlib.sha256(data).hexdigest()
 
     def _put_buffer(self, name: str, data: bytearray, content_type: str, create_only: _CreateOnly | None) -> str:
-        return self._put(name, data, None, self._payload_hash(data), content_type, create_only, can_resend=True)
+        expected = _Expected(len(data), functools.cache(lambda: hashlib.md5(data, usedforsecurity=False).hexdigest()))
+        return self._put(name, data, expected, self._payload_hash(data), content_type, create_only, can_resend=True)
 
     def _put_stream(
         self, name: str, source: UploadSource, size: int, content_type: str, create_only: _CreateOnly | None
@@ -293,13 +312,14 @@ class Uploader:
             started = True
             return _exact_blocks(source, size)
 
-        return self._put(name, body, size, UNSIGNED_PAYLOAD, content_type, create_only, can_resend=source.seekable)
+        expected = _Expected(size, functools.cache(lambda: _md5_of(source)))
+        return self._put(name, body, expected, UNSIGNED_PAYLOAD, content_type, create_only, can_resend=source.seekable)
 
     def _put(
         self,
         name: str,
         body: Buffer | Callable[[], Iterator[Buffer] | None],
-        length: int | None,
+        expected: _Expected,
         digest: str,
         content_type: str,
         create_only: _CreateOnly | None,
@@ -308,19 +328,21 @@ class Uploader:
     ) -> str:
         """The single PUT, conditional when create-only; only an unconditional one may be repeated blindly."""
 
-        def send(precondition: Mapping[str, str]) -> urllib3.BaseHTTPResponse:
-            return self._connection.request(
+        def send(precondition: Mapping[str, str], settle: Callable[[], bool]) -> str:
+            response = self._connection.request(
                 "PUT",
                 self._bucket,
                 name,
                 headers={"Content-Type": content_type, **precondition},
                 body=body,
-                length=length,
+                length=expected.size,
                 payload_sha256=digest,
                 idempotent=not precondition,
+                settle=settle,
             )
+            return _etag(response)
 
-        return _etag(self._conditional(name, create_only, send, can_resend=can_resend))
+        return self._final_write(name, create_only, send, expected, can_resend=can_resend)
 
     # -- multipart -----------------------------------------------------------------------------
     def _multipart(
@@ -335,7 +357,8 @@ class Uploader:
         upload_id = self._create_upload(name, content_type)
         try:
             etags = self._send_parts(name, upload_id, parts)
-            return self._complete(name, upload_id, etags, create_only)
+            expected = _Expected(parts.total, functools.cache(lambda: _multipart_etag(etags)))
+            return self._complete(name, upload_id, etags, expected, create_only)
         except BaseException:
             self._abort(name, upload_id)
             raise
@@ -349,6 +372,7 @@ class Uploader:
         return part_size
 
     def _create_upload(self, name: str, content_type: str) -> str:
+        started = time.time()
         response = self._connection.request(
             "POST",
             self._bucket,
@@ -356,12 +380,42 @@ class Uploader:
             query=(("uploads", ""),),
             headers={"Content-Type": content_type},
             payload_sha256=EMPTY_SHA256,
-            idempotent=False,  # a repeat after a lost answer would leave an orphaned upload behind
+            idempotent=False,  # a repeat after a lost answer would leave an orphaned upload behind ...
+            settle=lambda: self._abort_begun(name, started),  # ... unless it is aborted first
         )
-        upload_id = ET.fromstring(response.data).findtext("{*}UploadId")
+        upload_id = _xml(response, self._bucket, name).findtext("{*}UploadId")
         if not upload_id:
             raise OSError(f"The server returned no UploadId for {self._bucket}/{name}")
         return upload_id
+
+    def _abort_begun(self, name: str, asked_at: float) -> bool:
+        """Abort every upload of `name` the server began since `asked_at` (this process's clock, corrected by
+        the server's Date): after a CreateMultipartUpload whose answer was lost, one of them may be ours, and
+        nothing else would ever complete or abort it. False when the uploads could not be listed."""
+        query = [("uploads", ""), ("prefix", name)]
+        try:
+            while True:
+                response = self._connection.request("GET", self._bucket, query=query, payload_sha256=EMPTY_SHA256)
+                skew = _server_clock(response) - time.time()
+                earliest, latest = asked_at + skew - CLOCK_SLACK, time.time() + skew + CLOCK_SLACK
+                listing = _xml(response, self._bucket, name)
+                for upload in listing.iterfind("{*}Upload"):
+                    upload_id = upload.findtext("{*}UploadId")
+                    begun = _timestamp(upload.findtext("{*}Initiated"))
+                    if upload.findtext("{*}Key") == name and upload_id and earliest <= begun <= latest:
+                        logger.info(
+                            "Aborting upload %s of %s/%s: its creation went unanswered", upload_id, self._bucket, name
+                        )
+                        self._abort(name, upload_id)
+                key_marker, id_marker = listing.findtext("{*}NextKeyMarker"), listing.findtext("{*}NextUploadIdMarker")
+                if listing.findtext("{*}IsTruncated") != "true" or key_marker != name or not id_marker:
+                    return True  # the uploads of `name` are listed first: a later page holds longer keys
+                query = [*query[:2], ("key-marker", key_marker), ("upload-id-marker", id_marker)]
+        except Exception as error:  # noqa: BLE001 - the lost answer's own failure is what the caller gets
+            logger.warning(
+                "Could not look for an upload of %s/%s begun without an answer: %r", self._bucket, name, error
+            )
+            return False
 
     def _send_parts(self, name: str, upload_id: str, parts: _PartReader) -> list[str]:
         """Upload parts on the shared pool, reading the next one only when one of workers + 1 slots is free
@@ -426,7 +480,9 @@ class Uploader:
             raise OSError(f"The server returned no ETag for part {number} of {self._bucket}/{name}")
         return str(etag)
 
-    def _complete(self, name: str, upload_id: str, etags: list[str], create_only: _CreateOnly | None) -> str:
+    def _complete(
+        self, name: str, upload_id: str, etags: list[str], expected: _Expected, create_only: _CreateOnly | None
+    ) -> str:
         document = "".join(
             f"<Part><PartNumber>{number}</PartNumber><ETag>{escape(etag)}</ETag></Part>"
             for number, etag in enumerate(etags, start=1)
@@ -434,7 +490,7 @@ class Uploader:
         body = f"<CompleteMultipartUpload>{document}</CompleteMultipartUpload>".encode()
         digest = hashlib.sha256(body).hexdigest()
 
-        def send(precondition: Mapping[str, str]) -> urllib3.BaseHTTPResponse:
+        def send(precondition: Mapping[str, str], settle: Callable[[], bool]) -> str:
             response = self._connection.request(
                 "POST",
                 self._bucket,
@@ -444,17 +500,16 @@ class Uploader:
                 body=body,
                 payload_sha256=digest,
                 idempotent=False,
+                settle=settle,
             )
             if b"<Error>" in response.data[:512]:  # S3 may report a failed completion with status 200
                 raise error_from_xml(response, response.data, self._bucket, name)
-            return response
+            return (_xml(response, self._bucket, name).findtext("{*}ETag") or "").strip('"')
 
         if create_only is not None:
             with _completion_lock(self._connection.endpoint, self._bucket, name):
-                response = self._conditional(name, create_only, send, can_resend=True)
-        else:
-            response = send({})
-        return (ET.fromstring(response.data).findtext("{*}ETag") or "").strip('"')
+                return self._final_write(name, create_only, send, expected, can_resend=True)
+        return self._final_write(name, None, send, expected, can_resend=True)
 
     def _abort(self, name: str, upload_id: str) -> None:
         """Best effort: a failed abort is logged, never raised over the error that caused it."""
@@ -472,15 +527,53 @@ class Uploader:
         except Exception as error:  # noqa: BLE001 - the caller's original error matters more
             logger.warning("Could not abort multipart upload %s of %s/%s: %r", upload_id, self._bucket, name, error)
 
-    # -- create-only ---------------------------------------------------------------------------
+    # -- the final write: create-only, and settled when its answer is lost -----------------------
+    def _final_write(
+        self,
+        name: str,
+        create_only: _CreateOnly | None,
+        send: Callable[[Mapping[str, str], Callable[[], bool]], str],
+        expected: _Expected,
+        *,
+        can_resend: bool,
+    ) -> str:
+        """Send the final write (the PUT or CompleteMultipartUpload) and return the stored object's ETag.
+
+        When its answer is lost, the object stored under the name tells what happened before anything is
+        sent again: ours (same ETag and size) ends the write; under create-only, someone else's moves it
+        to another name. A later refusal or failure is checked the same way, since the lost attempt may
+        have been carried out after all (a slow gateway)."""
+        lost = _LostAnswer(self._stored, name, expected, create_only is not None)
+        try:
+            return self._conditional(
+                name, create_only, lambda precondition: send(precondition, lost.settle), can_resend=can_resend
+            )
+        except _AlreadyStored as stored:
+            return stored.etag
+        except Exception:
+            etag = lost.stored_etag() if lost.seen else None
+            if etag is None:
+                raise
+            return etag
+
+    def _stored(self, name: str) -> tuple[str, int] | None:
+        """The ETag and size of the object stored under `name`, None when there is none."""
+        try:
+            response = self._connection.request("HEAD", self._bucket, name, payload_sha256=EMPTY_SHA256)
+        except S3Error as error:
+            if is_not_found(error):
+                return None
+            raise
+        return _etag(response), int(response.headers.get("Content-Length", "-1"))
+
     def _conditional(
         self,
         name: str,
         create_only: _CreateOnly | None,
-        send: Callable[[Mapping[str, str]], urllib3.BaseHTTPResponse],
+        send: Callable[[Mapping[str, str]], str],
         *,
         can_resend: bool,
-    ) -> urllib3.BaseHTTPResponse:
+    ) -> str:
         """Send the final write: with If-None-Match: * when create-only, or, to a server that does not
         support that, only after asking whether the name is taken (which two racing saves can both pass)."""
         if create_only is None:
@@ -500,6 +593,52 @@ class Uploader:
         if create_only.exists(name):
             raise _NameTaken
         return send({})
+
+
+class _LostAnswer:
+    """Settles a final write whose answer was lost, from the object now stored under its name."""
+
+    def __init__(
+        self, stored: Callable[[str], tuple[str, int] | None], name: str, expected: _Expected, create_only: bool
+    ) -> None:
+        self._stored = stored  # ETag and size of what a name holds, None when nothing
+        self._name = name
+        self._expected = expected
+        self._create_only = create_only
+        self.seen = False  # an answer was lost: a later refusal may come from our own earlier attempt
+
+    def settle(self) -> bool:
+        """For `S3Connection.request`: raises _AlreadyStored when the write is found stored, _NameTaken when a
+        create-only write finds someone else's object; True when sending again is safe (nothing stored, or
+        an object a replacing write may overwrite); False when it cannot tell."""
+        self.seen = True
+        verdict, etag = self._look()
+        if verdict == "ours":
+            raise _AlreadyStored(etag)
+        if verdict == "other" and self._create_only:
+            raise _NameTaken
+        return verdict != "unknown"
+
+    def stored_etag(self) -> str | None:
+        """The stored object's ETag when it is this write's, else None."""
+        verdict, etag = self._look()
+        return etag if verdict == "ours" else None
+
+    def _look(self) -> tuple[Literal["absent", "ours", "other", "unknown"], str]:
+        """What the name holds now, and its ETag; "unknown" when that cannot be found out, or when this write's
+        own ETag cannot be known (the failure at hand then stands)."""
+        try:
+            found = self._stored(self._name)
+            if found is None:
+                return "absent", ""
+            expected = self._expected.etag()
+        except Exception as error:  # noqa: BLE001 - the lost answer's own failure is what the caller gets
+            logger.warning("Could not check whether %s was stored after a lost answer: %r", self._name, error)
+            return "unknown", ""
+        etag, size = found
+        if expected is None:
+            return "unknown", etag
+        return ("ours" if etag.lower() == expected.lower() and size == self._expected.size else "other"), etag
 
 
 def _note_unconditional(endpoint: str, error: S3Error) -> None:
@@ -572,6 +711,11 @@ class _PartReader:
             return None
         return self._filled(buffer, count)
 
+    @property
+    def total(self) -> int:
+        """The bytes handed out so far: the object's size once the last part is read."""
+        return self._done
+
     def recycle(self, part: memoryview) -> None:
         """Take back the buffer of a part that was sent (or never will be); never raises."""
         if isinstance(part.obj, bytearray):
@@ -593,3 +737,51 @@ def _cancel_all(futures: list[Future[str]]) -> None:
 
 def _etag(response: urllib3.BaseHTTPResponse) -> str:
     return str(response.headers.get("ETag") or "").strip('"')
+
+
+def _xml(response: urllib3.BaseHTTPResponse, bucket: str, name: str) -> ET.Element:
+    """The XML document of a 2xx answer; anything else (a proxy's HTML page, a cut-off body) is an OSError."""
+    try:
+        return ET.fromstring(response.data)
+    except ET.ParseError as error:
+        raise OSError(
+            f"The server's answer for {bucket}/{name} is not XML ({error}): {response.data[:200]!r}"
+        ) from error
+
+
+def _md5_of(source: UploadSource) -> str | None:
+    """MD5 of the whole source, read again from the start (None when it cannot be): the ETag of a single PUT."""
+    if not source.rewind():
+        return None
+    digest = hashlib.md5(usedforsecurity=False)
+    view = memoryview(bytearray(BLOCK))
+    while count := source.read_into(view):
+        digest.update(view[:count])
+    return digest.hexdigest()
+
+
+def _multipart_etag(etags: list[str]) -> str | None:
+    """S3's ETag of a completed multipart upload: MD5 of the parts' binary MD5s, "-", the number of parts."""
+    try:
+        digests = b"".join(bytes.fromhex(etag.strip('"')) for etag in etags)
+    except ValueError:
+        return None  # a part ETag that is not an MD5 (e.g. under server-side encryption)
+    if len(digests) != 16 * len(etags):
+        return None
+    return f"{hashlib.md5(digests, usedforsecurity=False).hexdigest()}-{len(etags)}"
+
+
+def _server_clock(response: urllib3.BaseHTTPResponse) -> float:
+    """The server's time from its Date header (this process's clock when it sent none)."""
+    try:
+        return parsedate_to_datetime(response.headers.get("Date", "")).timestamp()
+    except (TypeError, ValueError):
+        return time.time()
+
+
+def _timestamp(text: str | None) -> float:
+    """An ISO 8601 time as S3 lists it (UTC "Z" or an offset); NaN, which no range holds, when unreadable."""
+    try:
+        return datetime.fromisoformat(text or "").timestamp()
+    except ValueError:
+        return float("nan")

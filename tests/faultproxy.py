@@ -237,7 +237,8 @@ class FaultProxy:
         lines = [f"HTTP/1.1 {action.status} {action.reason}", f"Content-Length: {len(action.body)}"]
         lines.append("Connection: close")
         lines += [f"{name}: {value}" for name, value in action.headers.items()]
-        client.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + action.body)
+        client.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        client.sendall(action.body)  # not joined to the head: a huge body is sent without a copy
 
     def _reset(self, client: socket.socket, upstream: socket.socket) -> None:
         """RST to the client (as a crashed server or middlebox would send); the server side just closes."""
