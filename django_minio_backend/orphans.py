@@ -163,6 +163,7 @@ def bucket_groups() -> tuple[list[BucketGroup], list[str]]:
 
 
 def endpoint_url(settings: MinioSettings) -> str:
+    """`http://host:port` as the storage reaches it: the scheme matters as much as the host."""
     return f"{'https' if settings.use_https else 'http'}://{settings.endpoint.lower()}"
 
 

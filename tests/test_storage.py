@@ -128,6 +128,8 @@ def test_names_with_a_backslash_stored_earlier_can_still_be_read(
     assert media.exists(name) and media.size(name) == 3
     assert media.open(name).read() == b"old"
     assert fetch(media.url(name)) == b"old"
+    media.delete(name)
+    assert not media.exists(name)
 
 
 def test_exists_size_delete(media: MinioBackend, unique: str) -> None:
