@@ -56,6 +56,15 @@ def clean_prefix(path: str) -> str:
     return clean_name(path.rstrip("/")) + "/"
 
 
+def refuse_backslash(name: str) -> None:
+    """For names a save creates. Some servers (SeaweedFS) store `a\\b` as `a/b`, so a row would name a key
+    that no listing shows. Not part of clean_name: objects stored earlier under such names stay readable."""
+    if "\\" in name:
+        raise SuspiciousFileOperation(
+            f"Invalid object name {name!r}: contains a backslash, which some S3 servers store as '/'"
+        )
+
+
 def get_iso_date() -> str:
     """Today's date in UTC as YYYY-MM-DD."""
     return datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%d")

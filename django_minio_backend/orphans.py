@@ -1,18 +1,32 @@
-"""Finding objects that no database row references, for `clean_orphaned_minio_files`.
+r"""Finding objects that no database row references, for `clean_orphaned_minio_files`.
 
-Matching is per physical bucket, i.e. per (endpoint, bucket): every FileField storing into a bucket
-contributes its names, whichever alias or model it comes from, and a name referenced in one bucket
-protects nothing in another. Static files buckets are never scanned (no row references collectstatic
-output), nor are buckets that no FileField stores into (their objects would all look orphaned).
+The rule is never to delete a referenced file:
+
+- Buckets are grouped by name. Every FileField storing into a bucket of that name contributes its names,
+  whichever model, alias or endpoint string it uses, so `127.0.0.1:9000` and `localhost:9000` protect each
+  other's files. A name referenced in one bucket protects nothing in another.
+- Storages naming a bucket through different endpoints must be shown to reach one server: same scheme, same
+  port, and host names whose resolved address sets intersect. Otherwise the bucket is refused and nothing in
+  it is deleted: its rows may be spread over two servers, and one listing can account for only one of them.
+- Names are read through a plain QuerySet built for the scan, so no default or base manager hides a row.
+- A key that XML 1.0 cannot carry (control characters, and `\r`, which the server's parser reads as `\n`)
+  is deleted by a DELETE of its own, never inside a DeleteObjects body.
+- A listed key that equals a referenced name once `\` is read as `/` is kept: SeaweedFS stores `a\b` as
+  `a/b`.
+
+Static files buckets (by name) are never scanned, since no row references collectstatic output; nor are
+buckets that no FileField stores into (their objects would all look orphaned).
 """
 
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.apps import apps
 from django.db import models
@@ -29,6 +43,9 @@ DELETE_BATCH = 1000  # the most keys one S3 DeleteObjects request takes
 _IN_BATCH = 500  # names per `__in` query, below every database's parameter limit
 _AGE = re.compile(r"(\d+)([smhd]?)")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_NOT_IN_XML = re.compile("[^\t\n\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")  # XML 1.0 Char, less \r
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def parse_age(text: str) -> timedelta | None:
@@ -62,9 +79,11 @@ class FileFieldRef:
         return f"{self.model._meta.label}.{self.field.name}"
 
     def _rows(self) -> models.QuerySet[models.Model]:
-        """Through the base manager: a custom default manager may hide rows whose files are still in use."""
+        """A plain QuerySet of its own: the default manager and the base manager (`Meta.base_manager_name`)
+        may both hide rows whose files are still in use."""
         column = self.field.attname
-        return self.model._base_manager.exclude(**{f"{column}__isnull": True}).exclude(**{column: ""})
+        rows: models.QuerySet[models.Model] = models.QuerySet(model=self.model)
+        return rows.exclude(**{f"{column}__isnull": True}).exclude(**{column: ""})
 
     def names(self) -> Iterator[str]:
         """Every stored name, streamed: one column, no model instances."""
@@ -81,12 +100,14 @@ class FileFieldRef:
 
 @dataclass
 class BucketGroup:
-    """A bucket on one server and every field storing into it."""
+    """A bucket name and every field storing into it, through whichever alias or endpoint."""
 
     bucket: str
     settings: MinioSettings  # of the first storage seen; its client is used
     aliases: list[str] = field(default_factory=list)
     fields: list[FileFieldRef] = field(default_factory=list)
+    endpoints: dict[str, list[str]] = field(default_factory=dict)  # endpoint URL -> aliases using it
+    refusal: str | None = None  # why nothing in this bucket may be deleted
 
     @property
     def client(self) -> Minio:
@@ -113,34 +134,79 @@ def minio_file_fields() -> Iterator[tuple[FileFieldRef, MinioBackend]]:
                 yield FileFieldRef(model, candidate), storage
 
 
-def static_buckets() -> set[tuple[str, str]]:
-    """(endpoint, bucket) of every static alias: collectstatic output, never scanned."""
-    found: set[tuple[str, str]] = set()
-    for alias in minio_aliases():
-        if is_static_alias(alias):
-            settings = get_settings(alias)
-            found.add((settings.endpoint.lower(), settings.static_files_bucket))
-    return found
+def static_buckets() -> set[str]:
+    """The static files bucket of every static alias, whatever its endpoint: collectstatic output, never scanned."""
+    return {get_settings(alias).static_files_bucket for alias in minio_aliases() if is_static_alias(alias)}
 
 
 def bucket_groups() -> tuple[list[BucketGroup], list[str]]:
-    """The buckets to scan, and why others were skipped."""
-    groups: dict[tuple[str, str], BucketGroup] = {}
+    """The buckets to scan (a refused one carries its `refusal`), and why others were skipped."""
+    groups: dict[str, BucketGroup] = {}
     statics = static_buckets()
     skipped: list[str] = []
     for ref, storage in minio_file_fields():
-        settings = storage.settings
-        key = (settings.endpoint.lower(), storage.bucket)
-        if key in statics:
+        if storage.bucket in statics:
             skipped.append(f"{storage.bucket}: static files bucket (field {ref.label})")
             continue
-        group = groups.get(key)
+        group = groups.get(storage.bucket)
         if group is None:
-            group = groups[key] = BucketGroup(bucket=storage.bucket, settings=settings)
+            group = groups[storage.bucket] = BucketGroup(bucket=storage.bucket, settings=storage.settings)
         if storage.alias not in group.aliases:
             group.aliases.append(storage.alias)
+        sharing = group.endpoints.setdefault(endpoint_url(storage.settings), [])
+        if storage.alias not in sharing:
+            sharing.append(storage.alias)
         group.fields.append(ref)
+    for group in groups.values():
+        group.refusal = refusal(group)
     return list(groups.values()), skipped
+
+
+def endpoint_url(settings: MinioSettings) -> str:
+    """`http://host:port` as the storage reaches it: the scheme matters as much as the host."""
+    return f"{'https' if settings.use_https else 'http'}://{settings.endpoint.lower()}"
+
+
+def refusal(group: BucketGroup) -> str | None:
+    """Why the group's endpoints may be more than one server, or None when they are one."""
+    urls = list(group.endpoints)
+    for index, first in enumerate(urls):
+        for second in urls[index + 1 :]:
+            doubt = doubt_about_one_server(first, second)
+            if doubt is not None:
+                return (
+                    f"Refusing bucket {group.bucket}: nothing in it is deleted: cannot tell whether "
+                    f"{', '.join(group.endpoints[first])} ({first}) and {', '.join(group.endpoints[second])} "
+                    f"({second}) are one server ({doubt}). Give these aliases one MINIO_ENDPOINT, "
+                    "or store into buckets of different names."
+                )
+    return None
+
+
+def doubt_about_one_server(first: str, second: str) -> str | None:
+    """None when endpoint URLs `first` and `second` reach one server; otherwise why that cannot be shown."""
+    one, other = urlsplit(first), urlsplit(second)
+    if one.scheme != other.scheme:
+        return f"{one.scheme} and {other.scheme}"
+    try:
+        ports = (one.port or _DEFAULT_PORTS[one.scheme], other.port or _DEFAULT_PORTS[other.scheme])
+    except ValueError as exc:
+        return str(exc)
+    if ports[0] != ports[1]:
+        return "different ports"
+    if one.hostname == other.hostname:
+        return None
+    try:
+        addresses = [_addresses(url.hostname or "", ports[0]) for url in (one, other)]
+    except OSError as exc:
+        return f"a host name does not resolve: {exc}"
+    if addresses[0].isdisjoint(addresses[1]):
+        return f"their host names resolve to different addresses: {sorted(addresses[0])}, {sorted(addresses[1])}"
+    return None
+
+
+def _addresses(host: str, port: int) -> set[str]:
+    return {str(found[4][0]) for found in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
 
 
 @dataclass
@@ -168,10 +234,15 @@ def iter_orphans(
 ) -> Iterator[str]:
     """List the bucket once (paginated by the SDK) and yield each unreferenced object older than `cutoff`.
 
-    Objects without a modification time are kept: an unknown age is never old enough. Referenced
+    Objects without a modification time are kept: an unknown age is never old enough. So is an object
+    whose key matches a referenced name once every `\\` is read as `/` (see `referenced_as`). Referenced
     names found are added to `seen` when given (for --check-missing); `progress` is called every
     `progress_every` objects listed.
     """
+    backslashed: dict[str, list[str]] = {}  # referenced names holding "\\", by their form with "/"
+    for name in referenced:
+        if "\\" in name:
+            backslashed.setdefault(name.replace("\\", "/"), []).append(name)
     for item in scan.group.client.list_objects(bucket_name=scan.group.bucket, recursive=True):
         name = item.object_name
         if item.is_dir or name is None:
@@ -183,6 +254,11 @@ def iter_orphans(
             if seen is not None:
                 seen.add(name)
             continue
+        found = referenced_as(name, referenced, backslashed)
+        if found:
+            if seen is not None:
+                seen.update(found)
+            continue
         if cutoff is not None and (item.last_modified is None or item.last_modified > cutoff):
             scan.recent += 1
             continue
@@ -191,14 +267,47 @@ def iter_orphans(
     scan.complete = True
 
 
-def delete_batch(scan: BucketScan, names: list[str]) -> None:
-    """One DeleteObjects request for up to DELETE_BATCH names; failures are recorded, not raised."""
-    failures = list(
-        scan.group.client.remove_objects(
-            bucket_name=scan.group.bucket, delete_object_list=[DeleteObject(name=name) for name in names]
+def referenced_as(key: str, referenced: set[str], backslashed: dict[str, list[str]]) -> list[str]:
+    """The referenced names that a listed key not in `referenced` may be: equal once `\\` is read as `/`
+    on both sides. A server that turns `\\` into `/` (SeaweedFS) lists `a\\b` as `a/b`."""
+    slashed = key.replace("\\", "/")
+    found = list(backslashed.get(slashed, ()))
+    if slashed != key and slashed in referenced:
+        found.append(slashed)
+    return found
+
+
+def xml_cannot_carry(key: str) -> bool:
+    """True for a key a DeleteObjects body cannot hold: a character outside XML 1.0 makes the whole request
+    MalformedXML, and a `\\r` is read as `\\n` by the server's parser, which would delete another key."""
+    return _NOT_IN_XML.search(key) is not None
+
+
+def shown(name: str) -> str:
+    """`name` for output: its repr() when it holds control characters, which would garble a terminal."""
+    return repr(name) if _CONTROL.search(name) else name
+
+
+def delete_batch(scan: BucketScan, names: list[str]) -> list[str]:
+    """Delete up to DELETE_BATCH names: one DeleteObjects request for the keys XML can carry, one DELETE
+    (the key in the URL path) for each other key. Failures are recorded, not raised; returns the keys
+    deleted on their own, for the report."""
+    client, bucket = scan.group.client, scan.group.bucket
+    alone = [name for name in names if xml_cannot_carry(name)]
+    batch = [DeleteObject(name=name) for name in names if not xml_cannot_carry(name)]
+    if batch:
+        failures = list(client.remove_objects(bucket_name=bucket, delete_object_list=batch))
+        scan.deleted += len(batch) - len(failures)
+        scan.errors.extend(
+            f"could not delete {bucket}/{shown(item.name or '')}: {item.code} {item.message}" for item in failures
         )
-    )
-    scan.deleted += len(names) - len(failures)
-    scan.errors.extend(
-        f"could not delete {scan.group.bucket}/{item.name}: {item.code} {item.message}" for item in failures
-    )
+    deleted: list[str] = []
+    for name in alone:
+        try:
+            client.remove_object(bucket_name=bucket, object_name=name)
+        except Exception as exc:  # noqa: BLE001 - recorded like a DeleteObjects failure; the next key is tried
+            scan.errors.append(f"could not delete {bucket}/{shown(name)}: {exc}")
+            continue
+        scan.deleted += 1
+        deleted.append(name)
+    return deleted

@@ -28,7 +28,7 @@ from .errors import BucketNotFoundError, is_not_found
 from .executor import shared_executor
 from .files import MinioFile, RangedReader
 from .health import MinioServerStatus, check_server
-from .names import clean_name, clean_prefix
+from .names import clean_name, clean_prefix, refuse_backslash
 from .settings import URL_CACHE_KEYS, MinioSettings, alias_for, alias_options, get_settings, parse_options
 from .transfer import Uploader, UploadSource
 from .urlcache import CachedURLBuilder, shared_cache
@@ -181,6 +181,7 @@ class MinioBackend(Storage):
         """Upload, create-only unless `replace_existing`: if the name is taken (by an earlier object or by
         a concurrent save), the upload goes to an alternative name instead, never over that object."""
         name = clean_name(name)
+        refuse_backslash(name)
         if self.settings.bucket_check_on_save:
             self._ensure_bucket()
         written = self._uploader.upload(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,9 +22,10 @@ from django_minio_backend.management.commands import clean_orphaned_minio_files
 from tests.counting import CountingPoolManager
 from tests.servers import free_ports
 from tests.settings import ARCHIVE_BUCKET, BACKUP_BUCKET
-from tests.testapp.models import Album, Report, Scan
+from tests.testapp.models import Album, Attachment, Report, Scan
 
 pytestmark = pytest.mark.django_db
+XML_CANNOT_CARRY = re.compile("[^\t\n\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")  # and \r: parsed as \n
 
 
 def run(command: str, *args: str, **options: Any) -> tuple[str, str]:
@@ -37,6 +39,16 @@ def run_failing(command: str, *args: str, **options: Any) -> tuple[str, str, str
     with pytest.raises(CommandError) as info:
         call_command(command, *args, stdout=out, stderr=err, **options)
     return out.getvalue(), err.getvalue(), str(info.value)
+
+
+def run_to_the_end(command: str, *args: str, **options: Any) -> tuple[str, str, str | None]:
+    """(stdout, stderr, the CommandError's message or None): tests check the buckets before the outcome."""
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command(command, *args, stdout=out, stderr=err, **options)
+    except CommandError as exc:
+        return out.getvalue(), err.getvalue(), str(exc)
+    return out.getvalue(), err.getvalue(), None
 
 
 @pytest.fixture
@@ -117,11 +129,11 @@ def orphan_buckets(live_settings: dict[str, Any], admin_client: Minio) -> Iterat
 
 
 def empty(admin_client: Minio, bucket: str) -> None:
-    names = [
-        DeleteObject(name=item.object_name or "")
-        for item in admin_client.list_objects(bucket_name=bucket, recursive=True)
-    ]
-    assert list(admin_client.remove_objects(bucket_name=bucket, delete_object_list=names)) == []
+    names = [item.object_name or "" for item in admin_client.list_objects(bucket_name=bucket, recursive=True)]
+    for name in [name for name in names if XML_CANNOT_CARRY.search(name)]:  # a DeleteObjects body cannot
+        admin_client.remove_object(bucket_name=bucket, object_name=name)
+    batch = [DeleteObject(name=name) for name in names if not XML_CANNOT_CARRY.search(name)]
+    assert list(admin_client.remove_objects(bucket_name=bucket, delete_object_list=batch)) == []
 
 
 def put(admin_client: Minio, bucket: str, *names: str) -> None:
@@ -320,3 +332,97 @@ def test_a_failing_bucket_fails_the_command_after_the_others(project: dict[str, 
     assert message == f"clean_orphaned_minio_files failed for: {BACKUP_BUCKET}"
     assert out.splitlines()[-1].endswith("; 1 bucket(s) failed")
     assert listed(admin_client, ARCHIVE_BUCKET) == project["kept_archive"]
+
+
+# -- the cleaner never deletes a referenced file -----------------------------------------------------
+def other_spelling(endpoint: str) -> str:
+    """The same server named the other way: 127.0.0.1:P <-> localhost:P."""
+    host, port = endpoint.rsplit(":", 1)
+    return f"{'localhost' if host == '127.0.0.1' else '127.0.0.1'}:{port}"
+
+
+def test_aliases_spelling_one_server_differently_clean_one_bucket_against_all_rows(
+    project: dict[str, set[str]], live_settings: dict[str, Any], admin_client: Minio
+) -> None:
+    """Scan (alias default) and Report/Album (alias archive) store into one bucket of one server."""
+    storages = copy.deepcopy(live_settings)
+    default = storages["default"]["OPTIONS"]
+    default["MINIO_ENDPOINT"] = other_spelling(default["MINIO_ENDPOINT"])
+    with override_settings(STORAGES=storages):
+        out, err = run("clean_orphaned_minio_files", "--older-than", "0", "--noinput", *OURS)
+    assert listed(admin_client, ARCHIVE_BUCKET) == project["kept_archive"]
+    assert listed(admin_client, BACKUP_BUCKET) == project["kept_backup"]
+    assert err == ""
+    assert f"Bucket {ARCHIVE_BUCKET} [archive, default]: 5 names referenced by " in out
+    assert "5 orphans found, 5 deleted" in out
+
+
+@pytest.mark.parametrize("change", ["another port", "another address", "https"])
+def test_aliases_that_may_be_two_servers_refuse_their_bucket(
+    project: dict[str, set[str]], live_settings: dict[str, Any], admin_client: Minio, change: str
+) -> None:
+    storages = copy.deepcopy(live_settings)
+    default = storages["default"]["OPTIONS"]
+    archive_endpoint = storages["archive"]["OPTIONS"]["MINIO_ENDPOINT"]
+    host, port = archive_endpoint.rsplit(":", 1)
+    if change == "another port":
+        default["MINIO_ENDPOINT"] = f"{host}:{free_ports(1)[0]}"
+    elif change == "another address":
+        default["MINIO_ENDPOINT"] = f"127.0.0.2:{port}"
+    else:
+        default["MINIO_USE_HTTPS"] = True
+    scheme = "https" if change == "https" else "http"
+    with override_settings(STORAGES=storages):
+        out, err, message = run_to_the_end("clean_orphaned_minio_files", "--older-than", "0", "--noinput", *OURS)
+    assert listed(admin_client, ARCHIVE_BUCKET) == project["kept_archive"] | project["orphans_archive"]
+    assert listed(admin_client, BACKUP_BUCKET) == project["kept_backup"]  # the other bucket is cleaned
+    assert f"Refusing bucket {ARCHIVE_BUCKET}: nothing in it is deleted" in err
+    assert f"archive (http://{archive_endpoint})" in err
+    assert f"default ({scheme}://{default['MINIO_ENDPOINT']})" in err
+    assert message == f"clean_orphaned_minio_files failed for: {ARCHIVE_BUCKET}"
+    assert out.splitlines()[-1].endswith("; 1 bucket(s) failed")
+
+
+def test_rows_hidden_by_a_filtering_base_manager_protect_their_files(orphan_buckets: None, admin_client: Minio) -> None:
+    Attachment.objects.bulk_create(
+        [Attachment(file="attachments/shown.txt"), Attachment(file="attachments/hidden.txt", hidden=True)]
+    )
+    assert list(Attachment._base_manager.values_list("file", flat=True)) == ["attachments/shown.txt"]
+    put(admin_client, BACKUP_BUCKET, "attachments/shown.txt", "attachments/hidden.txt", "attachments/orphan.txt")
+    out, err = run("clean_orphaned_minio_files", "--older-than", "0", "--bucket", BACKUP_BUCKET)
+    assert listed(admin_client, BACKUP_BUCKET) == {"attachments/shown.txt", "attachments/hidden.txt"}
+    assert err == ""
+    assert "; 2 names referenced; 1 orphans found, 1 deleted" in out
+
+
+def test_keys_xml_cannot_carry_are_deleted_one_by_one_and_the_batch_still_goes_through(
+    orphan_buckets: None, admin_client: Minio
+) -> None:
+    """A DeleteObjects body with \\x01 is MalformedXML; one with \\r deletes the key with \\n instead."""
+    kept = {"ctl/kept.txt", "ctl/line\nbreak.txt"}
+    orphans = {"ctl/one.txt", "ctl/two.txt", "ctl/\x01bell.txt", "ctl/line\rbreak.txt", "ctl/tab\there.txt"}
+    Album.objects.bulk_create([Album(backup=name) for name in kept])
+    put(admin_client, BACKUP_BUCKET, *kept, *orphans)
+    out, err, message = run_to_the_end("clean_orphaned_minio_files", "--older-than", "0", "--bucket", BACKUP_BUCKET)
+    assert listed(admin_client, BACKUP_BUCKET) == kept
+    assert (err, message) == ("", None)
+    assert "; 5 orphans found, 5 deleted" in out
+    alone = sorted(line for line in out.splitlines() if line.startswith("Deleted "))
+    assert alone == [
+        f"Deleted {BACKUP_BUCKET}/'ctl/\\x01bell.txt' on its own: XML cannot carry its key in a batch",
+        f"Deleted {BACKUP_BUCKET}/'ctl/line\\rbreak.txt' on its own: XML cannot carry its key in a batch",
+    ]
+    assert f"Found orphaned file: {BACKUP_BUCKET}/'ctl/\\x01bell.txt'" in out  # control characters shown escaped
+
+
+def test_a_row_naming_a_key_with_a_backslash_protects_the_object_listed_with_a_slash(
+    orphan_buckets: None, admin_client: Minio
+) -> None:
+    """SeaweedFS stores and lists `docs\\a.txt` as `docs/a.txt`; MinIO keeps the backslash. Either way it stays."""
+    Album.objects.bulk_create([Album(backup="docs\\a.txt")])
+    put(admin_client, BACKUP_BUCKET, "docs\\a.txt", "docs/orphan.txt")
+    before = listed(admin_client, BACKUP_BUCKET)
+    out, err = run("clean_orphaned_minio_files", "--older-than", "0", "--check-missing", "--bucket", BACKUP_BUCKET)
+    assert listed(admin_client, BACKUP_BUCKET) == before - {"docs/orphan.txt"}
+    assert err == ""
+    assert "; 1 orphans found, 1 deleted; 0 missing files referenced" in out

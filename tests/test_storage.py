@@ -108,6 +108,30 @@ def test_bad_names_are_refused(media: MinioBackend, name: str) -> None:
         media.exists(name)
 
 
+@pytest.mark.parametrize("replace_existing", [False, True])
+def test_a_backslash_in_a_saved_name_is_refused(
+    live_settings: dict[str, Any], admin_client: Minio, unique: str, replace_existing: bool
+) -> None:
+    """SeaweedFS stores `a\\b.txt` as `a/b.txt`: the row would name an object that the listing never shows."""
+    storage = MinioBackend(bucket_name=PRIVATE_BUCKET, storage_name="default", replace_existing=replace_existing)
+    with pytest.raises(SuspiciousFileOperation, match="backslash"):
+        storage.save(f"{unique}\\a.txt", ContentFile(b"x"))
+    assert list(admin_client.list_objects(bucket_name=PRIVATE_BUCKET, prefix=unique, recursive=True)) == []
+
+
+def test_names_with_a_backslash_stored_earlier_can_still_be_read(
+    media: MinioBackend, admin_client: Minio, unique: str
+) -> None:
+    """Only new saves are refused: rows naming an object written before keep their URL, size and content."""
+    name = f"{unique}\\old.txt"
+    admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(b"old"), length=3)
+    assert media.exists(name) and media.size(name) == 3
+    assert media.open(name).read() == b"old"
+    assert fetch(media.url(name)) == b"old"
+    media.delete(name)
+    assert not media.exists(name)
+
+
 def test_exists_size_delete(media: MinioBackend, unique: str) -> None:
     name = media.save(f"{unique}/a.bin", ContentFile(b"12345"))
     assert media.exists(name)

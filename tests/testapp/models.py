@@ -61,3 +61,23 @@ class Album(models.Model):
 
 class Scan(models.Model):
     file = models.FileField(storage=archive_via_default_storage, blank=True, max_length=300)
+
+
+class ShownAttachmentManager(models.Manager["Attachment"]):
+    """A base manager that hides rows marked hidden; their files are still referenced."""
+
+    def get_queryset(self) -> models.QuerySet[Attachment]:
+        return super().get_queryset().filter(hidden=False)
+
+
+class Attachment(models.Model):
+    """Its base manager (which Django uses for related lookups) filters rows."""
+
+    hidden = models.BooleanField(default=False)
+    file = models.FileField(storage=backup_storage, max_length=300)
+
+    objects = models.Manager()
+    shown = ShownAttachmentManager()
+
+    class Meta:
+        base_manager_name = "shown"

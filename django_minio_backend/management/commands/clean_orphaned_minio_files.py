@@ -18,6 +18,7 @@ from ...orphans import (
     format_age,
     iter_orphans,
     parse_age,
+    shown,
 )
 
 DEFAULT_AGE = "1h"
@@ -109,6 +110,10 @@ class Command(BaseCommand):
 
     def _scan(self, group: BucketGroup, cutoff: datetime | None, *, dry_run: bool, check_missing: bool) -> BucketScan:
         scan = BucketScan(group)
+        if group.refusal is not None:  # in dry runs too: the report must show what a real run would do
+            scan.errors.append(group.refusal)
+            self.stderr.write(group.refusal)
+            return scan
         try:
             referenced = group.referenced_names()  # before listing: rows committed meanwhile are protected by age
         except Exception as exc:  # noqa: BLE001 - reported per bucket, the others still run
@@ -122,14 +127,14 @@ class Command(BaseCommand):
         batch: list[str] = []
         try:
             for name in iter_orphans(scan, referenced, cutoff, seen, self._progress, self.progress_every):
-                self._say(f"Found orphaned file: {group.bucket}/{name}")
+                self._say(f"Found orphaned file: {group.bucket}/{shown(name)}")
                 if not dry_run:
                     batch.append(name)
                     if len(batch) == DELETE_BATCH:
-                        delete_batch(scan, batch)
+                        self._delete(scan, batch)
                         batch = []
             if batch:
-                delete_batch(scan, batch)
+                self._delete(scan, batch)
         except Exception as exc:  # noqa: BLE001 - reported per bucket, the others still run
             scan.errors.append(f"scanning {group.bucket} failed after {scan.listed} objects: {exc}")
         for error in scan.errors:
@@ -137,6 +142,10 @@ class Command(BaseCommand):
         if check_missing and seen is not None:
             self._report_missing(scan, referenced - seen)
         return scan
+
+    def _delete(self, scan: BucketScan, names: list[str]) -> None:
+        for name in delete_batch(scan, names):
+            self._say(f"Deleted {scan.group.bucket}/{shown(name)} on its own: XML cannot carry its key in a batch")
 
     def _progress(self, scan: BucketScan) -> None:
         self._say(f"  ... {scan.group.bucket}: {scan.listed} objects listed, {scan.orphans} orphans so far")
@@ -151,7 +160,7 @@ class Command(BaseCommand):
         for ref in scan.group.fields:
             for pk, name in ref.rows_referencing(missing):
                 self._say(
-                    f"Missing file in MinIO: {scan.group.bucket}/{name} referenced by "
+                    f"Missing file in MinIO: {scan.group.bucket}/{shown(name)} referenced by "
                     f"{ref.model._meta.label} (id={pk}, field={ref.field.name})"
                 )
 
