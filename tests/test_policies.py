@@ -260,9 +260,9 @@ def test_initialize_creates_buckets_sets_policies_and_is_idempotent(
     first = run(storages)
     assert set(first) == set(buckets.values())
     assert all(report.error is None for report in first.values())
-    assert first[buckets["private"]].actions == ["created"]
-    assert first[buckets["public"]].actions == ["created", "public read policy set"]
-    assert first[buckets["static"]].actions == ["created", "public read policy set"]
+    assert first[buckets["private"]].actions == ["created", ADDED]
+    assert first[buckets["public"]].actions == ["created", "public read policy set", ADDED]
+    assert first[buckets["static"]].actions == ["created", "public read policy set", ADDED]
     assert first[buckets["static"]].target.aliases == ["staticfiles"]
     assert get_policy(admin_client, buckets["private"]) is None
     for bucket in buckets.values():
@@ -319,8 +319,8 @@ def test_previous_release_policy_is_replaced_or_removed(
         admin_client.make_bucket(bucket_name=bucket)
         set_policy(admin_client, bucket, previous_release_policy(bucket))
     reports = run(storages_for(live_settings, pool, buckets))
-    assert reports[buckets["private"]].actions == ["public policy removed"]
-    assert reports[buckets["public"]].actions == ["public read policy set"]  # no longer listable
+    assert reports[buckets["private"]].actions == ["public policy removed", ADDED]
+    assert reports[buckets["public"]].actions == ["public read policy set", ADDED]  # no longer listable
     assert get_policy(admin_client, buckets["private"]) is None
     assert same_policy(get_policy(admin_client, buckets["public"]), public_read_policy(buckets["public"]))
 
@@ -332,7 +332,7 @@ def test_a_users_own_policy_on_a_private_bucket_is_left_alone(
     admin_client.make_bucket(bucket_name=buckets["private"])
     set_policy(admin_client, buckets["private"], hook_policy(buckets["private"]))
     report = run(storages_for(live_settings, pool, buckets))[buckets["private"]]
-    assert report.actions == []
+    assert report.actions == [ADDED]
     assert same_policy(get_policy(admin_client, buckets["private"]), hook_policy(buckets["private"]))
 
 
@@ -367,8 +367,8 @@ def test_hooks_are_applied_once_each_after_their_bucket_exists(
     hooks = [(buckets["private"], hook_policy(buckets["private"])), (buckets["public"], hook_policy(buckets["public"]))]
     storages = storages_for(live_settings, pool, buckets, MINIO_POLICY_HOOKS=hooks)
     reports = run(storages)
-    assert reports[buckets["private"]].actions == ["created", "policy hook applied"]
-    assert reports[buckets["public"]].actions == ["created", "policy hook applied"]  # the hook replaces ours
+    assert reports[buckets["private"]].actions == ["created", "policy hook applied", ADDED]
+    assert reports[buckets["public"]].actions == ["created", "policy hook applied", ADDED]  # the hook replaces ours
     policy_puts = [url for method, url in changes(pool) if method == "PUT" and url.endswith("?policy=")]
     assert len(policy_puts) == 3  # two hooks and the static bucket, each once
     for bucket, policy in hooks:
@@ -450,7 +450,7 @@ def sha256(body: bytes) -> str:
 
 
 OUR_RULE = (
-    f"<Rule><AbortIncompleteMultipartUpload><DaysAfterInitiation>{ABORT_AFTER_DAYS}</DaysAfterInitiation></>"
+    f"<Rule><AbortIncompleteMultipartUpload><DaysAfterInitiation>{ABORT_AFTER_DAYS}</></>"
     f"<Filter><Prefix></></><ID>{ABORT_RULE_ID}</><Status>Enabled</></>"
 )
 ADDED = f"lifecycle rule added (incomplete multipart uploads aborted after {ABORT_AFTER_DAYS} day)"

@@ -33,7 +33,6 @@ REFUSED = [
     ("MINIO_EXTERNAL_ENDPOINT", "files.example.com/", "E014"),
     ("MINIO_EXTERNAL_ENDPOINT", "files.example.com/media", "E014"),
     ("MINIO_EXTERNAL_ENDPOINT", "files.example.com:99999", "E014"),
-    ("MINIO_EXTERNAL_ENDPOINT", "", "E014"),
     ("MINIO_ENDPOINT", "minio:9000/", "E012"),
     ("MINIO_ENDPOINT", "minio:9000/s3", "E012"),
     ("MINIO_ENDPOINT", "minio:port", "E012"),
