@@ -24,6 +24,7 @@ from django_minio_backend import client as clients
 from django_minio_backend.checks import check_minio_settings
 from django_minio_backend.settings import parse_options
 from django_minio_backend.signing import SigningCredentials
+from django_minio_backend.urlcache import cache_config
 from tests.servers import ROTATING_ACCESS_KEY, RedisServer, S3Server
 from tests.settings import PRIVATE_BUCKET
 
@@ -199,3 +200,9 @@ def test_rotated_secret_gets_fresh_urls_the_server_accepts(
     assert status(after) == 200
     assert after != before
     assert storage(new).url(name) == after  # and the new URL is cached in turn
+
+
+def test_cache_config_repr_shows_no_redis_password() -> None:
+    config = cache_config(parse_options("default", OPTIONS))
+    assert config.redis_url is not None and REDIS_PASSWORD in config.redis_url
+    assert hidden(repr(config))
