@@ -18,7 +18,7 @@ storage layer can fall back to signing without knowing which backend is in use.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from django.core.exceptions import ImproperlyConfigured
@@ -57,7 +57,7 @@ class CacheConfig:
     backend: str = "lru"  # "lru" | "redis" | "django" | dotted path to a class taking a CacheConfig
     prefix: str = "minio_url_"  # namespace for every key in shared caches
     max_entries: int = 10_000  # bound of the "lru" backend
-    redis_url: str | None = None
+    redis_url: str | None = field(default=None, repr=False)  # may hold a password
     django_alias: str = "default"
 
 

@@ -20,7 +20,7 @@ from django.utils.module_loading import import_string
 
 from .names import bucket_name_problem
 from .policies import BucketTarget, normalized, targets_for
-from .settings import MinioSettings, SettingError, alias_options, minio_aliases, parse_options
+from .settings import MinioSettings, SettingError, alias_options, minio_aliases, parse_options, redact_url
 
 PREFIX = "django_minio_backend."
 BOTH_PRIVATE_AND_PUBLIC = PREFIX + "E001"
@@ -36,6 +36,7 @@ REQUIRED_SETTING_MISSING = PREFIX + "E010"
 UNKNOWN_SETTING = PREFIX + "E011"
 INVALID_ENDPOINT = PREFIX + "E012"
 INVALID_VALUE = PREFIX + "E013"
+INVALID_EXTERNAL_ENDPOINT = PREFIX + "E014"
 HOOK_BUCKET_UNMANAGED = PREFIX + "W001"
 PUBLIC_AND_PRIVATE_ACROSS_ALIASES = PREFIX + "W002"
 SEVERAL_HOOKS = PREFIX + "W003"
@@ -47,6 +48,7 @@ _REJECTED_VALUE_IDS = {
     "MINIO_MULTIPART_PART_SIZE": PART_SIZE_OUT_OF_RANGE,
     "MINIO_EXTERNAL_ENDPOINT_USE_HTTPS": EXTERNAL_SCHEME_WITHOUT_ENDPOINT,
     "MINIO_ENDPOINT": INVALID_ENDPOINT,
+    "MINIO_EXTERNAL_ENDPOINT": INVALID_EXTERNAL_ENDPOINT,
     "MINIO_URL_CACHE_REDIS_URL": REDIS_URL_MISSING,
     "MINIO_URL_CACHE_BACKEND": UNKNOWN_CACHE_BACKEND,
 }
@@ -128,7 +130,7 @@ def _url_cache(alias: str, settings: MinioSettings) -> Iterable[CheckMessage]:
         if not url or urlsplit(url).scheme not in _REDIS_SCHEMES:
             yield Error(
                 f'MINIO_URL_CACHE_BACKEND "redis" needs MINIO_URL_CACHE_REDIS_URL (redis://, rediss:// or unix://), '
-                f"got {url!r}.",
+                f"got {redact_url(url) if url else url!r}.",
                 id=REDIS_URL_MISSING,
                 obj=where,
             )

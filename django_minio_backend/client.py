@@ -22,7 +22,7 @@ class _ClientKey(NamedTuple):
     pid: int
     endpoint: str
     access_key: str
-    secret_key: str
+    credentials_id: str  # changes with the secret, which the key never holds
     secure: bool
     region: str
     connect_timeout: float
@@ -40,7 +40,7 @@ def _key(settings: MinioSettings) -> _ClientKey:
         pid=os.getpid(),
         endpoint=settings.endpoint,
         access_key=settings.access_key,
-        secret_key=settings.secret_key,
+        credentials_id=settings.credentials_id,
         secure=settings.use_https,
         region=settings.region,
         connect_timeout=settings.connect_timeout,

@@ -48,8 +48,11 @@ def check_server(settings: MinioSettings, bucket: str | None = None) -> MinioSer
         name="minio-health-check",
         daemon=True,
     )
-    worker.start()
-    worker.join(timeout + _GRACE)
+    try:
+        worker.start()
+        worker.join(timeout + _GRACE)
+    except Exception as exc:  # noqa: BLE001 - e.g. a wait too long for the platform's timers: still an answer
+        return MinioServerStatus(False, f"health check could not run: {exc!r}")
     if found:
         return found[0]
     return MinioServerStatus(False, f"{_base(settings)} gave no answer within {timeout:g}s")

@@ -14,8 +14,9 @@ MAX_KEY_BYTES = 1024
 def clean_name(name: str) -> str:
     """Return `name` as an S3 key, or raise SuspiciousFileOperation.
 
-    Keys are POSIX-style and relative. Traversal, absolute paths, empty or `.` segments and
-    NUL bytes are refused rather than silently rewritten, so two different inputs never map to one key.
+    Keys are POSIX-style and relative. Traversal, absolute paths, empty or `.` segments, NUL bytes and
+    lone surrogates (which UTF-8 cannot encode) are refused rather than silently rewritten, so two
+    different inputs never map to one key.
     Runs on every url() call, so valid names pass a few substring tests and only suspect ones are
     examined segment by segment (for the precise message).
     """
@@ -25,11 +26,19 @@ def clean_name(name: str) -> str:
             "//" not in wrapped
             and "/./" not in wrapped
             and "/../" not in wrapped
-            and (len(name) * 4 <= MAX_KEY_BYTES or len(name.encode("utf-8")) <= MAX_KEY_BYTES)
+            and (len(name) <= MAX_KEY_BYTES if name.isascii() else _utf8_length(name) <= MAX_KEY_BYTES)
         ):
             return name
     _refuse(name)
     return name  # not reached for a bad name: _refuse raises
+
+
+def _utf8_length(name: str) -> int:
+    """Bytes of the key in UTF-8; a lone surrogate (which no key can hold) counts as too long."""
+    try:
+        return len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        return MAX_KEY_BYTES + 1
 
 
 def _refuse(name: object) -> None:
@@ -38,6 +47,10 @@ def _refuse(name: object) -> None:
         raise SuspiciousFileOperation(f"Invalid object name {name!r}: empty")
     if "\x00" in name:
         raise SuspiciousFileOperation(f"Invalid object name {name!r}: contains a NUL byte")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SuspiciousFileOperation(f"Invalid object name {name!r}: contains a lone surrogate") from None
     if name.startswith("/") or (len(name) > 1 and name[1] == ":" and name[0].isalpha()):
         raise SuspiciousFileOperation(f"Detected path traversal attempt in {name!r}: absolute path")
     for part in name.split("/"):

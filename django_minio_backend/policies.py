@@ -1,5 +1,8 @@
 """Bucket policies, and bringing a server's buckets in line with the settings (`initialize_buckets`).
 
+Every bucket an alias manages also gets the lifecycle rule that aborts incomplete multipart uploads
+(lifecycle.py), where the server supports it.
+
 Which alias manages which bucket:
 
 - a media alias (`MinioBackend`) manages its private buckets, public buckets and default bucket;
@@ -23,6 +26,8 @@ from minio import Minio
 from minio.error import S3Error
 
 from .client import get_client
+from .lifecycle import ABORT_AFTER_DAYS, LifecycleRefused, ensure_abort_rule
+from .s3http import S3Connection
 from .settings import MinioSettings, get_settings, minio_aliases
 
 POLICY_VERSION = "2012-10-17"
@@ -229,7 +234,8 @@ def targets_for(configured: Mapping[str, MinioSettings]) -> list[BucketTarget]:
 @dataclass
 class BucketReport:
     target: BucketTarget
-    actions: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)  # what this run changed
+    notes: list[str] = field(default_factory=list)  # what could not be done, without failing the bucket
     error: str | None = None
 
     @property
@@ -245,7 +251,8 @@ class BucketReport:
         if self.error is not None:
             return f"{self.target.bucket} [{where}]: FAILED: {self.error}"
         done = "; ".join(self.actions) if self.actions else "up to date"
-        return f"{self.target.bucket} [{where}]: {done} ({self.state})"
+        notes = "".join(f"; {note}" for note in self.notes)
+        return f"{self.target.bucket} [{where}]: {done} ({self.state}){notes}"
 
 
 def _create(target: BucketTarget, report: BucketReport) -> None:
@@ -271,8 +278,23 @@ def _apply_policy(target: BucketTarget, report: BucketReport) -> None:
         report.actions.append("public policy removed")
 
 
+def _apply_lifecycle(target: BucketTarget, report: BucketReport) -> None:
+    """A bucket we manage aborts incomplete multipart uploads; a bucket only hooked is someone else's."""
+    if not target.managed:
+        return
+    try:
+        done = ensure_abort_rule(S3Connection(target.settings), target.bucket)
+    except LifecycleRefused as refused:
+        report.notes.append(f"lifecycle rule not set, the server refuses it ({refused.code})")
+        return
+    if done is not None:
+        days = f"{ABORT_AFTER_DAYS} day{'s' if ABORT_AFTER_DAYS != 1 else ''}"
+        report.actions.append(f"lifecycle rule {done} (incomplete multipart uploads aborted after {days})")
+
+
 def initialize_buckets(targets: Sequence[BucketTarget]) -> list[BucketReport]:
-    """Create every missing bucket first, then give each its policy, so a hook always finds its bucket.
+    """Create every missing bucket first, then give each its policy and lifecycle rule, so a hook always
+    finds its bucket.
 
     Idempotent: a run right after another changes nothing. A failure is reported on its bucket and the
     other buckets are still handled.
@@ -287,6 +309,7 @@ def initialize_buckets(targets: Sequence[BucketTarget]) -> list[BucketReport]:
         if report.error is None:
             try:
                 _apply_policy(report.target, report)
+                _apply_lifecycle(report.target, report)
             except Exception as exc:  # noqa: BLE001 - reported per bucket by the caller
                 report.error = str(exc) or type(exc).__name__
     return reports

@@ -11,12 +11,16 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 import urllib3
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
+from django.views.decorators.debug import sensitive_variables
+
+from .signing import credentials_fingerprint
 
 MiB: Final = 1024 * 1024
 MAX_EXPIRY: Final = timedelta(days=7)
@@ -26,6 +30,7 @@ MAX_PART_SIZE: Final = 5 * 1024 * MiB
 DEFAULT_MEDIA_BUCKET: Final = "auto-generated-bucket-media-files"
 DEFAULT_STATIC_BUCKET: Final = "auto-generated-bucket-static-files"
 URL_CACHE_KEYS: Final = ("MINIO_URL_CACHING_ENABLED", "MINIO_URL_CACHE_TIMEOUT", "MINIO_URL_CACHE_PREFIX")
+MAX_TIMEOUT: Final = 86_400.0  # seconds; a longer socket or thread wait overflows the platform's timers
 
 PolicyHook = tuple[str, dict[str, Any]]
 
@@ -40,6 +45,43 @@ class SettingError(ImproperlyConfigured):
         self.alias = alias
         self.key = key
         self.problem = problem
+
+
+# Keys whose values never appear in a repr: the names Django's error reports hide among settings.
+_HIDDEN_KEYS = re.compile("API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE", flags=re.IGNORECASE)
+_STARS: Final = "********"
+
+
+def redact_url(url: str) -> str:
+    """`url` without its user info or a `password=` query parameter, for messages and reprs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _STARS
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{_STARS}@{netloc.rpartition('@')[2]}"
+    pairs = parts.query.split("&") if parts.query else []
+    query = "&".join(f"password={_STARS}" if pair.partition("=")[0].lower() == "password" else pair for pair in pairs)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _shown(name: object, value: object) -> str:
+    if isinstance(name, str) and _HIDDEN_KEYS.search(name):
+        return repr(_STARS)
+    if isinstance(name, str) and name.upper().endswith("URL") and isinstance(value, str):
+        return repr(redact_url(value))
+    return repr(value)
+
+
+class MaskedOptions(dict[str, Any]):
+    """OPTIONS as a dict whose repr hides secrets (keys like Django's hidden settings, passwords in URLs), so
+    storages, tracebacks and Django's error page never show them. Compares equal to the plain dict."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{name!r}: {_shown(name, value)}" for name, value in self.items()) + "}"
 
 
 class _Options(msgspec.Struct, forbid_unknown_fields=True, rename="upper"):
@@ -79,6 +121,12 @@ class _Options(msgspec.Struct, forbid_unknown_fields=True, rename="upper"):
     bucket_listing: bool = False
     static_listing_ttl: float = 60.0
 
+    def __repr__(self) -> str:
+        return f"_Options(endpoint={self.endpoint!r}, access_key={self.access_key!r})"
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        return [("endpoint", self.endpoint), ("access_key", self.access_key)]
+
 
 class MinioSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Validated settings of one storage alias (plus any constructor overrides)."""
@@ -87,6 +135,7 @@ class MinioSettings(msgspec.Struct, frozen=True, kw_only=True):
     endpoint: str
     access_key: str
     secret_key: str
+    credentials_id: str  # a keyed hash of both keys: tells credentials apart in cache and client keys
     use_https: bool
     region: str
     external_endpoint: str
@@ -121,6 +170,10 @@ class MinioSettings(msgspec.Struct, frozen=True, kw_only=True):
 
     def __repr__(self) -> str:
         return f"MinioSettings(alias={self.alias!r}, endpoint={self.endpoint!r}, access_key={self.access_key!r})"
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        """What rich's pretty printer shows: the fields of repr(), never the secret (msgspec's default shows all)."""
+        return [("alias", self.alias), ("endpoint", self.endpoint), ("access_key", self.access_key)]
 
     def is_public(self, bucket: str) -> bool:
         """The static bucket is always public; the default bucket is private unless listed public."""
@@ -161,19 +214,22 @@ def _fail(alias: str, error: msgspec.ValidationError) -> SettingError:
     return SettingError(f"STORAGES[{alias!r}]['OPTIONS']: {text}", alias=alias, key=None, problem="type")
 
 
-def _strip_prefix(alias: str, options: Mapping[str, Any]) -> dict[str, Any]:
-    stripped: dict[str, Any] = {}
-    for name, value in options.items():
+def _strip_prefix(alias: str, options: Mapping[str, Any]) -> MaskedOptions:
+    stripped = MaskedOptions()
+    for name in options:  # no local holds a value: this frame shows on error pages
         if not isinstance(name, str) or not name.startswith("MINIO_"):
             message = f"{_key(alias, name)} is not a known setting (keys start with MINIO_)"
             raise SettingError(message, alias=alias, key=str(name), problem="unknown")
-        stripped[name.removeprefix("MINIO_")] = value
+        stripped[name.removeprefix("MINIO_")] = options[name]
     return stripped
 
 
+# The frames that hold OPTIONS keep them in MaskedOptions, since Django's DEBUG page shows every local;
+# sensitive_variables also blanks them in the reports sent with DEBUG off.
+@sensitive_variables("options", "merged", "raw")
 def parse_options(alias: str, options: Mapping[str, Any]) -> MinioSettings:
     """Validate raw OPTIONS (never mutating them) and derive the final settings."""
-    merged = dict(options)
+    merged = MaskedOptions(options)
     for name in URL_CACHE_KEYS:  # older projects set these at the top level of settings.py
         if name not in merged and hasattr(django_settings, name):
             merged[name] = getattr(django_settings, name)
@@ -189,9 +245,38 @@ def _require(condition: bool, alias: str, name: str, message: str) -> None:
         raise SettingError(f"{_key(alias, name)} {message}", alias=alias, key=name, problem="value")
 
 
+def _host_problem(value: str) -> str | None:
+    """Why `value` is not a plain `host[:port]` (what URLs are built from), or None."""
+    if not value.strip():
+        return "must be a non-empty host[:port]"
+    if "://" in value:
+        return "must be host[:port] without a scheme"
+    if "/" in value:
+        return "must be host[:port] without a path or a trailing slash"
+    try:
+        parts = urlsplit(f"//{value}")
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return "must be a plain host[:port]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        return "must be host[:port] with a port from 1 to 65535"
+    if not parts.hostname or parts.netloc != value or any(char in value for char in "@?#\\ \t\r\n"):
+        return "must be a plain host[:port]"
+    return None
+
+
+@sensitive_variables("raw")
 def _derive(alias: str, raw: _Options) -> MinioSettings:
-    _require(bool(raw.endpoint.strip()), alias, "MINIO_ENDPOINT", "must be a non-empty host[:port]")
-    _require("://" not in raw.endpoint, alias, "MINIO_ENDPOINT", "must be host[:port] without a scheme")
+    problem = _host_problem(raw.endpoint)
+    _require(problem is None, alias, "MINIO_ENDPOINT", problem or "")
+    if raw.external_endpoint:  # "" means unset, as None does
+        problem = _host_problem(raw.external_endpoint)
+        if problem is not None and "://" in raw.external_endpoint:
+            problem += " (MINIO_EXTERNAL_ENDPOINT_USE_HTTPS chooses https)"
+        _require(problem is None, alias, "MINIO_EXTERNAL_ENDPOINT", problem or "")
     both = sorted(set(raw.private_buckets) & set(raw.public_buckets))
     _require(not both, alias, "MINIO_PUBLIC_BUCKETS", f"and MINIO_PRIVATE_BUCKETS both list {both}")
     _require(
@@ -218,7 +303,7 @@ def _derive(alias: str, raw: _Options) -> MinioSettings:
         ("MINIO_READ_TIMEOUT", raw.read_timeout),
         ("MINIO_HEALTH_CHECK_TIMEOUT", raw.health_check_timeout),
     ):
-        _require(value > 0, alias, name, "must be > 0 seconds")
+        _require(0 < value <= MAX_TIMEOUT, alias, name, f"must be > 0 and at most {MAX_TIMEOUT:.0f} seconds")
     _require(
         raw.http_client is None or isinstance(raw.http_client, urllib3.PoolManager),
         alias,
@@ -253,13 +338,15 @@ def _derive(alias: str, raw: _Options) -> MinioSettings:
             "MINIO_URL_CACHE_REDIS_URL",
             'is required by MINIO_URL_CACHE_BACKEND "redis"',
         )
-    external = raw.external_endpoint or raw.endpoint
+    # Host names are case-insensitive and browsers send them lower-cased; the signature covers the host.
+    external = (raw.external_endpoint or raw.endpoint).lower()
     external_https = raw.external_endpoint_use_https
     return MinioSettings(
         alias=alias,
-        endpoint=raw.endpoint,
+        endpoint=raw.endpoint.lower(),
         access_key=raw.access_key,
         secret_key=raw.secret_key,
+        credentials_id=credentials_fingerprint(raw.access_key, raw.secret_key),
         use_https=raw.use_https,
         region=raw.region,
         external_endpoint=external,
@@ -297,15 +384,15 @@ def _derive(alias: str, raw: _Options) -> MinioSettings:
 _cache: dict[str, MinioSettings] = {}
 
 
-def alias_options(alias: str) -> Mapping[str, Any]:
-    """The OPTIONS dict of a STORAGES alias; an unknown alias is an error, never a fallback to 'default'."""
-    storages: Mapping[str, Any] = getattr(django_settings, "STORAGES", {}) or {}
-    if alias not in storages:
+def alias_options(alias: str) -> MaskedOptions:
+    """A copy of the OPTIONS of a STORAGES alias; an unknown alias is an error, never a fallback to 'default'."""
+    config = (getattr(django_settings, "STORAGES", {}) or {}).get(alias)  # no local holds all of STORAGES
+    if config is None:
         raise ImproperlyConfigured(f"STORAGES has no alias {alias!r}")
-    options = storages[alias].get("OPTIONS") or {}
+    options = config.get("OPTIONS") or {}
     if not isinstance(options, Mapping):
         raise SettingError(f"STORAGES[{alias!r}]['OPTIONS'] must be a dict", alias=alias, key=None, problem="type")
-    return options
+    return MaskedOptions(options)
 
 
 def get_settings(alias: str) -> MinioSettings:

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import NamedTuple
@@ -23,6 +23,7 @@ __all__ = [
     "PresignedURLSigner",
     "SigningCredentials",
     "canonical_query",
+    "credentials_fingerprint",
     "quote_object_key",
     "sign_headers",
 ]
@@ -43,8 +44,16 @@ _DEFAULT_PORT_SUFFIX = {"http": ":80", "https": ":443"}
 @dataclass(frozen=True, slots=True)
 class SigningCredentials:
     access_key: str
-    secret_key: str
+    secret_key: str = field(repr=False)
     region: str
+
+
+def credentials_fingerprint(access_key: str, secret_key: str) -> str:
+    """HMAC-SHA256 keyed with the secret over the access key: changes when either key changes, so cache and
+    registry keys follow a rotated secret without holding it. It reveals no more of the secret than any
+    presigned URL, which is an HMAC keyed with a key derived from it."""
+    message = b"django-minio-backend credentials\n" + access_key.encode()
+    return hmac.digest(secret_key.encode(), message, "sha256").hex()[:32]
 
 
 def _escape_table(safe: bytes) -> tuple[str, ...]:

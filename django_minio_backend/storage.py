@@ -13,13 +13,14 @@ from functools import cached_property
 from typing import IO, Any, ClassVar
 
 from django.conf import settings as django_settings
-from django.core.exceptions import SuspiciousFileOperation
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.base import File
 from django.core.files.storage import Storage
 from django.core.files.utils import validate_file_name
 from django.core.signals import setting_changed
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
+from django.views.decorators.debug import sensitive_variables
 from minio import Minio
 from minio.datatypes import Object
 
@@ -29,7 +30,15 @@ from .executor import shared_executor
 from .files import MinioFile, RangedReader
 from .health import MinioServerStatus, check_server
 from .names import clean_name, clean_prefix, refuse_backslash
-from .settings import URL_CACHE_KEYS, MinioSettings, alias_for, alias_options, get_settings, parse_options
+from .settings import (
+    URL_CACHE_KEYS,
+    MaskedOptions,
+    MinioSettings,
+    alias_for,
+    alias_options,
+    get_settings,
+    parse_options,
+)
 from .transfer import Uploader, UploadSource
 from .urlcache import CachedURLBuilder, shared_cache
 from .urls import URLBuilder
@@ -59,6 +68,7 @@ class MinioBackend(Storage):
 
     default_alias: ClassVar[str] = "default"
 
+    @sensitive_variables("options")
     def __init__(
         self,
         bucket_name: str = "",
@@ -68,9 +78,9 @@ class MinioBackend(Storage):
     ) -> None:
         self._bucket_name = bucket_name
         self._storage_name = storage_name
-        self._options = options
+        self._options = MaskedOptions(options)  # the instance shows no secret (vars(), error pages)
         self.replace_existing = replace_existing
-        self._forget_settings_in_migrations()
+        self._forget_settings_in_migrations(options)
         setting_changed.connect(self._on_setting_changed)
 
     # Settings are resolved on first use, so storages built at import time (FileField(storage=...))
@@ -106,21 +116,23 @@ class MinioBackend(Storage):
                 self.__dict__.pop(name, None)
 
     @staticmethod
+    @sensitive_variables("options", "base")
     def _resolve_settings(alias: str, options: Mapping[str, Any]) -> MinioSettings:
         if not options:
             return get_settings(alias)
         base = alias_options(alias)
         if base == options:
             return get_settings(alias)
-        return parse_options(alias, {**base, **options})
+        return parse_options(alias, MaskedOptions({**base, **options}))
 
     def _default_bucket(self) -> str:
         return self.settings.default_bucket
 
-    def _forget_settings_in_migrations(self) -> None:
-        """Keep credentials and other MINIO_* values out of `deconstruct()`; they come from settings."""
+    def _forget_settings_in_migrations(self, options: Mapping[str, Any]) -> None:
+        """Keep credentials and every other OPTIONS value out of `deconstruct()` (and off the instance);
+        they come from settings."""
         args, kwargs = getattr(self, "_constructor_args", ((), {}))
-        self._constructor_args = (args, {key: value for key, value in kwargs.items() if not key.startswith("MINIO_")})
+        self._constructor_args = (args, {key: value for key, value in kwargs.items() if key not in options})
 
     # -- clients -----------------------------------------------------------------------------
     @property
@@ -327,5 +339,9 @@ class MinioBackend(Storage):
     # -- health --------------------------------------------------------------------------------
     def is_minio_available(self) -> MinioServerStatus:
         """Ask the server whether it is up (and accepts our credentials for this bucket), within
-        MINIO_HEALTH_CHECK_TIMEOUT seconds. Server failures are answers, not exceptions."""
-        return check_server(self.settings, self.bucket)
+        MINIO_HEALTH_CHECK_TIMEOUT seconds. Failures are answers, not exceptions, bad settings included."""
+        try:
+            settings = self.settings
+        except ImproperlyConfigured as exc:
+            return MinioServerStatus(False, f"configuration error: {exc}")
+        return check_server(settings, self.bucket)

@@ -8,7 +8,8 @@ A hit is one cache round trip (one ``get_many`` of two keys) and no S3 request:
   index, so new content gets a new URL at once and the superseded entry is simply overwritten.
 
 H hashes the internal endpoint, bucket and object name; T hashes what shapes the URL: external endpoint,
-access key (never the secret), region, expiry and response parameters. Every URL is signed when it is
+credentials (their fingerprint, which changes with a rotated secret, never the secret), region, expiry and
+response parameters. Every URL is signed when it is
 stored, and its entry expires ``MINIO_URL_CACHE_TIMEOUT`` after its X-Amz-Date, so a served URL always has
 the rest of its life left (20 % by default).
 """
@@ -126,7 +127,7 @@ class CachedURLBuilder(URLBuilder):
         self._timeout = settings.url_cache_timeout
         self._object_hash = hashlib.blake2b(_KEY_VERSION + f"{settings.endpoint}\n{bucket}\n".encode(), digest_size=16)
         scheme, host = external_base(settings)
-        self._url_ns = f"{scheme}://{host}\n{settings.access_key}\n{settings.region}\n"
+        self._url_ns = f"{scheme}://{host}\n{settings.credentials_id}\n{settings.region}\n"
         self._default_tag = self._tag(self._default_expiry, None)
 
     # -- keys ------------------------------------------------------------------------------------

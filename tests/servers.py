@@ -21,6 +21,7 @@ from pathlib import Path
 
 ACCESS_KEY = "test-access-key"
 SECRET_KEY = "test-secret-key-0123456789"
+ROTATING_ACCESS_KEY = "rotating-access-key"  # a second identity whose secret tests may change (S3Server.set_secret)
 
 
 def free_ports(count: int) -> list[int]:
@@ -75,6 +76,30 @@ class S3Server:
     master_port: int = 0
     log_path: str = ""
     is_seaweed: bool = field(default=True)
+    identities: dict[str, str] = field(default_factory=dict)  # access key -> secret key, as in s3.json
+    config_path: str = ""  # SeaweedFS's s3.json
+
+    def set_secret(self, access_key: str, secret_key: str, timeout: float = 20.0) -> None:
+        """Rotate the secret of one identity on the running server: rewrite s3.json and ask SeaweedFS to reload
+        it (SIGHUP); returns once the server accepts the new secret. SeaweedFS only."""
+        if not self.is_seaweed or self.process is None or access_key not in self.identities:
+            raise NotImplementedError(f"cannot change the secret of {access_key!r} on this server")
+        self.identities[access_key] = secret_key
+        _write_identities(self.config_path, self.identities)
+        self.process.send_signal(signal.SIGHUP)
+        from minio import Minio
+        from minio.error import S3Error
+
+        client = Minio(endpoint=self.endpoint, access_key=access_key, secret_key=secret_key, secure=False)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                client.bucket_exists(bucket_name="rotation-probe")
+                return
+            except S3Error:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -108,19 +133,8 @@ def start_seaweedfs(timeout: float = 60.0) -> S3Server:
     data_dir = tempfile.mkdtemp(prefix="dmb-weed-")
     ports = _pick_weed_ports()
     config_path = os.path.join(data_dir, "s3.json")
-    with open(config_path, "w", encoding="utf-8") as fh:
-        json.dump(
-            {
-                "identities": [
-                    {
-                        "name": "tester",
-                        "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                    }
-                ]
-            },
-            fh,
-        )
+    identities = {ACCESS_KEY: SECRET_KEY, ROTATING_ACCESS_KEY: "rotating-secret-key-0"}
+    _write_identities(config_path, identities)
     store = os.path.join(data_dir, "data")
     os.makedirs(store)
     args = [
@@ -157,6 +171,8 @@ def start_seaweedfs(timeout: float = 60.0) -> S3Server:
         data_dir=data_dir,
         master_port=ports["master"],
         log_path=log_path,
+        identities=identities,
+        config_path=config_path,
     )
     try:
         _wait_until_writable(server, timeout)
@@ -165,6 +181,23 @@ def start_seaweedfs(timeout: float = 60.0) -> S3Server:
         server.stop()
         raise RuntimeError(f"SeaweedFS did not become ready within {timeout:.0f}s. Log tail:\n{tail}") from None
     return server
+
+
+def _write_identities(path: str, identities: dict[str, str]) -> None:
+    """SeaweedFS's s3.json: one identity with every right per (access key, secret key)."""
+    config = {
+        "identities": [
+            {
+                "name": f"identity-{number}",
+                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }
+            for number, (access_key, secret_key) in enumerate(identities.items())
+        ]
+    }
+    with open(path + ".new", "w", encoding="utf-8") as fh:
+        json.dump(config, fh)
+    os.replace(path + ".new", path)  # the server never reads half a file
 
 
 def _wait_until_writable(server: S3Server, timeout: float) -> None:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import io
-from collections.abc import Iterator
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.test import override_settings
 from minio import Minio
+from minio.error import S3Error
 
+from django_minio_backend.lifecycle import ABORT_AFTER_DAYS, ABORT_RULE_ID
 from django_minio_backend.policies import (
     BucketReport,
     get_policy,
@@ -24,8 +29,10 @@ from django_minio_backend.policies import (
     set_policy,
     targets_for,
 )
+from django_minio_backend.s3http import S3Connection
 from django_minio_backend.settings import get_settings, parse_options
 from tests.counting import CountingPoolManager
+from tests.faultproxy import Action, FaultProxy, Relay, RequestHead, Respond, s3_error
 from tests.servers import S3Server, http_status
 
 BASE: dict[str, Any] = {"MINIO_ENDPOINT": "minio:9000", "MINIO_ACCESS_KEY": "ak", "MINIO_SECRET_KEY": "sk"}
@@ -253,9 +260,9 @@ def test_initialize_creates_buckets_sets_policies_and_is_idempotent(
     first = run(storages)
     assert set(first) == set(buckets.values())
     assert all(report.error is None for report in first.values())
-    assert first[buckets["private"]].actions == ["created"]
-    assert first[buckets["public"]].actions == ["created", "public read policy set"]
-    assert first[buckets["static"]].actions == ["created", "public read policy set"]
+    assert first[buckets["private"]].actions == ["created", ADDED]
+    assert first[buckets["public"]].actions == ["created", "public read policy set", ADDED]
+    assert first[buckets["static"]].actions == ["created", "public read policy set", ADDED]
     assert first[buckets["static"]].target.aliases == ["staticfiles"]
     assert get_policy(admin_client, buckets["private"]) is None
     for bucket in buckets.values():
@@ -312,8 +319,8 @@ def test_previous_release_policy_is_replaced_or_removed(
         admin_client.make_bucket(bucket_name=bucket)
         set_policy(admin_client, bucket, previous_release_policy(bucket))
     reports = run(storages_for(live_settings, pool, buckets))
-    assert reports[buckets["private"]].actions == ["public policy removed"]
-    assert reports[buckets["public"]].actions == ["public read policy set"]  # no longer listable
+    assert reports[buckets["private"]].actions == ["public policy removed", ADDED]
+    assert reports[buckets["public"]].actions == ["public read policy set", ADDED]  # no longer listable
     assert get_policy(admin_client, buckets["private"]) is None
     assert same_policy(get_policy(admin_client, buckets["public"]), public_read_policy(buckets["public"]))
 
@@ -325,7 +332,7 @@ def test_a_users_own_policy_on_a_private_bucket_is_left_alone(
     admin_client.make_bucket(bucket_name=buckets["private"])
     set_policy(admin_client, buckets["private"], hook_policy(buckets["private"]))
     report = run(storages_for(live_settings, pool, buckets))[buckets["private"]]
-    assert report.actions == []
+    assert report.actions == [ADDED]
     assert same_policy(get_policy(admin_client, buckets["private"]), hook_policy(buckets["private"]))
 
 
@@ -360,8 +367,8 @@ def test_hooks_are_applied_once_each_after_their_bucket_exists(
     hooks = [(buckets["private"], hook_policy(buckets["private"])), (buckets["public"], hook_policy(buckets["public"]))]
     storages = storages_for(live_settings, pool, buckets, MINIO_POLICY_HOOKS=hooks)
     reports = run(storages)
-    assert reports[buckets["private"]].actions == ["created", "policy hook applied"]
-    assert reports[buckets["public"]].actions == ["created", "policy hook applied"]  # the hook replaces ours
+    assert reports[buckets["private"]].actions == ["created", "policy hook applied", ADDED]
+    assert reports[buckets["public"]].actions == ["created", "policy hook applied", ADDED]  # the hook replaces ours
     policy_puts = [url for method, url in changes(pool) if method == "PUT" and url.endswith("?policy=")]
     assert len(policy_puts) == 3  # two hooks and the static bucket, each once
     for bucket, policy in hooks:
@@ -391,3 +398,181 @@ def test_malformed_hook_policies_compare_without_crashing() -> None:
     odd = {"Version": "2012-10-17", "Statement": ["not a statement", {"Action": {"s3:GetObject"}}]}
     assert same_policy(odd, odd)
     assert not same_policy(odd, public_read_policy("media"))
+
+
+# -- the lifecycle rule aborting incomplete multipart uploads (live server) ------------------------------
+LIFECYCLE_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+# A user's rules, including elements that a model-based client (minio-py 7.2) does not know and would drop
+# when writing the rules back: the size condition, and the number of noncurrent versions kept.
+USER_RULES = (
+    '<LifecycleConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+    "<Rule><ID>expire-big-logs</ID><Filter><And><Prefix>logs/</Prefix>"
+    "<ObjectSizeGreaterThan>1048576</ObjectSizeGreaterThan></And></Filter><Status>Enabled</Status>"
+    "<Expiration><Days>30</Days></Expiration></Rule>"
+    "<Rule><ID>old-versions</ID><Filter><Prefix>v/</Prefix></Filter><Status>Disabled</Status>"
+    "<NoncurrentVersionExpiration><NoncurrentDays>5</NoncurrentDays>"
+    "<NewerNoncurrentVersions>3</NewerNoncurrentVersions></NoncurrentVersionExpiration></Rule>"
+    "</LifecycleConfiguration>"
+)
+
+
+def connection(s3_server: S3Server) -> S3Connection:
+    options = {"MINIO_ENDPOINT": s3_server.endpoint, "MINIO_ACCESS_KEY": s3_server.access_key}
+    return S3Connection(parse_options("default", {**options, "MINIO_SECRET_KEY": s3_server.secret_key}))
+
+
+def put_lifecycle(s3_server: S3Server, bucket: str, document: str) -> None:
+    body = document.encode()
+    headers = {"Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode()}
+    connection(s3_server).request(
+        "PUT", bucket, query=[("lifecycle", "")], headers=headers, body=body, payload_sha256=sha256(body)
+    )
+
+
+def rules(s3_server: S3Server, bucket: str) -> dict[str, str]:
+    """The bucket's lifecycle rules by ID, each as its canonical XML (namespace and child order aside)."""
+    try:
+        response = connection(s3_server).request("GET", bucket, query=[("lifecycle", "")], payload_sha256=sha256(b""))
+    except S3Error as error:
+        assert error.code == "NoSuchLifecycleConfiguration"
+        return {}
+
+    def canonical(element: ET.Element) -> str:
+        children = sorted(canonical(child) for child in element)
+        return f"<{element.tag.rsplit('}', 1)[-1]}>{(element.text or '').strip()}{''.join(children)}</>"
+
+    found = ET.fromstring(response.data).findall(f"{{{LIFECYCLE_NS}}}Rule")
+    return {rule.findtext(f"{{{LIFECYCLE_NS}}}ID") or "": canonical(rule) for rule in found}
+
+
+def sha256(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+OUR_RULE = (
+    f"<Rule><AbortIncompleteMultipartUpload><DaysAfterInitiation>{ABORT_AFTER_DAYS}</></>"
+    f"<Filter><Prefix></></><ID>{ABORT_RULE_ID}</><Status>Enabled</></>"
+)
+ADDED = f"lifecycle rule added (incomplete multipart uploads aborted after {ABORT_AFTER_DAYS} day)"
+
+
+@pytest.mark.usefixtures("cleanup")
+def test_initialize_adds_the_abort_rule_keeps_the_users_rules_and_is_idempotent(
+    live_settings: dict[str, Any],
+    admin_client: Minio,
+    s3_server: S3Server,
+    pool: CountingPoolManager,
+    buckets: dict[str, str],
+) -> None:
+    admin_client.make_bucket(bucket_name=buckets["private"])
+    put_lifecycle(s3_server, buckets["private"], USER_RULES)
+    users = rules(s3_server, buckets["private"])
+    assert set(users) == {"expire-big-logs", "old-versions"} and "ObjectSizeGreaterThan" in users["expire-big-logs"]
+
+    storages = storages_for(live_settings, pool, buckets)
+    first = run(storages)
+    assert first[buckets["private"]].actions == [ADDED]
+    assert first[buckets["public"]].actions == ["created", "public read policy set", ADDED]
+    assert rules(s3_server, buckets["private"]) == {**users, ABORT_RULE_ID: OUR_RULE}  # the user's, untouched
+    assert rules(s3_server, buckets["public"]) == {ABORT_RULE_ID: OUR_RULE}
+    assert rules(s3_server, buckets["static"]) == {ABORT_RULE_ID: OUR_RULE}
+
+    pool.reset()
+    second = run(storages)
+    assert [report.actions for report in second.values()] == [[], [], []]
+    assert changes(pool) == []
+    assert rules(s3_server, buckets["private"]) == {**users, ABORT_RULE_ID: OUR_RULE}
+
+
+@pytest.mark.usefixtures("cleanup")
+def test_a_changed_abort_rule_of_ours_is_put_back(
+    live_settings: dict[str, Any],
+    admin_client: Minio,
+    s3_server: S3Server,
+    pool: CountingPoolManager,
+    buckets: dict[str, str],
+) -> None:
+    admin_client.make_bucket(bucket_name=buckets["private"])
+    edited = USER_RULES.replace(
+        "</LifecycleConfiguration>",
+        f"<Rule><ID>{ABORT_RULE_ID}</ID><Filter><Prefix>tmp/</Prefix></Filter><Status>Disabled</Status>"
+        "<AbortIncompleteMultipartUpload><DaysAfterInitiation>9</DaysAfterInitiation></AbortIncompleteMultipartUpload>"
+        "</Rule></LifecycleConfiguration>",
+    )
+    put_lifecycle(s3_server, buckets["private"], edited)
+    report = run(storages_for(live_settings, pool, buckets))[buckets["private"]]
+    assert report.actions == [ADDED.replace("added", "updated")]
+    found = rules(s3_server, buckets["private"])
+    assert set(found) == {"expire-big-logs", "old-versions", ABORT_RULE_ID} and found[ABORT_RULE_ID] == OUR_RULE
+
+
+@pytest.mark.usefixtures("cleanup")
+def test_a_users_own_rule_aborting_uploads_is_left_to_decide(
+    live_settings: dict[str, Any],
+    admin_client: Minio,
+    s3_server: S3Server,
+    pool: CountingPoolManager,
+    buckets: dict[str, str],
+) -> None:
+    admin_client.make_bucket(bucket_name=buckets["private"])
+    own = (
+        f'<LifecycleConfiguration xmlns="{LIFECYCLE_NS}"><Rule><ID>keep-uploads-a-week</ID><Filter></Filter>'
+        "<Status>Enabled</Status><AbortIncompleteMultipartUpload><DaysAfterInitiation>7</DaysAfterInitiation>"
+        "</AbortIncompleteMultipartUpload></Rule></LifecycleConfiguration>"
+    )
+    put_lifecycle(s3_server, buckets["private"], own)
+    before = rules(s3_server, buckets["private"])
+    report = run(storages_for(live_settings, pool, buckets))[buckets["private"]]
+    assert report.actions == [] and report.error is None
+    assert rules(s3_server, buckets["private"]) == before
+
+
+def lifecycle_answered(response: Respond) -> Callable[[RequestHead], Action]:
+    """Requests on a bucket's lifecycle get `response`; everything else reaches the server."""
+    return lambda head: response if "lifecycle" in head.target else Relay()
+
+
+@pytest.mark.usefixtures("cleanup")
+def test_a_server_without_lifecycle_rules_is_reported_not_failed(
+    live_settings: dict[str, Any],
+    admin_client: Minio,
+    s3_server: S3Server,
+    pool: CountingPoolManager,
+    buckets: dict[str, str],
+) -> None:
+    with FaultProxy(
+        s3_server.endpoint, lifecycle_answered(s3_error(501, "Not Implemented", "NotImplemented"))
+    ) as proxy:
+        storages = storages_for(live_settings, pool, buckets)
+        for alias in ("default", "staticfiles"):
+            storages[alias]["OPTIONS"]["MINIO_ENDPOINT"] = proxy.endpoint
+        reports = run(storages)
+    private = reports[buckets["private"]]
+    assert private.error is None and private.actions == ["created"]
+    assert private.notes == ["lifecycle rule not set, the server refuses it (NotImplemented)"]
+    assert private.describe().endswith("(private); lifecycle rule not set, the server refuses it (NotImplemented)")
+    assert all(report.error is None for report in reports.values())
+    assert admin_client.bucket_exists(bucket_name=buckets["public"])
+    assert not [head for head in proxy.requests if head.method == "PUT" and "lifecycle" in head.target]
+
+
+@pytest.mark.usefixtures("cleanup")
+def test_rules_that_cannot_be_read_are_never_overwritten(
+    live_settings: dict[str, Any],
+    admin_client: Minio,
+    s3_server: S3Server,
+    pool: CountingPoolManager,
+    buckets: dict[str, str],
+) -> None:
+    admin_client.make_bucket(bucket_name=buckets["private"])
+    put_lifecycle(s3_server, buckets["private"], USER_RULES)
+    users = rules(s3_server, buckets["private"])
+    with FaultProxy(
+        s3_server.endpoint, lifecycle_answered(s3_error(400, "Bad Request", "InvalidBucketState"))
+    ) as proxy:
+        storages = storages_for(live_settings, pool, buckets)
+        storages["default"]["OPTIONS"]["MINIO_ENDPOINT"] = proxy.endpoint
+        report = run(storages)[buckets["private"]]
+    assert "InvalidBucketState" in (report.error or "")
+    assert not [head for head in proxy.requests if head.method == "PUT" and "lifecycle" in head.target]
+    assert rules(s3_server, buckets["private"]) == users

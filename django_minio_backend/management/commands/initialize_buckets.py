@@ -12,7 +12,8 @@ from ...policies import initialize_buckets, plan
 class Command(BaseCommand):
     help = (
         "Create missing MinIO buckets of every MinIO storage alias, give public buckets (and the static bucket) "
-        "an anonymous read-only policy, remove it from private buckets, and apply MINIO_POLICY_HOOKS."
+        "an anonymous read-only policy, remove it from private buckets, apply MINIO_POLICY_HOOKS, and give each "
+        "bucket a lifecycle rule aborting multipart uploads left incomplete for a day (where the server supports it)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
