@@ -169,23 +169,25 @@ class Severable(Protocol):
 
 
 class Watchdog:
-    """Severs watched connections whose deadline has passed. Its thread starts on first use and sleeps while
-    nothing is watched; watching and unwatching are a dictionary update under a lock (no thread per call)."""
+    """Severs watched connections whose deadline has passed. Its thread starts on first use, looks every TICK
+    while requests come and go, and sleeps when a look finds nothing watched. Watching and unwatching are a
+    dictionary update under a lock: no thread per call, and the thread is woken only from that sleep."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._watched: dict[Severable, Deadline] = {}
         self._thread: threading.Thread | None = None
+        self._asleep = False
 
     def watch(self, connection: Severable, deadline: Deadline) -> None:
         with self._lock:
-            idle = not self._watched
             self._watched[connection] = deadline
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="minio-deadline-watchdog", daemon=True)
                 self._thread.start()
-            elif idle:
+            elif self._asleep:
+                self._asleep = False
                 self._wake.notify()
 
     def unwatch(self, connection: Severable) -> None:
@@ -196,8 +198,9 @@ class Watchdog:
         with self._lock:
             while True:
                 if not self._watched:
-                    self._wake.wait()
-                    continue
+                    self._asleep = True
+                    while self._asleep:
+                        self._wake.wait()
                 now = time.monotonic()
                 for connection, deadline in list(self._watched.items()):
                     if deadline.at <= now:

@@ -29,7 +29,7 @@ from cache_backends import URLCache
 from django_minio_backend import MinioBackend
 from django_minio_backend.settings import MiB
 from django_minio_backend.urlcache import shared_cache
-from tests.faultproxy import BlackHole, FaultProxy, Trickle, s3_error
+from tests.faultproxy import Action, BlackHole, FaultProxy, Relay, RequestHead, Trickle, s3_error
 from tests.servers import S3Server, free_ports, start_redis
 from tests.settings import PRIVATE_BUCKET
 
@@ -124,6 +124,21 @@ def test_calls_end_within_the_deadline_whatever_the_server_does(
             assert not isinstance(outcome.error, FileNotFoundError)
     assert busy_methods.count("HEAD") == 3, busy_methods
     assert busy_methods.count("GET") == 3, busy_methods  # retried after 10 s twice; a third wait would pass 30 s
+
+
+def test_sdk_retries_survive_a_malformed_retry_after(
+    live_settings: dict[str, Any], s3_server: S3Server, media: MinioBackend, unique: str
+) -> None:
+    """A Retry-After that is neither seconds nor a date means "back off as usual", not a crash."""
+    name = media.save(f"{unique}/present.txt", ContentFile(b"present"))
+    answers = iter([s3_error(503, "Slow Down", "SlowDown", retry_after="soon"), s3_error(503, "Slow Down", "SlowDown")])
+
+    def decide(head: RequestHead) -> Action:
+        return next(answers, Relay())
+
+    with FaultProxy(s3_server.endpoint, decide) as proxy:
+        assert storage(MINIO_ENDPOINT=proxy.endpoint).exists(name)
+        assert [head.method for head in proxy.requests] == ["HEAD", "HEAD", "HEAD"]
 
 
 def test_transfers_that_keep_making_progress_are_not_cut_off(
