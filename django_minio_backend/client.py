@@ -15,6 +15,7 @@ import certifi
 import urllib3
 from minio import Minio
 
+from .httppool import DeadlinePoolManager, DeadlineRetry
 from .settings import MinioSettings
 
 
@@ -50,13 +51,16 @@ def _key(settings: MinioSettings) -> _ClientKey:
 
 
 def _new_pool(settings: MinioSettings) -> urllib3.PoolManager:
-    """Bounded timeouts (the SDK's default waits 5 minutes) and a few retries for idempotent calls."""
-    return urllib3.PoolManager(
+    """Bounded timeouts (the SDK's default waits 5 minutes), cut further by the call's deadline, and a few
+    retries for idempotent calls, whose waits are capped too; when they run out the server's own error is raised."""
+    return DeadlinePoolManager(
         timeout=urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout),
         maxsize=max(10, settings.upload_workers * 2),
         cert_reqs="CERT_REQUIRED",
         ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
-        retries=urllib3.Retry(total=2, connect=2, read=0, backoff_factor=0.2, status_forcelist=(502, 503, 504)),
+        retries=DeadlineRetry(
+            total=2, connect=2, read=0, backoff_factor=0.2, status_forcelist=(502, 503, 504), raise_on_status=False
+        ),
     )
 
 

@@ -18,3 +18,7 @@ def is_not_found(error: BaseException) -> bool:
             error.response is not None and error.response.status == 404 and error.code != "NoSuchBucket"
         )
     return False
+
+
+class DeadlineExceeded(TimeoutError):
+    """A storage call (or one request of a transfer) did not finish within MINIO_REQUEST_DEADLINE."""

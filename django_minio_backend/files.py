@@ -24,7 +24,8 @@ from django.core.files.base import File
 from minio.error import S3Error
 from urllib3.exceptions import HTTPError
 
-from .errors import is_not_found
+from .errors import DeadlineExceeded, is_not_found
+from .httppool import idle, receiving
 from .s3http import ATTEMPTS, S3Connection
 from .signing import UNSIGNED_PAYLOAD
 
@@ -38,6 +39,9 @@ READ_AHEAD_CHUNKS: Final = 4  # reading on in order: ranges of this many chunks,
 # of a multiple of it go straight into the caller's result, received from the socket with no copy in between.
 READ_BUFFER: Final = 64 * 1024
 DRAIN_LIMIT: Final = 64 * 1024  # leaving a response early: read out at most this much to keep the connection
+# Each read from a response takes at most this much, and must get it within MINIO_REQUEST_DEADLINE: a body that
+# keeps arriving is never cut off, one trickling in a few bytes at a time is.
+PROGRESS_UNIT: Final = 256 * 1024
 
 
 class ObjectChangedError(OSError):
@@ -93,6 +97,7 @@ class RangedReader(io.RawIOBase):
             if error.response is not None and error.response.status == 416:  # only an empty object has no byte 0
                 return cls(connection, bucket, key, size=0, etag="*", chunk_size=chunk_size, executor=executor)
             raise
+        idle(response)  # the deadline counts the body's reads, not the time until the caller reads
         total = _total_size(response)
         etag = response.headers.get("ETag") or "*"
         reader = cls(connection, bucket, key, size=total, etag=etag, chunk_size=chunk_size, executor=executor)
@@ -150,7 +155,11 @@ class RangedReader(io.RawIOBase):
         for attempt in range(ATTEMPTS):
             response = self._response_for(self._position, wanted)
             try:
-                count = _receive(response, view[: min(wanted, self._range[1] - self._position)])
+                with receiving(response):
+                    count = _receive(response, view[: min(wanted, self._range[1] - self._position, PROGRESS_UNIT)])
+            except DeadlineExceeded:
+                self._drop_response()
+                raise
             except (HTTPError, HTTPException, OSError) as exc:
                 self._drop_response()
                 if attempt + 1 == ATTEMPTS:
@@ -250,6 +259,7 @@ class RangedReader(io.RawIOBase):
             response.close()
             response.release_conn()
             raise OSError(f"{self._bucket}/{self._key}: expected a partial response, got {response.status}")
+        idle(response)
         return response
 
     def _ask_ahead(self, start: int) -> None:

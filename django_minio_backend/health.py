@@ -40,7 +40,7 @@ class MinioServerStatus:
 
 def check_server(settings: MinioSettings, bucket: str | None = None) -> MinioServerStatus:
     """Probe the server of `settings`; the signed fallback asks for `bucket` (default: the default bucket)."""
-    timeout = settings.health_check_timeout
+    timeout = min(settings.health_check_timeout, settings.request_deadline)
     deadline = time.monotonic() + timeout
     found: list[MinioServerStatus] = []
     worker = threading.Thread(

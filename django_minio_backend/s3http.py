@@ -11,14 +11,14 @@ sure that sending it again is safe.
 
 from __future__ import annotations
 
+import functools
 import http
 import logging
 import random
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Final, cast
+from typing import Any, Final, TypeVar, cast
 
 import urllib3
 from minio.error import S3Error
@@ -26,6 +26,7 @@ from urllib3.exceptions import ConnectTimeoutError, HTTPError, InvalidHeader
 from urllib3.util import Retry
 
 from . import client as clients
+from . import deadlines
 from .settings import MinioSettings
 from .signing import SigningCredentials, canonical_query, quote_object_key, sign_headers
 
@@ -38,7 +39,7 @@ ATTEMPTS: Final = 4  # one try and three retries
 RETRY_STATUSES: Final = frozenset({500, 502, 503, 504})
 RETRY_CODES: Final = frozenset({"InternalError", "RequestTimeout", "ServiceUnavailable", "SlowDown"})
 BACKOFF_BASE: Final = 0.2
-MAX_DELAY: Final = 10.0  # a longer Retry-After is cut to this; attempts stay bounded either way
+MAX_DELAY: Final = deadlines.MAX_RETRY_DELAY  # a longer Retry-After is cut to this; attempts stay bounded either way
 ERROR_BODY_LIMIT: Final = 64 * 1024  # an error document is a few hundred bytes; more is not read
 
 
@@ -58,7 +59,14 @@ class _Body:
         self.complete = False
 
     def __iter__(self) -> Iterator[bytes]:  # really any buffer: urllib3 hands each chunk to sendall()
-        yield from cast(Iterable[bytes], self._chunks)
+        deadline = deadlines.current()
+        if deadline is not None:
+            deadline.pause()  # sending the body is progress, not waiting: the deadline counts the rest
+        try:
+            yield from cast(Iterable[bytes], self._chunks)
+        finally:
+            if deadline is not None:
+                deadline.resume()
         self.complete = True  # urllib3 asks for the next chunk only after sendall() of the last one returned
 
 
@@ -113,10 +121,25 @@ def _retry_delay(attempt: int, response: urllib3.BaseHTTPResponse | None) -> flo
     return min(MAX_DELAY, BACKOFF_BASE * float(2**attempt) * random.uniform(0.5, 1.0))
 
 
+_Request = TypeVar("_Request", bound=Callable[..., urllib3.BaseHTTPResponse])
+
+
+def _within_deadline(request: _Request) -> _Request:
+    """Bound one request, all its attempts and waits, by MINIO_REQUEST_DEADLINE (or by the deadline of the
+    storage call it is part of); the time spent sending its body is not counted."""
+
+    @functools.wraps(request)
+    def bounded(self: S3Connection, method: str, bucket: str, key: str = "", *args: Any, **kwargs: Any) -> Any:
+        with deadlines.within(self._deadline, f"{method} {bucket}/{key}"):
+            return request(self, method, bucket, key, *args, **kwargs)
+
+    return cast(_Request, bounded)
+
+
 class S3Connection:
     """Signed requests to one endpoint with one identity, through the alias's shared pool."""
 
-    __slots__ = ("_base", "_credentials", "_host", "_pool", "_scheme", "endpoint")
+    __slots__ = ("_base", "_credentials", "_deadline", "_host", "_pool", "_scheme", "endpoint")
 
     def __init__(self, settings: MinioSettings) -> None:
         self._scheme = "https" if settings.use_https else "http"
@@ -124,8 +147,10 @@ class S3Connection:
         self._base = f"{self._scheme}://{settings.endpoint}"
         self._credentials = SigningCredentials(settings.access_key, settings.secret_key, settings.region)
         self._pool = clients.http_pool(settings)
+        self._deadline = settings.request_deadline
         self.endpoint = settings.endpoint
 
+    @_within_deadline
     def request(
         self,
         method: str,
@@ -168,8 +193,8 @@ class S3Connection:
             chunks = self._chunks(body)
             if chunks is None:  # a stream that cannot start again: the previous failure stands
                 raise failure or RuntimeError(f"the body of {method} {path} cannot be sent again")
-            if attempt:
-                time.sleep(_retry_delay(attempt - 1, response))
+            if attempt:  # capped, and never past the deadline: raises DeadlineExceeded instead
+                deadlines.retry_wait(_retry_delay(attempt - 1, response), failure)
             sent = _Body(chunks)
             signed = sign_headers(
                 method=method,

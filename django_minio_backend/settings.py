@@ -118,6 +118,7 @@ class _Options(msgspec.Struct, forbid_unknown_fields=True, rename="upper"):
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
     health_check_timeout: float = 3.0
+    request_deadline: float = 30.0
     bucket_listing: bool = False
     static_listing_ttl: float = 60.0
 
@@ -164,6 +165,7 @@ class MinioSettings(msgspec.Struct, frozen=True, kw_only=True):
     connect_timeout: float
     read_timeout: float
     health_check_timeout: float
+    request_deadline: float
     bucket_listing: bool
     static_listing_ttl: float
     public_set: frozenset[str]
@@ -304,6 +306,7 @@ def _derive(alias: str, raw: _Options) -> MinioSettings:
         ("MINIO_HEALTH_CHECK_TIMEOUT", raw.health_check_timeout),
     ):
         _require(0 < value <= MAX_TIMEOUT, alias, name, f"must be > 0 and at most {MAX_TIMEOUT:.0f} seconds")
+    _require(0 < raw.request_deadline < float("inf"), alias, "MINIO_REQUEST_DEADLINE", "must be > 0 seconds and finite")
     _require(
         raw.http_client is None or isinstance(raw.http_client, urllib3.PoolManager),
         alias,
@@ -375,6 +378,7 @@ def _derive(alias: str, raw: _Options) -> MinioSettings:
         connect_timeout=raw.connect_timeout,
         read_timeout=raw.read_timeout,
         health_check_timeout=raw.health_check_timeout,
+        request_deadline=raw.request_deadline,
         bucket_listing=raw.bucket_listing,
         static_listing_ttl=raw.static_listing_ttl,
         public_set=frozenset((*raw.public_buckets, raw.static_files_bucket)),

@@ -25,6 +25,7 @@ from minio import Minio
 from minio.datatypes import Object
 
 from . import client as clients
+from .deadlines import each_within, within
 from .errors import BucketNotFoundError, is_not_found
 from .executor import shared_executor
 from .files import MinioFile, RangedReader
@@ -213,13 +214,15 @@ class MinioBackend(Storage):
         self._urls.remember_etag(name, etag)
 
     def _ensure_bucket(self) -> None:
-        if not self.client.bucket_exists(bucket_name=self.bucket):
-            self.client.make_bucket(bucket_name=self.bucket, location=self.settings.region)
+        with self._within("bucket check", ""):
+            if not self.client.bucket_exists(bucket_name=self.bucket):
+                self.client.make_bucket(bucket_name=self.bucket, location=self.settings.region)
 
     def delete(self, name: str) -> None:
         """Delete an object; deleting one that is already gone is not an error (S3 semantics)."""
         name = clean_name(name)
-        self.client.remove_object(bucket_name=self.bucket, object_name=name)
+        with self._within("delete", name):
+            self.client.remove_object(bucket_name=self.bucket, object_name=name)
         self._urls.forget(name)
 
     # -- reading -------------------------------------------------------------------------------
@@ -229,23 +232,30 @@ class MinioBackend(Storage):
         name = clean_name(name)
         # One GET of the first chunk; a missing object fails here with FileNotFoundError, not on first read.
         settings = self.settings
-        reader = RangedReader.open(
-            self._uploader.connection,
-            self.bucket,
-            name,
-            chunk_size=settings.read_chunk_size,
-            executor=shared_executor(settings.upload_workers),
-        )
+        with self._within("open", name):
+            reader = RangedReader.open(
+                self._uploader.connection,
+                self.bucket,
+                name,
+                chunk_size=settings.read_chunk_size,
+                executor=shared_executor(settings.upload_workers),
+            )
         return MinioFile(reader, name, mode)
 
+    def _within(self, operation: str, name: str) -> within:
+        """Bound a call by MINIO_REQUEST_DEADLINE: a call inside it (a HEAD, a bucket check) shares its deadline."""
+        target = f"{self.bucket}/{name}" if name else self.bucket
+        return within(self.settings.request_deadline, f"{operation}({target!r})")
+
     def _stat(self, name: str) -> Object:
-        try:
-            return self.client.stat_object(bucket_name=self.bucket, object_name=name)
-        except Exception as exc:
-            if is_not_found(exc):
-                self._require_bucket()
-                raise FileNotFoundError(f"{self.bucket}/{name} does not exist") from exc
-            raise
+        with self._within("HEAD", name):
+            try:
+                return self.client.stat_object(bucket_name=self.bucket, object_name=name)
+            except Exception as exc:
+                if is_not_found(exc):
+                    self._require_bucket()
+                    raise FileNotFoundError(f"{self.bucket}/{name} does not exist") from exc
+                raise
 
     def _require_bucket(self) -> None:
         """A HEAD answers 404 alike for a missing object and a missing bucket; tell them apart once per process,
@@ -255,14 +265,17 @@ class MinioBackend(Storage):
 
     def _check_bucket(self) -> None:
         """One request: does the bucket exist?"""
-        if not self.client.bucket_exists(bucket_name=self.bucket):
+        with self._within("bucket check", ""):
+            exists = self.client.bucket_exists(bucket_name=self.bucket)
+        if not exists:
             raise BucketNotFoundError(f"Bucket {self.bucket!r} does not exist (run manage.py initialize_buckets)")
         _buckets_seen.add((self.settings.endpoint, self.bucket))
 
     def _head_etag(self, name: str) -> str:
         """The object's ETag by one HEAD, "" when there is no such object; for the URL cache's misses."""
         try:
-            return self._stat(name).etag or ""
+            with self._within("url", name):
+                return self._stat(name).etag or ""
         except FileNotFoundError:
             return ""
 
@@ -270,25 +283,32 @@ class MinioBackend(Storage):
         """True/False for found/not found; any other failure raises instead of answering wrongly.
         The empty name is the bucket's root, as Django's collectstatic --clear asks."""
         if name == "":
-            return bool(self.client.bucket_exists(bucket_name=self.bucket))
+            with self._within("exists", ""):
+                return bool(self.client.bucket_exists(bucket_name=self.bucket))
+        name = clean_name(name)
         try:
-            self._stat(clean_name(name))
+            with self._within("exists", name):
+                self._stat(name)
         except FileNotFoundError:
             return False
         return True
 
     def size(self, name: str) -> int:
-        size = self._stat(clean_name(name)).size
+        name = clean_name(name)
+        with self._within("size", name):
+            size = self._stat(name).size
         if size is None:
             raise OSError(f"The server reported no size for {self.bucket}/{name}")
         return size
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
-        """One delimiter listing (paginated by the SDK), not a recursive scan."""
+        """One delimiter listing (paginated by the SDK), not a recursive scan; each page within the deadline."""
         prefix = clean_prefix(path)
         directories: list[str] = []
         files: list[str] = []
-        for item in self.client.list_objects(bucket_name=self.bucket, prefix=prefix or None, recursive=False):
+        listing = self.client.list_objects(bucket_name=self.bucket, prefix=prefix or None, recursive=False)
+        label = f"a listdir({self.bucket + '/' + prefix!r}) page"
+        for item in each_within(listing, self.settings.request_deadline, label):
             relative = (item.object_name or "")[len(prefix) :]
             if item.is_dir:
                 directories.append(relative.rstrip("/"))
@@ -297,7 +317,9 @@ class MinioBackend(Storage):
         return directories, files
 
     def get_modified_time(self, name: str) -> datetime:
-        modified = self._stat(clean_name(name)).last_modified
+        name = clean_name(name)
+        with self._within("get_modified_time", name):
+            modified = self._stat(name).last_modified
         if modified is None:
             raise OSError(f"The server reported no modification time for {self.bucket}/{name}")
         if getattr(django_settings, "USE_TZ", True):

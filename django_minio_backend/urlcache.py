@@ -36,6 +36,7 @@ __all__ = ["CachedURLBuilder", "SharedCache", "shared_cache"]
 logger = logging.getLogger("django_minio_backend.urls")
 
 MISSING_TTL: Final = 60  # seconds the index remembers "no such object"; its URLs are signed uncached meanwhile
+HEAD_RETRY_AFTER: Final = 30.0  # seconds a failed HEAD makes a process sign an endpoint's misses without asking it
 _TRANSIT: Final = 1  # seconds allowed for a write to reach the cache, where its TTL starts
 _KEY_VERSION: Final = b"dmb-url-1\n"  # change when the key or value layout changes
 
@@ -74,6 +75,8 @@ class SharedCache:
 
 _lock = threading.Lock()
 _shared: dict[tuple[int, CacheConfig], SharedCache] = {}
+# (process, endpoint) -> monotonic time until which a miss is signed without a HEAD, after a HEAD failed there
+_head_outages: dict[tuple[int, str], float] = {}
 
 
 def cache_config(settings: MinioSettings) -> CacheConfig:
@@ -108,7 +111,7 @@ class CachedURLBuilder(URLBuilder):
     on any other failure; ``clock()`` gives the wall time in seconds and is injectable for tests.
     """
 
-    __slots__ = ("_cache", "_clock", "_default_tag", "_head", "_head_failing", "_object_hash", "_timeout", "_url_ns")
+    __slots__ = ("_cache", "_clock", "_default_tag", "_endpoint", "_head", "_object_hash", "_timeout", "_url_ns")
 
     def __init__(
         self,
@@ -123,7 +126,7 @@ class CachedURLBuilder(URLBuilder):
         self._cache = cache
         self._head = head
         self._clock = clock
-        self._head_failing = False
+        self._endpoint = settings.endpoint
         self._timeout = settings.url_cache_timeout
         self._object_hash = hashlib.blake2b(_KEY_VERSION + f"{settings.endpoint}\n{bucket}\n".encode(), digest_size=16)
         scheme, host = external_base(settings)
@@ -289,33 +292,60 @@ class CachedURLBuilder(URLBuilder):
         )
 
     def _head_etag(self, name: str) -> str | None:
-        """The ETag ("" for no such object), or None when the server could not tell; logged once per outage."""
+        """The ETag ("" for no such object), or None when the server could not tell. After a failure this
+        process does not ask the endpoint again for HEAD_RETRY_AFTER seconds, so while S3 is down or hanging
+        a miss costs one deadline per interval, not one per url(); logged once per outage."""
+        key = (os.getpid(), self._endpoint)
+        failing_until = _head_outages.get(key)
+        if failing_until is not None and time.monotonic() < failing_until:
+            return None
         try:
             etag = self._head(name).strip('"')
         except Exception as error:  # noqa: BLE001 - url() keeps working uncached while S3 cannot be asked
-            if not self._head_failing:
-                self._head_failing = True
-                logger.warning("Cannot read the ETag of %s/%s, serving uncached URLs: %r", self.bucket, name, error)
+            _head_outages[key] = time.monotonic() + HEAD_RETRY_AFTER
+            if failing_until is None:
+                logger.warning(
+                    "Cannot read the ETag of %s/%s, serving uncached URLs for %gs: %r",
+                    self.bucket,
+                    name,
+                    HEAD_RETRY_AFTER,
+                    error,
+                )
             return None
-        self._head_failing = False
+        if failing_until is not None and _head_outages.pop(key, None) is not None:
+            logger.info("%s answers HEAD requests again; caching URLs again", self._endpoint)
         return etag
 
     # -- writes through the storage ----------------------------------------------------------------
     def remember_etag(self, name: str, etag: str | None) -> None:
-        """Record the ETag of content we just wrote, so the next url() is signed for it, without a HEAD."""
+        """Record the ETag of content we just wrote, so the next url() is signed for it, without a HEAD.
+        Skipped while the cache is failing, like url(): a save never waits on a dead cache."""
+        shared = self._cache
+        if shared.retry_at and not shared.usable():
+            return
         index_key = "e" + self._digest(name)
         etag = (etag or "").strip('"')
         try:
             if etag:
-                self._cache.cache.set(index_key, etag, self._timeout)
+                shared.cache.set(index_key, etag, self._timeout)
             else:
-                self._cache.cache.delete(index_key)
+                shared.cache.delete(index_key)
         except CacheUnavailable as error:
-            self._cache.failed(error)
+            shared.failed(error)
+            return
+        if shared.retry_at:
+            shared.answered()
 
     def forget(self, name: str) -> None:
-        """Drop the object's index entry (it was deleted); its URL entries can never match again."""
+        """Drop the object's index entry (it was deleted); its URL entries can never match again.
+        Skipped while the cache is failing, like url(): a delete never waits on a dead cache."""
+        shared = self._cache
+        if shared.retry_at and not shared.usable():
+            return
         try:
-            self._cache.cache.delete("e" + self._digest(name))
+            shared.cache.delete("e" + self._digest(name))
         except CacheUnavailable as error:
-            self._cache.failed(error)
+            shared.failed(error)
+            return
+        if shared.retry_at:
+            shared.answered()

@@ -4,7 +4,7 @@ Each connection carries one request: the proxy adds `Connection: close` before r
 every request head and can, per request, relay it, reset the connection part-way through the request
 or response body, answer by itself (e.g. 503 with Retry-After) after reading the request body, let the
 server act on the request and then answer with an error instead of the server's answer, never answer
-(a black hole), or relay the server's answer one byte at a time (a trickle).
+(a black hole), or relay the server's answer a few bytes at a time (a trickle).
 """
 
 from __future__ import annotations
@@ -63,9 +63,10 @@ class BlackHole:
 
 @dataclass(frozen=True)
 class Trickle:
-    """Relay the request, then relay the server's answer one byte every `interval` seconds."""
+    """Relay the request, then relay the server's answer `size` bytes (default one) every `interval` seconds."""
 
     interval: float = 0.5
+    size: int = 1
 
 
 Action = Relay | Respond | RelayThenRespond | BlackHole | Trickle
@@ -157,7 +158,7 @@ class FaultProxy:
                 if isinstance(action, RelayThenRespond):
                     self._respond(client, action.respond)
                 else:
-                    self._trickle(client, answer, action.interval)
+                    self._trickle(client, answer, action.interval, action.size)
                 return
             upstream = self._track(socket.create_connection(self._upstream, timeout=30))
             upstream.sendall(_with_connection_close(head))
@@ -224,13 +225,14 @@ class FaultProxy:
         finally:
             _close(upstream)
 
-    def _trickle(self, client: socket.socket, answer: bytes, interval: float) -> None:
-        for index in range(len(answer)):
+    def _trickle(self, client: socket.socket, answer: bytes, interval: float, size: int) -> None:
+        for index in range(0, len(answer), size):
             if self._closed:
                 return
-            client.sendall(answer[index : index + 1])
+            piece = answer[index : index + size]
+            client.sendall(piece)
             with self._lock:
-                self.bytes_to_client += 1
+                self.bytes_to_client += len(piece)
             time.sleep(interval)
 
     def _respond(self, client: socket.socket, action: Respond) -> None:
