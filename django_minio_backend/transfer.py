@@ -38,7 +38,7 @@ import urllib3
 from django.core.files.base import File
 from minio.error import S3Error
 
-from .errors import is_not_found
+from .errors import DeadlineExceeded, is_not_found
 from .executor import shared_executor
 from .s3http import Buffer, S3Connection, SourceError, error_from_xml
 from .settings import MiB, MinioSettings
@@ -550,6 +550,8 @@ class Uploader:
             )
         except _AlreadyStored as stored:
             return stored.etag
+        except DeadlineExceeded:
+            raise  # the budget is spent: no further request to find out
         except Exception:
             etag = lost.stored_etag() if lost.seen else None
             if etag is None:
