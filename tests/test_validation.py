@@ -89,8 +89,8 @@ def test_is_minio_available_with_an_infinite_timeout_answers_instead_of_raising(
 
 def test_check_server_never_raises_whatever_its_settings() -> None:
     settings = msgspec.structs.replace(parse_options("default", BASE), health_check_timeout=INF)
-    status = check_server(settings)
-    assert not status and "health check" in status.details
+    status = check_server(settings)  # the probe's timeout is capped by MINIO_REQUEST_DEADLINE, so it runs
+    assert not status and status.details
 
 
 # -- names --------------------------------------------------------------------------------------------
