@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -26,6 +25,7 @@ from typing import Final
 
 from cache_backends import CacheConfig, CacheUnavailable, URLCache, build_url_cache
 
+from .per_process import PerProcess
 from .settings import MinioSettings
 from .signing import canonical_query
 from .urls import URLBuilder, expiry_seconds, external_base
@@ -71,8 +71,7 @@ class SharedCache:
             self.retry_at = 0.0
 
 
-_lock = threading.Lock()
-_shared: dict[tuple[int, CacheConfig], SharedCache] = {}
+_shared: PerProcess[CacheConfig, SharedCache] = PerProcess()
 
 
 def cache_config(settings: MinioSettings) -> CacheConfig:
@@ -85,41 +84,55 @@ def cache_config(settings: MinioSettings) -> CacheConfig:
     )
 
 
+def _cache_label(settings: MinioSettings) -> str:
+    return f"{settings.url_cache_backend!r} (STORAGES[{settings.alias!r}])"
+
+
+def _new_shared_cache(config: CacheConfig, label: str) -> SharedCache:
+    return SharedCache(build_url_cache(config), label)
+
+
 def shared_cache(settings: MinioSettings) -> SharedCache:
     """The process-wide cache for this alias's cache settings: one LRU or Redis pool per config, not per storage."""
-    key = (os.getpid(), cache_config(settings))
-    found = _shared.get(key)
-    if found is None:
-        with _lock:
-            found = _shared.get(key)
-            if found is None:
-                for stale in [other for other in _shared if other[0] != key[0]]:  # inherited through fork
-                    del _shared[stale]
-                label = f"{key[1].backend!r} (STORAGES[{settings.alias!r}])"
-                found = _shared[key] = SharedCache(build_url_cache(key[1]), label)
-    return found
+    config = cache_config(settings)
+    return _shared.get(config, _new_shared_cache, config, _cache_label(settings))
 
 
 class CachedURLBuilder(URLBuilder):
     """URLBuilder for a private bucket whose presigned URLs go through a shared cache.
 
     ``head(name)`` returns the object's ETag with one request ("" when there is no such object) and raises
-    on any other failure; ``clock()`` gives the wall time in seconds and is injectable for tests.
+    on any other failure; ``clock()`` gives the wall time in seconds and is injectable for tests. The cache is
+    this process's shared cache for the settings, looked up at each use (so a forked child uses its own), or
+    ``cache`` when one is given.
     """
 
-    __slots__ = ("_cache", "_clock", "_default_tag", "_head", "_head_failing", "_object_hash", "_timeout", "_url_ns")
+    __slots__ = (
+        "_cache",
+        "_cache_config",
+        "_cache_label",
+        "_clock",
+        "_default_tag",
+        "_head",
+        "_head_failing",
+        "_object_hash",
+        "_timeout",
+        "_url_ns",
+    )
 
     def __init__(
         self,
         settings: MinioSettings,
         bucket: str,
         *,
-        cache: SharedCache,
         head: Callable[[str], str],
+        cache: SharedCache | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(settings, bucket)
         self._cache = cache
+        self._cache_config = cache_config(settings)
+        self._cache_label = _cache_label(settings)
         self._head = head
         self._clock = clock
         self._head_failing = False
@@ -128,6 +141,11 @@ class CachedURLBuilder(URLBuilder):
         scheme, host = external_base(settings)
         self._url_ns = f"{scheme}://{host}\n{settings.access_key}\n{settings.region}\n"
         self._default_tag = self._tag(self._default_expiry, None)
+
+    def _shared(self) -> SharedCache:
+        if self._cache is not None:
+            return self._cache
+        return _shared.get(self._cache_config, _new_shared_cache, self._cache_config, self._cache_label)
 
     # -- keys ------------------------------------------------------------------------------------
     def _digest(self, name: str) -> str:
@@ -208,7 +226,7 @@ class CachedURLBuilder(URLBuilder):
 
     def _read(self, keys: Sequence[str]) -> dict[str, str] | None:
         """One get_many, or None when the cache is failing (then URLs are signed without it)."""
-        shared = self._cache
+        shared = self._shared()
         if shared.retry_at and not shared.usable():
             return None
         try:
@@ -273,10 +291,11 @@ class CachedURLBuilder(URLBuilder):
     def _store(self, items: dict[str, str], ttl: int) -> None:
         if not items or ttl <= 0:
             return
+        shared = self._shared()
         try:
-            self._cache.cache.set_many(items, ttl)
+            shared.cache.set_many(items, ttl)
         except CacheUnavailable as error:
-            self._cache.failed(error)
+            shared.failed(error)
 
     def _sign(self, name: str, seconds: int, parameters: Mapping[str, str] | None, stamp: int) -> str:
         return self._signer.presign_get(
@@ -304,17 +323,19 @@ class CachedURLBuilder(URLBuilder):
         """Record the ETag of content we just wrote, so the next url() is signed for it, without a HEAD."""
         index_key = "e" + self._digest(name)
         etag = (etag or "").strip('"')
+        shared = self._shared()
         try:
             if etag:
-                self._cache.cache.set(index_key, etag, self._timeout)
+                shared.cache.set(index_key, etag, self._timeout)
             else:
-                self._cache.cache.delete(index_key)
+                shared.cache.delete(index_key)
         except CacheUnavailable as error:
-            self._cache.failed(error)
+            shared.failed(error)
 
     def forget(self, name: str) -> None:
         """Drop the object's index entry (it was deleted); its URL entries can never match again."""
+        shared = self._shared()
         try:
-            self._cache.cache.delete("e" + self._digest(name))
+            shared.cache.delete("e" + self._digest(name))
         except CacheUnavailable as error:
-            self._cache.failed(error)
+            shared.failed(error)

@@ -6,6 +6,7 @@ pytest's teardown; the parent waits for it with a deadline and kills it when the
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import threading
@@ -18,9 +19,9 @@ from typing import Any
 import pytest
 from django.core.files.base import ContentFile
 
-from django_minio_backend import MinioBackend, MinioBackendStatic
+from django_minio_backend import MinioBackend, MinioBackendStatic, transfer
 from django_minio_backend import client as clients
-from django_minio_backend import transfer
+from django_minio_backend.per_process import ForkSafeLock, PerProcess
 from django_minio_backend.settings import MiB
 from tests.settings import PRIVATE_BUCKET
 
@@ -111,10 +112,7 @@ def forking_storage() -> MinioBackend:
 def read_back(storage: MinioBackend, name: str, expected: bytes, *, in_blocks: bool) -> str:
     """Read a whole object (in one read, or in 100,000-byte blocks), then a slice after a seek; '' when all match."""
     with storage.open(name) as handle:
-        if in_blocks:
-            got = b"".join(iter(lambda: handle.read(100_000), b""))
-        else:
-            got = handle.read()
+        got = b"".join(iter(lambda: handle.read(100_000), b"")) if in_blocks else handle.read()
         problem = mismatch(name, got, expected)
         middle = len(expected) // 3
         handle.seek(middle)
@@ -126,7 +124,9 @@ def blob() -> bytes:
     return os.urandom(6 * MiB)
 
 
-def test_forked_children_read_and_write_their_own_bytes(live_settings: dict[str, Any], unique: str, blob: bytes) -> None:
+def test_forked_children_read_and_write_their_own_bytes(
+    live_settings: dict[str, Any], unique: str, blob: bytes
+) -> None:
     """The parent saves and reads; 3 children at once read 5 objects of different sizes through the inherited
     storage and save one object each; every byte matches, in 20 rounds."""
     storage = forking_storage()
@@ -139,16 +139,16 @@ def test_forked_children_read_and_write_their_own_bytes(live_settings: dict[str,
             read_back(storage, name, data, in_blocks=(position + index) % 2 == 1)
             for position, (name, data) in enumerate(payloads.items())
         ]
-        size = CHILD_SAVES[index]
-        saved = storage.save(f"{unique}/child-{round_}-{index}.bin", ContentFile(child_bytes(blob, round_, index, size)))
-        problems.append("" if saved == f"{unique}/child-{round_}-{index}.bin" else f"saved as {saved}")
+        name = f"{unique}/child-{round_}-{index}.bin"
+        saved = storage.save(name, ContentFile(child_bytes(blob, round_, index, CHILD_SAVES[index])))
+        problems.append("" if saved == name else f"{name} saved as {saved}")
         return "; ".join(problem for problem in problems if problem) or "ok"
 
     for round_ in range(REPETITIONS):
         for position, (name, data) in enumerate(payloads.items()):  # the parent's pool now holds idle connections
             assert not read_back(storage, name, data, in_blocks=position % 2 == 0)
         storage.save(f"{unique}/parent-{round_}.txt", ContentFile(b"parent"))
-        reports = fork_children(lambda index, round_=round_: child(round_, index), len(CHILD_SAVES))  # type: ignore[misc]
+        reports = fork_children(functools.partial(child, round_), len(CHILD_SAVES))
         assert all(report.ok for report in reports), f"round {round_}: {reports}"
         for index, size in enumerate(CHILD_SAVES):  # what the children stored, read by the parent
             name = f"{unique}/child-{round_}-{index}.bin"
@@ -217,7 +217,7 @@ def held_in_thread(lock: Any) -> Iterator[None]:
         thread.join(10)
 
 
-def test_fork_while_a_completion_lock_is_held_does_not_hang_the_child(live_settings: dict[str, Any], unique: str) -> None:
+def test_fork_while_module_locks_are_held_does_not_hang_the_child(live_settings: dict[str, Any], unique: str) -> None:
     """A thread of the parent holds the striped completion lock of a name (and the client registry's lock) when
     the process forks: the child still completes a create-only multipart save of that name and builds a client."""
     storage = MinioBackend(
@@ -248,3 +248,24 @@ def test_fork_while_a_completion_lock_is_held_does_not_hang_the_child(live_setti
 def registry_lock() -> Any:
     """The lock guarding the process's client registry."""
     return clients._clients._lock
+
+
+def test_a_registry_and_a_lock_start_fresh_in_a_forked_child() -> None:
+    """What the package builds on: a child finds a registry empty and a lock held by a parent thread free."""
+    registry: PerProcess[str, list[int]] = PerProcess()
+    built = registry.get("pool", lambda: [os.getpid()])
+    assert registry.get("pool", lambda: [-1]) is built  # built once per process
+    lock = ForkSafeLock()
+
+    def child(_: int) -> str:
+        if registry.find("pool") is not None:
+            return f"inherited {registry.find('pool')}"
+        if registry.get("pool", lambda: [os.getpid()]) != [os.getpid()]:
+            return "not built in the child"
+        with lock:
+            return "ok"
+
+    with held_in_thread(lock):
+        reports = fork_children(child, 2, deadline=30)
+    assert all(report.ok for report in reports), reports
+    assert registry.find("pool") is built
