@@ -47,25 +47,35 @@ class Report:
 
 
 def fork_children(work: Callable[[int], str], count: int, deadline: float = CHILD_DEADLINE) -> list[Report]:
-    """Run work(index) in `count` forked children at once; each child's answer ("ok" or what went wrong) and status."""
+    """Run work(index) in `count` forked children at once; each child's answer ("ok" or what went wrong) and status.
+
+    The children start together, once all of them exist, so that their requests overlap.
+    """
     children: list[tuple[int, int]] = []
-    for index in range(count):
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: never returns into pytest
-            status, text = 1, "no report"
-            try:
-                text = work(index)
-                status = 0 if text == "ok" else 1
-            except BaseException as error:  # noqa: BLE001 - the child must always report and exit
-                text = f"raised {error!r}"
-            finally:
+    go_read, go_write = os.pipe()
+    try:
+        for index in range(count):
+            read_end, write_end = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child: never returns into pytest
+                status, text = 1, "no report"
                 try:
-                    os.write(write_end, text.encode(errors="replace")[:60_000])
+                    os.read(go_read, 1)
+                    text = work(index)
+                    status = 0 if text == "ok" else 1
+                except BaseException as error:  # noqa: BLE001 - the child must always report and exit
+                    text = f"raised {error!r}"
                 finally:
-                    os._exit(status)
-        os.close(write_end)  # later children must not inherit it, or reading would wait for them too
-        children.append((pid, read_end))
+                    try:
+                        os.write(write_end, text.encode(errors="replace")[:60_000])
+                    finally:
+                        os._exit(status)
+            os.close(write_end)  # later children must not inherit it, or reading would wait for them too
+            children.append((pid, read_end))
+    finally:
+        os.write(go_write, b"g" * len(children))
+        os.close(go_read)
+        os.close(go_write)
     ends_at = time.monotonic() + deadline
     statuses: dict[int, int | None] = {}
     while len(statuses) < len(children):
@@ -165,7 +175,9 @@ def child_bytes(blob: bytes, round_: int, index: int, size: int) -> bytes:
 
 def test_static_listing_is_used_across_fork(live_settings: dict[str, Any], fresh_bucket: str, blob: bytes) -> None:
     """A static storage whose listing the parent used: each child lists through its own connections."""
-    static = MinioBackendStatic(bucket_name=fresh_bucket, MINIO_STATIC_LISTING_TTL=0.001, MINIO_READ_CHUNK_SIZE=CHUNK)
+    static = MinioBackendStatic(
+        bucket_name=fresh_bucket, MINIO_STATIC_LISTING_TTL=0.001, MINIO_READ_CHUNK_SIZE=CHUNK, MINIO_READ_TIMEOUT=10.0
+    )
     files = {f"css/{size}.css": blob[:size] for size in SIZES[:4]}
     for name, data in files.items():
         static.save(name, ContentFile(data))
@@ -188,7 +200,7 @@ def test_static_listing_is_used_across_fork(live_settings: dict[str, Any], fresh
                 problems.append(f"{saved} not listed after its save")
         return "; ".join(problem for problem in problems if problem) or "ok"
 
-    for round_ in range(5):
+    for round_ in range(10):
         with static.holding_listing():
             assert static.exists("css/1.css")
         with static.open("css/1048579.css") as handle:  # leaves idle connections in the parent's pool
