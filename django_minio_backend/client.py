@@ -1,14 +1,14 @@
 """Process-wide MinIO clients and HTTP pools.
 
 One `minio.Minio` per (endpoint, credentials, TLS, region, timeouts) per process: storages built
-for many buckets share connections. The process id is part of the key, so a forked child
-(gunicorn, celery prefork) builds its own pool instead of sharing sockets with its parent.
+for many buckets share connections. Both live in per-process registries, so a forked child
+(gunicorn, celery prefork) builds its own pool instead of sharing sockets with its parent; callers
+look them up at each use and never keep one.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from typing import NamedTuple
 
 import certifi
@@ -16,11 +16,11 @@ import urllib3
 from minio import Minio
 
 from .httppool import DeadlinePoolManager, DeadlineRetry
+from .per_process import PerProcess
 from .settings import MinioSettings
 
 
 class _ClientKey(NamedTuple):
-    pid: int
     endpoint: str
     access_key: str
     credentials_id: str  # changes with the secret, which the key never holds
@@ -31,14 +31,13 @@ class _ClientKey(NamedTuple):
     custom_pool: int
 
 
-_lock = threading.Lock()
-_clients: dict[_ClientKey, Minio] = {}
-_pools: dict[_ClientKey, urllib3.PoolManager] = {}
+_clients: PerProcess[_ClientKey, Minio] = PerProcess()
+_pools: PerProcess[_ClientKey, urllib3.PoolManager] = PerProcess()
 
 
-def _key(settings: MinioSettings) -> _ClientKey:
+def client_key(settings: MinioSettings) -> _ClientKey:
+    """What tells two aliases' clients apart; computed once by callers that look a pool up per request."""
     return _ClientKey(
-        pid=os.getpid(),
         endpoint=settings.endpoint,
         access_key=settings.access_key,
         credentials_id=settings.credentials_id,
@@ -64,27 +63,24 @@ def _new_pool(settings: MinioSettings) -> urllib3.PoolManager:
     )
 
 
-def http_pool(settings: MinioSettings) -> urllib3.PoolManager:
-    """The pool behind this alias's client (the user's MINIO_HTTP_CLIENT when given)."""
-    key = _key(settings)
-    pool = _pools.get(key)
-    if pool is None:
-        with _lock:
-            pool = _pool_locked(settings, key)
-    return pool
+def _pool_for(settings: MinioSettings) -> urllib3.PoolManager:
+    return settings.http_client or _new_pool(settings)
+
+
+def http_pool(settings: MinioSettings, key: _ClientKey | None = None) -> urllib3.PoolManager:
+    """This process's pool behind the alias's client (the user's MINIO_HTTP_CLIENT when given); `key` is
+    `client_key(settings)`, passed by callers that look the pool up per request."""
+    return _pools.get(client_key(settings) if key is None else key, _pool_for, settings)
 
 
 def get_client(settings: MinioSettings) -> Minio:
-    """The shared SDK client for internal traffic (MINIO_ENDPOINT)."""
-    key = _key(settings)
-    client = _clients.get(key)
-    if client is None:
-        with _lock:
-            client = _clients.get(key)
-            if client is None:
-                _drop_other_processes()
-                client = _clients[key] = new_client(settings, _pool_locked(settings, key))
-    return client
+    """This process's shared SDK client for internal traffic (MINIO_ENDPOINT)."""
+    key = client_key(settings)
+    return _clients.get(key, _shared_client, settings, key)
+
+
+def _shared_client(settings: MinioSettings, key: _ClientKey) -> Minio:
+    return new_client(settings, http_pool(settings, key))
 
 
 def new_client(settings: MinioSettings, pool: urllib3.PoolManager) -> Minio:
@@ -97,19 +93,3 @@ def new_client(settings: MinioSettings, pool: urllib3.PoolManager) -> Minio:
         region=settings.region,
         http_client=pool,
     )
-
-
-def _pool_locked(settings: MinioSettings, key: _ClientKey) -> urllib3.PoolManager:
-    pool = _pools.get(key)
-    if pool is None:
-        pool = settings.http_client or _new_pool(settings)
-        _pools[key] = pool
-    return pool
-
-
-def _drop_other_processes() -> None:
-    """Forget clients inherited through fork; their sockets belong to the parent."""
-    pid = os.getpid()
-    for table in (_clients, _pools):
-        for stale in [key for key in table if key.pid != pid]:
-            del table[stale]

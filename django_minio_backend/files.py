@@ -14,7 +14,7 @@ from __future__ import annotations
 import http.client
 import io
 import logging
-from concurrent.futures import Executor, Future
+from concurrent.futures import Future
 from dataclasses import dataclass
 from http.client import HTTPException
 from typing import Any, Final
@@ -25,6 +25,7 @@ from minio.error import S3Error
 from urllib3.exceptions import HTTPError
 
 from .errors import DeadlineExceeded, is_not_found
+from .executor import shared_executor
 from .httppool import idle, receiving
 from .s3http import ATTEMPTS, S3Connection
 from .signing import UNSIGNED_PAYLOAD
@@ -60,7 +61,7 @@ class RangedReader(io.RawIOBase):
         size: int,
         etag: str,
         chunk_size: int,
-        executor: Executor | None = None,
+        read_ahead_workers: int = 0,
     ) -> None:
         super().__init__()
         self._connection = connection
@@ -69,7 +70,7 @@ class RangedReader(io.RawIOBase):
         self._size = size
         self._etag = etag
         self._chunk_size = chunk_size
-        self._executor = executor  # asks for the next range while this one is read; None: never ahead
+        self._read_ahead_workers = read_ahead_workers  # size of the shared pool that asks ahead; 0: never ahead
         self._position = 0
         self._response: urllib3.BaseHTTPResponse | None = None
         self._response_at = 0  # position of the next byte the open response will give
@@ -78,7 +79,7 @@ class RangedReader(io.RawIOBase):
 
     @classmethod
     def open(
-        cls, connection: S3Connection, bucket: str, key: str, *, chunk_size: int, executor: Executor | None = None
+        cls, connection: S3Connection, bucket: str, key: str, *, chunk_size: int, read_ahead_workers: int = 0
     ) -> RangedReader:
         """Ask for the first chunk at once: one GET tells whether the object exists, its size and its version,
         and its body is what the first read needs (the body is read only when the caller reads)."""
@@ -95,12 +96,14 @@ class RangedReader(io.RawIOBase):
             if is_not_found(error):
                 raise FileNotFoundError(f"{bucket}/{key} does not exist") from error
             if error.response is not None and error.response.status == 416:  # only an empty object has no byte 0
-                return cls(connection, bucket, key, size=0, etag="*", chunk_size=chunk_size, executor=executor)
+                return cls(connection, bucket, key, size=0, etag="*", chunk_size=chunk_size)  # nothing to read ahead
             raise
         idle(response)  # the deadline counts the body's reads, not the time until the caller reads
         total = _total_size(response)
         etag = response.headers.get("ETag") or "*"
-        reader = cls(connection, bucket, key, size=total, etag=etag, chunk_size=chunk_size, executor=executor)
+        reader = cls(
+            connection, bucket, key, size=total, etag=etag, chunk_size=chunk_size, read_ahead_workers=read_ahead_workers
+        )
         reader._response = response
         reader._range = (0, min(total, chunk_size) if response.status == 206 else total)
         return reader
@@ -118,7 +121,7 @@ class RangedReader(io.RawIOBase):
             size=self._size,
             etag=self._etag,
             chunk_size=self._chunk_size,
-            executor=self._executor,
+            read_ahead_workers=self._read_ahead_workers,
         )
 
     def readable(self) -> bool:
@@ -263,11 +266,12 @@ class RangedReader(io.RawIOBase):
         return response
 
     def _ask_ahead(self, start: int) -> None:
-        if self._executor is None:
+        """Ask for a range on this process's shared pool (looked up now: a file may outlive a fork)."""
+        if not self._read_ahead_workers:
             return
         end = min(self._size, start + self._chunk_size * READ_AHEAD_CHUNKS)
         try:
-            future = self._executor.submit(self._get, start, end)
+            future = shared_executor(self._read_ahead_workers).submit(self._get, start, end)
         except RuntimeError:  # the pool is shut down (the interpreter is exiting): read without asking ahead
             return
         self._ahead = _Ahead(start, end, future)

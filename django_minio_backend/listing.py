@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import enum
 import math
-import os
 import re
 import threading
 import time
@@ -28,7 +27,10 @@ from datetime import UTC, datetime
 from typing import Final
 
 from django.core.signals import setting_changed
-from minio import Minio
+
+from .client import client_key, get_client
+from .per_process import PerProcess
+from .settings import MinioSettings
 
 PAGE_SIZE: Final = 1000  # keys per ListObjectsV2 page (the S3 default and maximum)
 MIN_HEAD_LOOKUPS: Final = 2
@@ -62,10 +64,11 @@ def md5_from_etag(etag: str | None) -> str | None:
 
 
 class BucketListing:
-    """The listing of one bucket as one process sees it; thread-safe."""
+    """The listing of one bucket as one process sees it; thread-safe. It lists through this process's client,
+    looked up when it lists."""
 
-    def __init__(self, client: Minio, bucket: str, ttl: float) -> None:
-        self._client = client
+    def __init__(self, settings: MinioSettings, bucket: str, ttl: float) -> None:
+        self._settings = settings
         self._bucket = bucket
         self._ttl = ttl
         self._lock = threading.RLock()
@@ -140,7 +143,7 @@ class BucketListing:
         """List the whole bucket (the lock is held, so concurrent lookups wait for this one listing)."""
         started = time.monotonic()
         entries: dict[str, ListedObject] = {}
-        for item in self._client.list_objects(bucket_name=self._bucket, recursive=True):
+        for item in get_client(self._settings).list_objects(bucket_name=self._bucket, recursive=True):
             if item.object_name is None or item.is_dir or item.last_modified is None:
                 continue
             entries[item.object_name] = ListedObject(
@@ -152,29 +155,18 @@ class BucketListing:
         self._window_start, self._head_lookups = started, 0
 
 
-_registry_lock = threading.Lock()
-_listings: dict[tuple[int, int, str, float], BucketListing] = {}
+# A forked child starts without listings: an inherited one's lock may be held by a thread of the parent.
+_listings: PerProcess[tuple[object, str, float], BucketListing] = PerProcess()
 
 
-def listing_for(client: Minio, bucket: str, ttl: float) -> BucketListing:
-    """The process's listing of `bucket` as seen through `client` (shared by every storage using both)."""
-    key = (os.getpid(), id(client), bucket, ttl)
-    found = _listings.get(key)
-    if found is None:
-        with _registry_lock:
-            found = _listings.get(key)
-            if found is None:
-                pid = os.getpid()
-                for stale in [other for other in _listings if other[0] != pid]:
-                    del _listings[stale]  # inherited through fork: its lock may be held by a parent thread
-                found = _listings[key] = BucketListing(client, bucket, ttl)
-    return found
+def listing_for(settings: MinioSettings, bucket: str, ttl: float) -> BucketListing:
+    """The process's listing of `bucket` as its alias's client sees it (shared by every storage using both)."""
+    return _listings.get((client_key(settings), bucket, ttl), BucketListing, settings, bucket, ttl)
 
 
 def forget_listings() -> None:
     """Drop every listing, as a new process would start (for tests and benchmarks)."""
-    with _registry_lock:
-        _listings.clear()
+    _listings.clear()
 
 
 def _on_setting_changed(*, setting: str, **_: object) -> None:

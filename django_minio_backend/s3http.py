@@ -137,16 +137,21 @@ def _within_deadline(request: _Request) -> _Request:
 
 
 class S3Connection:
-    """Signed requests to one endpoint with one identity, through the alias's shared pool."""
+    """Signed requests to one endpoint with one identity, through the alias's shared pool.
 
-    __slots__ = ("_base", "_credentials", "_deadline", "_host", "_pool", "_scheme", "endpoint")
+    The pool is looked up in this process's registry at each request (a dict lookup by a key computed
+    here once), never kept: an instance used before a fork must not hand the parent's sockets to the child.
+    """
+
+    __slots__ = ("_base", "_credentials", "_deadline", "_host", "_pool_key", "_scheme", "_settings", "endpoint")
 
     def __init__(self, settings: MinioSettings) -> None:
         self._scheme = "https" if settings.use_https else "http"
         self._host = settings.endpoint
         self._base = f"{self._scheme}://{settings.endpoint}"
         self._credentials = SigningCredentials(settings.access_key, settings.secret_key, settings.region)
-        self._pool = clients.http_pool(settings)
+        self._settings = settings
+        self._pool_key = clients.client_key(settings)
         self._deadline = settings.request_deadline
         self.endpoint = settings.endpoint
 
@@ -187,6 +192,7 @@ class S3Connection:
             extra["Content-Length"] = str(length)
         else:
             raise ValueError("a streamed body needs its length")
+        pool = clients.http_pool(self._settings, self._pool_key)
         response: urllib3.BaseHTTPResponse | None = None
         failure: BaseException | None = None
         for attempt in range(ATTEMPTS):
@@ -208,7 +214,7 @@ class S3Connection:
                 now=datetime.now(tz=UTC),
             )
             try:
-                response = self._pool.request(
+                response = pool.request(
                     method,
                     url,
                     body=sent,

@@ -6,7 +6,6 @@ import hashlib
 from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
-from functools import cached_property
 from typing import IO, Any, ClassVar
 
 from django.conf import settings as django_settings
@@ -42,15 +41,10 @@ class MinioBackendStatic(MinioBackend):
     def _default_bucket(self) -> str:
         return self.settings.static_files_bucket
 
-    def _on_setting_changed(self, *, setting: str, **kwargs: Any) -> None:
-        super()._on_setting_changed(setting=setting, **kwargs)
-        if setting == "STORAGES":
-            self.__dict__.pop("listing", None)
-
-    @cached_property
+    @property
     def listing(self) -> BucketListing:
-        """The process-wide listing of this storage's bucket."""
-        return listing_for(self.client, self.bucket, self.settings.static_listing_ttl)
+        """This process's listing of the storage's bucket, looked up at each use (a forked child lists anew)."""
+        return listing_for(self.settings, self.bucket, self.settings.static_listing_ttl)
 
     def holding_listing(self) -> AbstractContextManager[None]:
         """Context manager for a bulk pass: one listing answers every lookup until the block ends.

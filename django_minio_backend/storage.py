@@ -27,7 +27,6 @@ from minio.datatypes import Object
 from . import client as clients
 from .deadlines import each_within, within
 from .errors import BucketNotFoundError, is_not_found
-from .executor import shared_executor
 from .files import MinioFile, RangedReader
 from .health import MinioServerStatus, check_server
 from .names import clean_name, clean_prefix, refuse_backslash
@@ -41,7 +40,7 @@ from .settings import (
     parse_options,
 )
 from .transfer import Uploader, UploadSource
-from .urlcache import CachedURLBuilder, shared_cache
+from .urlcache import CachedURLBuilder
 from .urls import URLBuilder
 
 OCTET_STREAM = "application/octet-stream"
@@ -104,7 +103,7 @@ class MinioBackend(Storage):
     def _urls(self) -> URLBuilder:
         settings = self.settings
         if settings.url_caching_enabled and not settings.is_public(self.bucket):
-            return CachedURLBuilder(settings, self.bucket, cache=shared_cache(settings), head=self._head_etag)
+            return CachedURLBuilder(settings, self.bucket, head=self._head_etag)
         return URLBuilder(settings, self.bucket)
 
     @cached_property
@@ -238,7 +237,7 @@ class MinioBackend(Storage):
                 self.bucket,
                 name,
                 chunk_size=settings.read_chunk_size,
-                executor=shared_executor(settings.upload_workers),
+                read_ahead_workers=settings.upload_workers,
             )
         return MinioFile(reader, name, mode)
 

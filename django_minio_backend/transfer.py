@@ -40,6 +40,7 @@ from minio.error import S3Error
 
 from .errors import DeadlineExceeded, is_not_found
 from .executor import shared_executor
+from .per_process import ForkSafeLock
 from .s3http import Buffer, S3Connection, SourceError, error_from_xml
 from .settings import MiB, MinioSettings
 from .signing import UNSIGNED_PAYLOAD
@@ -58,12 +59,13 @@ WORKER_PREFIX: Final = "minio-upload"  # thread name prefix of the shared execut
 CLOCK_SLACK: Final = 2.0  # seconds either side of a lost CreateMultipartUpload (Initiated is in whole seconds)
 
 _unconditional_endpoints: set[str] = set()  # servers that answered NotImplemented to If-None-Match
-_unconditional_lock = threading.Lock()
-# Striped locks for conditional completions: bounded memory, and two names rarely share a stripe.
-_completion_locks: Final = tuple(threading.Lock() for _ in range(64))
+_unconditional_lock = ForkSafeLock()
+# Striped locks for conditional completions: bounded memory, and two names rarely share a stripe. Fork-safe:
+# a thread completing an upload while the process forks must not leave the child's stripe locked forever.
+_completion_locks: Final = tuple(ForkSafeLock() for _ in range(64))
 
 
-def _completion_lock(endpoint: str, bucket: str, name: str) -> threading.Lock:
+def _completion_lock(endpoint: str, bucket: str, name: str) -> ForkSafeLock:
     return _completion_locks[hash((endpoint, bucket, name)) % len(_completion_locks)]
 
 

@@ -22,7 +22,8 @@ class UploadBatch:
     """
 
     def __init__(self, workers: int) -> None:
-        self._executor = shared_executor(workers)
+        self._workers = workers
+        shared_executor(workers)
         self._max_pending = max(1, executor_workers()) * 4  # the pool's size: its first user chose it
         self._lock = threading.Lock()
         self._names: dict[Future[object], str] = {}
@@ -34,7 +35,7 @@ class UploadBatch:
         while len(pending := self._snapshot()) >= self._max_pending:
             self._note(wait(pending, return_when=FIRST_COMPLETED).done)
             self._raise_failure()
-        future = self._executor.submit(job)
+        future = shared_executor(self._workers).submit(job)  # looked up at use, like every process-wide resource
         with self._lock:
             self._names[future] = name
             self._pending.add(future)

@@ -16,9 +16,9 @@ the rest of its life left (20 % by default).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -27,6 +27,7 @@ from typing import Final
 
 from cache_backends import CacheConfig, CacheUnavailable, URLCache, build_url_cache
 
+from .per_process import PerProcess
 from .settings import MinioSettings
 from .signing import canonical_query
 from .urls import URLBuilder, expiry_seconds, external_base
@@ -73,10 +74,20 @@ class SharedCache:
             self.retry_at = 0.0
 
 
-_lock = threading.Lock()
-_shared: dict[tuple[int, CacheConfig], SharedCache] = {}
-# (process, endpoint) -> monotonic time until which a miss is signed without a HEAD, after a HEAD failed there
-_head_outages: dict[tuple[int, str], float] = {}
+# Keyed by the fields of a CacheConfig: a tuple of them hashes several times faster than the dataclass (url()).
+_shared: PerProcess[tuple[object, ...], SharedCache] = PerProcess()
+
+
+class _HeadOutage:
+    """Until when (monotonic) this process signs misses for one endpoint without a HEAD, after a HEAD failed."""
+
+    __slots__ = ("until",)
+
+    def __init__(self) -> None:
+        self.until = 0.0
+
+
+_head_outages: PerProcess[str, _HeadOutage] = PerProcess()
 
 
 def cache_config(settings: MinioSettings) -> CacheConfig:
@@ -89,41 +100,57 @@ def cache_config(settings: MinioSettings) -> CacheConfig:
     )
 
 
+def _cache_label(settings: MinioSettings) -> str:
+    return f"{settings.url_cache_backend!r} (STORAGES[{settings.alias!r}])"
+
+
+def _new_shared_cache(config: CacheConfig, label: str) -> SharedCache:
+    return SharedCache(build_url_cache(config), label)
+
+
 def shared_cache(settings: MinioSettings) -> SharedCache:
     """The process-wide cache for this alias's cache settings: one LRU or Redis pool per config, not per storage."""
-    key = (os.getpid(), cache_config(settings))
-    found = _shared.get(key)
-    if found is None:
-        with _lock:
-            found = _shared.get(key)
-            if found is None:
-                for stale in [other for other in _shared if other[0] != key[0]]:  # inherited through fork
-                    del _shared[stale]
-                label = f"{key[1].backend!r} (STORAGES[{settings.alias!r}])"
-                found = _shared[key] = SharedCache(build_url_cache(key[1]), label)
-    return found
+    config = cache_config(settings)
+    return _shared.get(dataclasses.astuple(config), _new_shared_cache, config, _cache_label(settings))
 
 
 class CachedURLBuilder(URLBuilder):
     """URLBuilder for a private bucket whose presigned URLs go through a shared cache.
 
     ``head(name)`` returns the object's ETag with one request ("" when there is no such object) and raises
-    on any other failure; ``clock()`` gives the wall time in seconds and is injectable for tests.
+    on any other failure; ``clock()`` gives the wall time in seconds and is injectable for tests. The cache is
+    this process's shared cache for the settings, looked up at each use (so a forked child uses its own), or
+    ``cache`` when one is given.
     """
 
-    __slots__ = ("_cache", "_clock", "_default_tag", "_endpoint", "_head", "_object_hash", "_timeout", "_url_ns")
+    __slots__ = (
+        "_cache",
+        "_cache_config",
+        "_cache_key",
+        "_cache_label",
+        "_clock",
+        "_default_tag",
+        "_endpoint",
+        "_head",
+        "_object_hash",
+        "_timeout",
+        "_url_ns",
+    )
 
     def __init__(
         self,
         settings: MinioSettings,
         bucket: str,
         *,
-        cache: SharedCache,
         head: Callable[[str], str],
+        cache: SharedCache | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(settings, bucket)
         self._cache = cache
+        self._cache_config = cache_config(settings)
+        self._cache_key = dataclasses.astuple(self._cache_config)
+        self._cache_label = _cache_label(settings)
         self._head = head
         self._clock = clock
         self._endpoint = settings.endpoint
@@ -132,6 +159,12 @@ class CachedURLBuilder(URLBuilder):
         scheme, host = external_base(settings)
         self._url_ns = f"{scheme}://{host}\n{settings.credentials_id}\n{settings.region}\n"
         self._default_tag = self._tag(self._default_expiry, None)
+
+    def _shared(self) -> SharedCache:
+        found = self._cache or _shared.find(self._cache_key)  # the common case first: url() is the hot path
+        if found is None:
+            found = _shared.get(self._cache_key, _new_shared_cache, self._cache_config, self._cache_label)
+        return found
 
     # -- keys ------------------------------------------------------------------------------------
     def _digest(self, name: str) -> str:
@@ -212,7 +245,7 @@ class CachedURLBuilder(URLBuilder):
 
     def _read(self, keys: Sequence[str]) -> dict[str, str] | None:
         """One get_many, or None when the cache is failing (then URLs are signed without it)."""
-        shared = self._cache
+        shared = self._shared()
         if shared.retry_at and not shared.usable():
             return None
         try:
@@ -277,10 +310,11 @@ class CachedURLBuilder(URLBuilder):
     def _store(self, items: dict[str, str], ttl: int) -> None:
         if not items or ttl <= 0:
             return
+        shared = self._shared()
         try:
-            self._cache.cache.set_many(items, ttl)
+            shared.cache.set_many(items, ttl)
         except CacheUnavailable as error:
-            self._cache.failed(error)
+            shared.failed(error)
 
     def _sign(self, name: str, seconds: int, parameters: Mapping[str, str] | None, stamp: int) -> str:
         return self._signer.presign_get(
@@ -295,15 +329,15 @@ class CachedURLBuilder(URLBuilder):
         """The ETag ("" for no such object), or None when the server could not tell. After a failure this
         process does not ask the endpoint again for HEAD_RETRY_AFTER seconds, so while S3 is down or hanging
         a miss costs one deadline per interval, not one per url(); logged once per outage."""
-        key = (os.getpid(), self._endpoint)
-        failing_until = _head_outages.get(key)
-        if failing_until is not None and time.monotonic() < failing_until:
+        outage = _head_outages.get(self._endpoint, _HeadOutage)
+        failing = outage.until > 0.0
+        if failing and time.monotonic() < outage.until:
             return None
         try:
             etag = self._head(name).strip('"')
         except Exception as error:  # noqa: BLE001 - url() keeps working uncached while S3 cannot be asked
-            _head_outages[key] = time.monotonic() + HEAD_RETRY_AFTER
-            if failing_until is None:
+            outage.until = time.monotonic() + HEAD_RETRY_AFTER
+            if not failing:
                 logger.warning(
                     "Cannot read the ETag of %s/%s, serving uncached URLs for %gs: %r",
                     self.bucket,
@@ -312,7 +346,8 @@ class CachedURLBuilder(URLBuilder):
                     error,
                 )
             return None
-        if failing_until is not None and _head_outages.pop(key, None) is not None:
+        if failing:
+            outage.until = 0.0
             logger.info("%s answers HEAD requests again; caching URLs again", self._endpoint)
         return etag
 
@@ -320,7 +355,7 @@ class CachedURLBuilder(URLBuilder):
     def remember_etag(self, name: str, etag: str | None) -> None:
         """Record the ETag of content we just wrote, so the next url() is signed for it, without a HEAD.
         Skipped while the cache is failing, like url(): a save never waits on a dead cache."""
-        shared = self._cache
+        shared = self._shared()
         if shared.retry_at and not shared.usable():
             return
         index_key = "e" + self._digest(name)
@@ -339,7 +374,7 @@ class CachedURLBuilder(URLBuilder):
     def forget(self, name: str) -> None:
         """Drop the object's index entry (it was deleted); its URL entries can never match again.
         Skipped while the cache is failing, like url(): a delete never waits on a dead cache."""
-        shared = self._cache
+        shared = self._shared()
         if shared.retry_at and not shared.usable():
             return
         try:

@@ -79,10 +79,10 @@ def test_signing_credentials_repr_shows_no_secret() -> None:
 
 def test_client_key_holds_no_secret_but_changes_with_it() -> None:
     settings = parse_options("default", OPTIONS)
-    key = clients._key(settings)
+    key = clients.client_key(settings)
     assert hidden(repr(key))
     rotated = parse_options("default", {**OPTIONS, "MINIO_SECRET_KEY": SECRET + "-rotated"})
-    assert clients._key(rotated) != key  # a rotated secret gets its own client
+    assert clients.client_key(rotated) != key  # a rotated secret gets its own client
 
 
 # -- Django's error page ----------------------------------------------------------------------------
