@@ -15,7 +15,6 @@ waiting, and is not counted (`Deadline.pause`, `httppool.receiving`).
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -27,6 +26,7 @@ from typing import Final, Protocol, TypeVar
 from urllib3.exceptions import HTTPError
 
 from .errors import DeadlineExceeded
+from .per_process import PerProcess
 
 __all__ = ["MAX_RETRY_DELAY", "Deadline", "DeadlineExceeded", "current", "each_within", "retry_wait", "within"]
 
@@ -210,26 +210,9 @@ class Watchdog:
                 self._wake.wait(TICK)
 
 
-_watchdog: Watchdog | None = None
-_watchdog_lock = threading.Lock()
+_watchdogs: PerProcess[None, Watchdog] = PerProcess()
 
 
 def watchdog() -> Watchdog:
     """This process's watchdog (a forked child gets its own: the parent's thread does not exist there)."""
-    global _watchdog
-    found = _watchdog
-    if found is None:
-        with _watchdog_lock:
-            found = _watchdog
-            if found is None:
-                found = _watchdog = Watchdog()
-    return found
-
-
-def _forget_watchdog_in_child() -> None:
-    global _watchdog, _watchdog_lock
-    _watchdog = None
-    _watchdog_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_watchdog_in_child)
+    return _watchdogs.get(None, Watchdog)
