@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import io
 import os
 import time
 from collections import Counter
@@ -13,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from django.test.utils import override_settings
-from minio import Minio
 
 from django_minio_backend import MinioBackendStatic
 from django_minio_backend.listing import forget_listings
@@ -80,17 +78,6 @@ def collect_setup(
         yield
 
 
-def stored_names(admin_client: Minio, bucket: str) -> set[str]:
-    return {item.object_name or "" for item in admin_client.list_objects(bucket_name=bucket, recursive=True)}
-
-
-def counted_static(bucket: str, ttl: float = 60.0) -> tuple[MinioBackendStatic, CountingPoolManager]:
-    """A static storage on `bucket` whose requests are counted."""
-    pool = CountingPoolManager()
-    storage = MinioBackendStatic(bucket_name=bucket, MINIO_HTTP_CLIENT=pool, MINIO_STATIC_LISTING_TTL=ttl)
-    return storage, pool
-
-
-def put_bytes(admin_client: Minio, bucket: str, name: str, data: bytes) -> None:
-    """Write an object as another process would (not through the storage under test)."""
-    admin_client.put_object(bucket_name=bucket, object_name=name, data=io.BytesIO(data), length=len(data))
+def counted_static(bucket: str, pool: CountingPoolManager, ttl: float = 60.0) -> MinioBackendStatic:
+    """A static storage on `bucket` whose requests `pool` counts."""
+    return MinioBackendStatic(bucket_name=bucket, MINIO_HTTP_CLIENT=pool, MINIO_STATIC_LISTING_TTL=ttl)

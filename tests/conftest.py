@@ -14,11 +14,12 @@ import pytest
 from django.conf import settings
 from django.test.utils import override_settings
 from minio import Minio
-from minio.deleteobjects import DeleteObject
 
 from django_minio_backend import MinioBackend, MinioBackendStatic
 from django_minio_backend.policies import public_read_policy, set_policy
 from tests import settings as test_settings
+from tests.counting import CountingPoolManager
+from tests.helpers import drop_bucket, private_storage
 from tests.servers import RedisServer, S3Server, minio_from_env, start_redis, start_seaweedfs
 
 
@@ -79,7 +80,7 @@ def unique() -> str:
 
 @pytest.fixture
 def media(live_settings: dict[str, Any]) -> MinioBackend:
-    return MinioBackend(bucket_name=test_settings.PRIVATE_BUCKET, storage_name="default")
+    return private_storage()
 
 
 @pytest.fixture
@@ -108,11 +109,10 @@ def fresh_bucket(admin_client: Minio) -> Iterator[str]:
     try:
         yield bucket
     finally:
-        names = [
-            DeleteObject(name=item.object_name)
-            for item in admin_client.list_objects(bucket_name=bucket, recursive=True)
-            if item.object_name is not None
-        ]
-        errors = list(admin_client.remove_objects(bucket_name=bucket, delete_object_list=names))
-        assert not errors, errors
-        admin_client.remove_bucket(bucket_name=bucket)
+        drop_bucket(admin_client, bucket)
+
+
+@pytest.fixture
+def counting_pool() -> CountingPoolManager:
+    """A fresh request-counting pool: pass it as MINIO_HTTP_CLIENT to count one test's S3 round trips."""
+    return CountingPoolManager()

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -275,12 +274,3 @@ def start_redis(timeout: float = 20.0, port: int | None = None) -> RedisServer:
             time.sleep(0.1)
     process.kill()
     raise RuntimeError("redis-server did not start")
-
-
-def http_status(url: str, timeout: float = 10.0) -> int:
-    """Status of an anonymous GET (for checking privacy of URLs)."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)

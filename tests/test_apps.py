@@ -15,6 +15,7 @@ from minio import Minio
 
 from django_minio_backend.apps import BucketInitializationError, DjangoMinioBackendConfig
 from tests.counting import CountingPoolManager
+from tests.helpers import drop_bucket
 from tests.servers import free_ports
 
 
@@ -57,18 +58,19 @@ def test_diagnostic_commands_start_despite_bad_settings(
 
 
 @pytest.fixture
-def flagged(live_settings: dict[str, Any], unique: str) -> dict[str, Any]:
-    """The live aliases with fresh buckets and a shared counting pool; nothing flagged yet."""
-    pool = CountingPoolManager()
+def flagged(live_settings: dict[str, Any], unique: str, counting_pool: CountingPoolManager) -> dict[str, Any]:
+    """The live aliases with fresh buckets and the test's counting pool; nothing flagged yet."""
     storages = copy.deepcopy({alias: live_settings[alias] for alias in ("default", "staticfiles")})
     storages["default"]["OPTIONS"].update(
         MINIO_PRIVATE_BUCKETS=[f"{unique}-a", f"{unique}-b"],
         MINIO_PUBLIC_BUCKETS=[f"{unique}-pub"],
         MINIO_DEFAULT_BUCKET=f"{unique}-a",
         MINIO_STATIC_FILES_BUCKET=f"{unique}-static",
-        MINIO_HTTP_CLIENT=pool,
+        MINIO_HTTP_CLIENT=counting_pool,
     )
-    storages["staticfiles"]["OPTIONS"].update(MINIO_STATIC_FILES_BUCKET=f"{unique}-static", MINIO_HTTP_CLIENT=pool)
+    storages["staticfiles"]["OPTIONS"].update(
+        MINIO_STATIC_FILES_BUCKET=f"{unique}-static", MINIO_HTTP_CLIENT=counting_pool
+    )
     return storages
 
 
@@ -77,7 +79,7 @@ def drop_buckets(admin_client: Minio, unique: str) -> Iterator[None]:
     yield
     for bucket in admin_client.list_buckets():
         if bucket.name.startswith(unique):
-            admin_client.remove_bucket(bucket_name=bucket.name)
+            drop_bucket(admin_client, bucket.name)
 
 
 def bucket_names(admin_client: Minio, unique: str) -> set[str]:
@@ -86,18 +88,17 @@ def bucket_names(admin_client: Minio, unique: str) -> set[str]:
 
 @pytest.mark.usefixtures("drop_buckets")
 def test_consistency_check_on_start_initializes_each_bucket_once(
-    flagged: dict[str, Any], admin_client: Minio, unique: str
+    flagged: dict[str, Any], admin_client: Minio, unique: str, counting_pool: CountingPoolManager
 ) -> None:
     for alias in ("default", "staticfiles"):
         flagged[alias]["OPTIONS"]["MINIO_CONSISTENCY_CHECK_ON_START"] = True
-    pool: CountingPoolManager = flagged["default"]["OPTIONS"]["MINIO_HTTP_CLIENT"]
     with override_settings(STORAGES=flagged):
         app_config().ready()
     expected = {f"{unique}-a", f"{unique}-b", f"{unique}-pub", f"{unique}-static"}
     assert bucket_names(admin_client, unique) == expected
-    creations = [url for method, url in pool.requests if method == "PUT" and "?" not in url]
+    creations = [url for method, url in counting_pool.requests if method == "PUT" and "?" not in url]
     assert sorted(url.rsplit("/", 1)[-1] for url in creations) == sorted(expected)  # each bucket created once
-    policies = [url for method, url in pool.requests if method == "PUT" and url.endswith("?policy=")]
+    policies = [url for method, url in counting_pool.requests if method == "PUT" and url.endswith("?policy=")]
     assert len(policies) == 2  # the public bucket and the static bucket, once each
 
 
@@ -111,11 +112,10 @@ def test_a_flagged_static_alias_creates_only_the_static_bucket(
     assert bucket_names(admin_client, unique) == {f"{unique}-static"}
 
 
-def test_nothing_flagged_means_no_traffic(flagged: dict[str, Any]) -> None:
-    pool: CountingPoolManager = flagged["default"]["OPTIONS"]["MINIO_HTTP_CLIENT"]
+def test_nothing_flagged_means_no_traffic(flagged: dict[str, Any], counting_pool: CountingPoolManager) -> None:
     with override_settings(STORAGES=flagged):
         app_config().ready()
-    assert pool.requests == []
+    assert counting_pool.requests == []
 
 
 def test_an_unreachable_server_at_start_up_is_an_error(flagged: dict[str, Any]) -> None:

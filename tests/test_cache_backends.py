@@ -6,7 +6,6 @@ import os
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import pytest
@@ -18,6 +17,7 @@ from cache_backends import CacheConfig, CacheUnavailable, URLCache, build_url_ca
 from cache_backends.django import DjangoURLCache
 from cache_backends.lru import LRUCache
 from cache_backends.redis import RedisURLCache
+from tests.helpers import cache_prefix
 from tests.servers import RedisServer, free_ports
 
 BACKENDS = ["lru", "redis", "django"]
@@ -72,10 +72,6 @@ def closed_port_url() -> str:
     return f"redis://127.0.0.1:{port}/0"
 
 
-def unique_prefix() -> str:
-    return f"t{uuid.uuid4().hex[:10]}_"
-
-
 def eventually(predicate: Callable[[], bool], limit: float = 5.0) -> bool:
     """Poll until predicate holds or `limit` seconds pass; for real server-side expiry."""
     deadline = time.monotonic() + limit
@@ -105,7 +101,7 @@ def django_caches() -> Iterator[None]:
 
 @pytest.fixture
 def redis_cache(redis_url: str) -> Iterator[RedisURLCache]:
-    cache = RedisURLCache(redis_url, prefix=unique_prefix())
+    cache = RedisURLCache(redis_url, prefix=cache_prefix())
     yield cache
     cache.close()
 
@@ -118,13 +114,13 @@ def cache(request: pytest.FixtureRequest) -> Iterator[URLCache]:
         yield request.getfixturevalue("redis_cache")
     else:
         request.getfixturevalue("django_caches")
-        yield DjangoURLCache("urls", prefix=unique_prefix())
+        yield DjangoURLCache("urls", prefix=cache_prefix())
 
 
 # --- the contract, for every backend -------------------------------------------------------------------------------
 
 
-def test_set_then_get(cache: URLCache) -> None:
+def test_get_returns_what_set_stored(cache: URLCache) -> None:
     cache.set("a", "https://s3.example/b/a?X-Amz-Signature=1", 60)
     assert cache.get("a") == "https://s3.example/b/a?X-Amz-Signature=1"
 
@@ -154,14 +150,14 @@ def test_get_many_returns_only_hits(cache: URLCache) -> None:
     assert cache.get_many([]) == {}
 
 
-def test_set_many(cache: URLCache) -> None:
+def test_set_many_stores_every_item_and_accepts_an_empty_mapping(cache: URLCache) -> None:
     cache.set_many({"a": "1", "b": "2", "c": "3"}, 60)
     assert cache.get("b") == "2"
     assert cache.get_many(["a", "b", "c"]) == {"a": "1", "b": "2", "c": "3"}
     cache.set_many({}, 60)
 
 
-def test_delete(cache: URLCache) -> None:
+def test_delete_removes_one_key_and_ignores_a_missing_one(cache: URLCache) -> None:
     cache.set("a", "1", 60)
     cache.set("b", "2", 60)
     cache.delete("a")
@@ -170,7 +166,7 @@ def test_delete(cache: URLCache) -> None:
     assert cache.get("b") == "2"
 
 
-def test_delete_many(cache: URLCache) -> None:
+def test_delete_many_removes_the_given_keys_and_ignores_missing_ones(cache: URLCache) -> None:
     cache.set_many({"a": "1", "b": "2", "c": "3"}, 60)
     cache.delete_many(["a", "c", "never-set"])
     cache.delete_many([])
@@ -213,7 +209,7 @@ def test_lru_drops_expired_entries_on_read() -> None:
 
 
 def test_redis_sets_expiry_on_every_key(redis_url: str) -> None:
-    prefix = unique_prefix()
+    prefix = cache_prefix()
     cache = RedisURLCache(redis_url, prefix=prefix)
     cache.set("a", "1", 30)
     cache.set_many({"b": "2", "c": "3"}, 300)
@@ -231,7 +227,7 @@ def test_redis_entry_really_expires(redis_cache: RedisURLCache) -> None:
 
 
 def test_django_entry_really_expires(django_caches: None) -> None:
-    cache = DjangoURLCache("urls", prefix=unique_prefix())
+    cache = DjangoURLCache("urls", prefix=cache_prefix())
     cache.set_many({"a": "1"}, 1)
     assert cache.get("a") == "1"
     assert eventually(lambda: cache.get_many(["a"]) == {})
@@ -241,7 +237,7 @@ def test_django_entry_really_expires(django_caches: None) -> None:
 
 
 def test_redis_prefixes_isolate_caches(redis_url: str) -> None:
-    first, second = RedisURLCache(redis_url, prefix=unique_prefix()), RedisURLCache(redis_url, prefix=unique_prefix())
+    first, second = RedisURLCache(redis_url, prefix=cache_prefix()), RedisURLCache(redis_url, prefix=cache_prefix())
     first.set("k", "first", 60)
     assert second.get("k") is None
     second.set_many({"k": "second", "only-second": "x"}, 60)
@@ -253,7 +249,7 @@ def test_redis_prefixes_isolate_caches(redis_url: str) -> None:
 
 
 def test_redis_stores_under_the_prefix(redis_url: str) -> None:
-    prefix = unique_prefix()
+    prefix = cache_prefix()
     cache = RedisURLCache(redis_url, prefix=prefix)
     cache.set("k", "v", 60)
     raw = redis.Redis.from_url(redis_url, decode_responses=True)
@@ -264,7 +260,7 @@ def test_redis_stores_under_the_prefix(redis_url: str) -> None:
 
 
 def test_django_prefixes_isolate_caches(django_caches: None) -> None:
-    first, second = DjangoURLCache("urls", prefix=unique_prefix()), DjangoURLCache("urls", prefix=unique_prefix())
+    first, second = DjangoURLCache("urls", prefix=cache_prefix()), DjangoURLCache("urls", prefix=cache_prefix())
     first.set("k", "first", 60)
     assert second.get("k") is None
     second.set("k", "second", 60)
@@ -417,7 +413,7 @@ def test_factory_lru_bound_comes_from_config() -> None:
 
 
 def test_factory_builds_redis_with_prefix(redis_url: str) -> None:
-    prefix = unique_prefix()
+    prefix = cache_prefix()
     cache = build_url_cache(CacheConfig(backend="redis", redis_url=redis_url, prefix=prefix))
     assert isinstance(cache, RedisURLCache)
     cache.set("k", "v", 60)

@@ -16,10 +16,8 @@ from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from django_minio_backend.checks import check_minio_settings
+from tests.helpers import BASE, MEDIA, STATIC
 
-BASE: dict[str, Any] = {"MINIO_ENDPOINT": "minio:9000", "MINIO_ACCESS_KEY": "ak", "MINIO_SECRET_KEY": "sk"}
-MEDIA = "django_minio_backend.models.MinioBackend"
-STATIC = "django_minio_backend.models.MinioBackendStatic"
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -105,7 +103,7 @@ def test_redis_not_installed_is_e007(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ids == ["django_minio_backend.E007"]
 
 
-def test_cross_alias_warnings() -> None:
+def test_unmanaged_hook_buckets_and_conflicts_between_aliases_are_warnings() -> None:
     policy = {"Version": "2012-10-17", "Statement": []}
     other = {
         "Version": "2012-10-17",

@@ -17,8 +17,9 @@ from django.core.management.base import CommandError
 from minio import Minio
 
 from django_minio_backend import MinioBackendStatic
-from tests.collecting import collect_setup, css_name, requests_by_kind, stored_names, touch, write_css_files
+from tests.collecting import collect_setup, css_name, requests_by_kind, touch, write_css_files
 from tests.counting import CountingPoolManager
+from tests.helpers import stored_bytes, stored_names
 
 
 def collectstatic(*args: str, **options: Any) -> str:
@@ -33,100 +34,107 @@ def test_our_command_is_the_one_django_runs() -> None:
     assert get_commands()["collectstatic"] == "django_minio_backend"
 
 
-def test_200_files_first_run_and_unchanged_rerun(
-    live_settings: dict[str, Any], fresh_bucket: str, admin_client: Minio, tmp_path: Path
+def test_first_run_uploads_each_file_and_an_unchanged_rerun_only_lists(
+    live_settings: dict[str, Any],
+    fresh_bucket: str,
+    admin_client: Minio,
+    tmp_path: Path,
+    counting_pool: CountingPoolManager,
 ) -> None:
     names = write_css_files(tmp_path, 200)
-    pool = CountingPoolManager()
-    with collect_setup(live_settings, fresh_bucket, tmp_path, pool):
+    with collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool):
         output = collectstatic()
-        assert requests_by_kind(pool) == {"PUT": 200, "LIST": 1}
+        assert requests_by_kind(counting_pool) == {"PUT": 200, "LIST": 1}
         assert "200 static files copied" in output
     assert stored_names(admin_client, fresh_bucket) == set(names)
-    with collect_setup(live_settings, fresh_bucket, tmp_path, pool):
+    with collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool):
         output = collectstatic()
-        assert requests_by_kind(pool) == {"LIST": 1}
+        assert requests_by_kind(counting_pool) == {"LIST": 1}
         assert "0 static files copied, 200 unmodified" in output
 
 
 def test_2500_files_use_a_paginated_listing(
-    live_settings: dict[str, Any], fresh_bucket: str, admin_client: Minio, tmp_path: Path
+    live_settings: dict[str, Any],
+    fresh_bucket: str,
+    admin_client: Minio,
+    tmp_path: Path,
+    counting_pool: CountingPoolManager,
 ) -> None:
     count = 2500
     pages = math.ceil(count / 1000)
     names = write_css_files(tmp_path, count)
-    pool = CountingPoolManager()
-    with collect_setup(live_settings, fresh_bucket, tmp_path, pool):
+    with collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool):
         collectstatic()
-        assert requests_by_kind(pool) == {"PUT": count, "LIST": 1}  # the bucket was empty: one page
+        assert requests_by_kind(counting_pool) == {"PUT": count, "LIST": 1}  # the bucket was empty: one page
     assert stored_names(admin_client, fresh_bucket) == set(names)
-    with collect_setup(live_settings, fresh_bucket, tmp_path, pool):
+    with collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool):
         assert "2500 unmodified" in collectstatic()
-        assert requests_by_kind(pool) == {"LIST": pages}
+        assert requests_by_kind(counting_pool) == {"LIST": pages}
     # Django's own command on our storage: two HEADs, then the listing answers the rest.
-    with collect_setup(live_settings, fresh_bucket, tmp_path, pool):
+    with collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool):
         call_command(DjangoCollectstatic(), interactive=False, verbosity=0)
-        assert requests_by_kind(pool) == {"HEAD": 2, "LIST": pages}
+        assert requests_by_kind(counting_pool) == {"HEAD": 2, "LIST": pages}
 
 
 def test_djangos_command_first_run_stays_within_the_bound(
-    live_settings: dict[str, Any], fresh_bucket: str, tmp_path: Path
+    live_settings: dict[str, Any], fresh_bucket: str, tmp_path: Path, counting_pool: CountingPoolManager
 ) -> None:
     write_css_files(tmp_path, 200)
-    pool = CountingPoolManager()
-    with collect_setup(live_settings, fresh_bucket, tmp_path, pool):
+    with collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool):
         call_command(DjangoCollectstatic(), interactive=False, verbosity=0)
-        kinds = requests_by_kind(pool)
+        kinds = requests_by_kind(counting_pool)
     assert kinds["PUT"] == 200
     assert kinds == {"PUT": 200, "HEAD": 2, "LIST": 1}  # <= ceil(200/1000) + 2 requests besides the PUTs
 
 
 def test_changed_file_is_uploaded_deleted_and_touched_ones_are_not(
-    live_settings: dict[str, Any], fresh_bucket: str, admin_client: Minio, tmp_path: Path
+    live_settings: dict[str, Any],
+    fresh_bucket: str,
+    admin_client: Minio,
+    tmp_path: Path,
+    counting_pool: CountingPoolManager,
 ) -> None:
     names = write_css_files(tmp_path, 20)
-    pool = CountingPoolManager()
-    with collect_setup(live_settings, fresh_bucket, tmp_path, pool):
+    with collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool):
         collectstatic()
     changed, removed, touched = (tmp_path / names[3]), (tmp_path / names[4]), (tmp_path / names[5])
     changed.write_text(".changed { color: blue; }\n")
     touch(changed)
     removed.unlink()
     touch(touched)  # newer date, same bytes
-    with collect_setup(live_settings, fresh_bucket, tmp_path, pool):
+    with collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool):
         collectstatic()
-        assert requests_by_kind(pool) == {"LIST": 1, "PUT": 1}
-        assert next(url for method, url in pool.requests if method == "PUT").endswith(names[3])
-    response = admin_client.get_object(bucket_name=fresh_bucket, object_name=names[3])
-    try:
-        assert response.read() == b".changed { color: blue; }\n"
-    finally:
-        response.close()
-        response.release_conn()
+        assert requests_by_kind(counting_pool) == {"LIST": 1, "PUT": 1}
+        assert next(url for method, url in counting_pool.requests if method == "PUT").endswith(names[3])
+    assert stored_bytes(admin_client, names[3], bucket=fresh_bucket) == b".changed { color: blue; }\n"
     assert names[4] in stored_names(admin_client, fresh_bucket)  # collectstatic never deletes what it did not copy
 
 
-def test_dry_run_writes_nothing(live_settings: dict[str, Any], fresh_bucket: str, tmp_path: Path) -> None:
+def test_dry_run_writes_nothing(
+    live_settings: dict[str, Any], fresh_bucket: str, tmp_path: Path, counting_pool: CountingPoolManager
+) -> None:
     write_css_files(tmp_path, 5)
-    pool = CountingPoolManager()
-    with collect_setup(live_settings, fresh_bucket, tmp_path, pool):
+    with collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool):
         output = collectstatic(dry_run=True)
-        assert requests_by_kind(pool) == {"LIST": 1}
+        assert requests_by_kind(counting_pool) == {"LIST": 1}
     assert "Pretending to copy" in output
 
 
 def test_clear_deletes_nested_objects_in_batches(
-    live_settings: dict[str, Any], fresh_bucket: str, admin_client: Minio, tmp_path: Path
+    live_settings: dict[str, Any],
+    fresh_bucket: str,
+    admin_client: Minio,
+    tmp_path: Path,
+    counting_pool: CountingPoolManager,
 ) -> None:
     names = write_css_files(tmp_path, 150)
-    pool = CountingPoolManager()
-    with collect_setup(live_settings, fresh_bucket, tmp_path, pool):
+    with collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool):
         collectstatic()
     for name in names[100:]:
         (tmp_path / name).unlink()
-    with collect_setup(live_settings, fresh_bucket, tmp_path, pool):
+    with collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool):
         collectstatic(clear=True)
-        kinds = requests_by_kind(pool)
+        kinds = requests_by_kind(counting_pool)
     assert kinds == {"LIST": 2, "POST": 1, "PUT": 100}  # listing for the run, listing to clear, one DeleteObjects
     assert stored_names(admin_client, fresh_bucket) == set(names[:100])
 
@@ -148,14 +156,17 @@ class UnreadableStorage(FileSystemStorage):
 
 
 def test_a_failed_upload_fails_the_command_naming_the_file(
-    live_settings: dict[str, Any], fresh_bucket: str, admin_client: Minio, tmp_path: Path
+    live_settings: dict[str, Any],
+    fresh_bucket: str,
+    admin_client: Minio,
+    tmp_path: Path,
+    counting_pool: CountingPoolManager,
 ) -> None:
     write_css_files(tmp_path, 30)
-    pool = CountingPoolManager()
     finder = f"{__name__}.OneUnreadableFileFinder"
     expected = rf"Could not upload '{css_name(7)}': Permission denied"
     with (
-        collect_setup(live_settings, fresh_bucket, tmp_path, pool, finders=[finder]),
+        collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool, finders=[finder]),
         pytest.raises(CommandError, match=expected),
     ):
         collectstatic()
@@ -163,13 +174,16 @@ def test_a_failed_upload_fails_the_command_naming_the_file(
 
 
 def test_files_above_the_multipart_threshold_are_uploaded(
-    live_settings: dict[str, Any], fresh_bucket: str, admin_client: Minio, tmp_path: Path
+    live_settings: dict[str, Any],
+    fresh_bucket: str,
+    admin_client: Minio,
+    tmp_path: Path,
+    counting_pool: CountingPoolManager,
 ) -> None:
     """They upload on the command's thread (their parts may use the pool), the rest through the pool."""
     (tmp_path / "big.bin").write_bytes(b"\x00" * 2048)
     (tmp_path / "small.txt").write_bytes(b"small")
-    pool = CountingPoolManager()
-    with collect_setup(live_settings, fresh_bucket, tmp_path, pool, MINIO_MULTIPART_THRESHOLD=1024):
+    with collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool, MINIO_MULTIPART_THRESHOLD=1024):
         collectstatic()
         storage = storages["staticfiles"]
         assert isinstance(storage, MinioBackendStatic)

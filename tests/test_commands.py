@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import copy
 import io
-import re
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,16 +14,15 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 from minio import Minio
-from minio.deleteobjects import DeleteObject
 
 from django_minio_backend.management.commands import clean_orphaned_minio_files
 from tests.counting import CountingPoolManager
+from tests.helpers import drop_bucket, empty_bucket, other_spelling, put_objects, stored_names
 from tests.servers import free_ports
 from tests.settings import ARCHIVE_BUCKET, BACKUP_BUCKET
 from tests.testapp.models import Album, Attachment, Report, Scan
 
 pytestmark = pytest.mark.django_db
-XML_CANNOT_CARRY = re.compile("[^\t\n\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")  # and \r: parsed as \n
 
 
 def run(command: str, *args: str, **options: Any) -> tuple[str, str]:
@@ -124,28 +121,8 @@ def orphan_buckets(live_settings: dict[str, Any], admin_client: Minio) -> Iterat
     for bucket in (ARCHIVE_BUCKET, BACKUP_BUCKET):
         if not admin_client.bucket_exists(bucket_name=bucket):
             admin_client.make_bucket(bucket_name=bucket)
-        empty(admin_client, bucket)
+        empty_bucket(admin_client, bucket)
     yield
-
-
-def empty(admin_client: Minio, bucket: str) -> None:
-    names = [item.object_name or "" for item in admin_client.list_objects(bucket_name=bucket, recursive=True)]
-    for name in [name for name in names if XML_CANNOT_CARRY.search(name)]:  # a DeleteObjects body cannot
-        admin_client.remove_object(bucket_name=bucket, object_name=name)
-    batch = [DeleteObject(name=name) for name in names if not XML_CANNOT_CARRY.search(name)]
-    assert list(admin_client.remove_objects(bucket_name=bucket, delete_object_list=batch)) == []
-
-
-def put(admin_client: Minio, bucket: str, *names: str) -> None:
-    def one(name: str) -> None:
-        admin_client.put_object(bucket_name=bucket, object_name=name, data=io.BytesIO(b"x"), length=1)
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(one, names))
-
-
-def listed(admin_client: Minio, bucket: str) -> set[str]:
-    return {item.object_name or "" for item in admin_client.list_objects(bucket_name=bucket, recursive=True)}
 
 
 @pytest.fixture
@@ -166,8 +143,8 @@ def project(orphan_buckets: None, admin_client: Minio) -> dict[str, set[str]]:
     orphans_archive = {"reports/stale.pdf", "backups/a.tar", "deep/er/path/x y.txt"}  # backups/a.tar belongs to B
     kept_backup = {"backups/a.tar"}
     orphans_backup = {"same/name.txt", "covers/a.jpg"}  # referenced in the archive bucket only
-    put(admin_client, ARCHIVE_BUCKET, *kept_archive, *orphans_archive)
-    put(admin_client, BACKUP_BUCKET, *kept_backup, *orphans_backup)
+    put_objects(admin_client, ARCHIVE_BUCKET, *kept_archive, *orphans_archive)
+    put_objects(admin_client, BACKUP_BUCKET, *kept_backup, *orphans_backup)
     return {
         "kept_archive": kept_archive,
         "orphans_archive": orphans_archive,
@@ -190,7 +167,7 @@ def test_dry_run_lists_orphans_and_deletes_nothing(project: dict[str, set[str]],
         "Summary: 2 bucket(s) scanned; 11 objects listed; 6 names referenced; "
         "5 orphans found, 5 would be deleted (dry run)"
     )
-    assert listed(admin_client, ARCHIVE_BUCKET) == project["kept_archive"] | project["orphans_archive"]
+    assert stored_names(admin_client, ARCHIVE_BUCKET) == project["kept_archive"] | project["orphans_archive"]
 
 
 def test_dry_run_at_verbosity_zero_prints_only_the_summary(project: dict[str, set[str]]) -> None:
@@ -203,8 +180,8 @@ def test_real_run_deletes_orphans_per_bucket_only(project: dict[str, set[str]], 
     out, err = run("clean_orphaned_minio_files", "--older-than", "0", "--noinput", *OURS)
     assert err == ""
     assert "5 orphans found, 5 deleted" in out
-    assert listed(admin_client, ARCHIVE_BUCKET) == project["kept_archive"]
-    assert listed(admin_client, BACKUP_BUCKET) == project["kept_backup"]
+    assert stored_names(admin_client, ARCHIVE_BUCKET) == project["kept_archive"]
+    assert stored_names(admin_client, BACKUP_BUCKET) == project["kept_backup"]
     again, _ = run("clean_orphaned_minio_files", "--older-than", "0", *OURS)
     assert "0 orphans found, 0 deleted" in again
 
@@ -212,8 +189,8 @@ def test_real_run_deletes_orphans_per_bucket_only(project: dict[str, set[str]], 
 def test_bucket_option_limits_the_scan(project: dict[str, set[str]], admin_client: Minio) -> None:
     out, _ = run("clean_orphaned_minio_files", "--older-than", "0", "--bucket", BACKUP_BUCKET)
     assert "Summary: 1 bucket(s) scanned; 3 objects listed" in out
-    assert listed(admin_client, BACKUP_BUCKET) == project["kept_backup"]
-    assert listed(admin_client, ARCHIVE_BUCKET) == project["kept_archive"] | project["orphans_archive"]
+    assert stored_names(admin_client, BACKUP_BUCKET) == project["kept_backup"]
+    assert stored_names(admin_client, ARCHIVE_BUCKET) == project["kept_archive"] | project["orphans_archive"]
 
 
 def test_unknown_bucket_is_an_error(live_settings: dict[str, Any]) -> None:
@@ -243,15 +220,15 @@ def test_default_age_keeps_fresh_uploads(project: dict[str, set[str]], admin_cli
     out, err = run("clean_orphaned_minio_files", "--noinput")
     assert err == ""
     assert "; 0 orphans found, 0 deleted; 5 unreferenced but newer than 1h kept" in out
-    assert listed(admin_client, ARCHIVE_BUCKET) == project["kept_archive"] | project["orphans_archive"]
-    assert listed(admin_client, BACKUP_BUCKET) == project["kept_backup"] | project["orphans_backup"]
+    assert stored_names(admin_client, ARCHIVE_BUCKET) == project["kept_archive"] | project["orphans_archive"]
+    assert stored_names(admin_client, BACKUP_BUCKET) == project["kept_backup"] | project["orphans_backup"]
 
 
 def test_older_than_deletes_only_orphans_older_than_the_age(orphan_buckets: None, admin_client: Minio) -> None:
     """LastModified has one-second resolution: two uploads over two seconds apart straddle the cut-off."""
-    put(admin_client, BACKUP_BUCKET, "old.txt")
+    put_objects(admin_client, BACKUP_BUCKET, "old.txt")
     time.sleep(2.1)
-    put(admin_client, BACKUP_BUCKET, "new.txt")
+    put_objects(admin_client, BACKUP_BUCKET, "new.txt")
     old = admin_client.stat_object(bucket_name=BACKUP_BUCKET, object_name="old.txt").last_modified
     assert old is not None
     age = int((datetime.now(tz=UTC) - old).total_seconds())  # cut-off lands in [old, old + 1s + a little)
@@ -260,18 +237,21 @@ def test_older_than_deletes_only_orphans_older_than_the_age(orphan_buckets: None
         f"Found orphaned file: {BACKUP_BUCKET}/old.txt"
     ]
     assert "; 1 orphans found, 1 deleted; 1 unreferenced but newer than " in out
-    assert listed(admin_client, BACKUP_BUCKET) == {"new.txt"}
+    assert stored_names(admin_client, BACKUP_BUCKET) == {"new.txt"}
 
 
-def test_batches_and_pages_over_2500_objects(
-    orphan_buckets: None, live_settings: dict[str, Any], admin_client: Minio, monkeypatch: pytest.MonkeyPatch
+def test_2500_orphans_are_listed_in_pages_and_deleted_in_batches_with_progress(
+    orphan_buckets: None,
+    live_settings: dict[str, Any],
+    admin_client: Minio,
+    monkeypatch: pytest.MonkeyPatch,
+    counting_pool: CountingPoolManager,
 ) -> None:
     names = [f"bulk/{index:05d}.bin" for index in range(2500)]
-    put(admin_client, BACKUP_BUCKET, *names)
+    put_objects(admin_client, BACKUP_BUCKET, *names)
     Album.objects.bulk_create([Album(backup=name) for name in names[::6]])  # 417 referenced
-    pool = CountingPoolManager()
     storages = copy.deepcopy(live_settings)
-    storages["archive"]["OPTIONS"]["MINIO_HTTP_CLIENT"] = pool
+    storages["archive"]["OPTIONS"]["MINIO_HTTP_CLIENT"] = counting_pool
     monkeypatch.setattr(clean_orphaned_minio_files.Command, "progress_every", 1000)
     with override_settings(STORAGES=storages):
         out, err = run("clean_orphaned_minio_files", "--older-than", "0", "--bucket", BACKUP_BUCKET)
@@ -284,11 +264,11 @@ def test_batches_and_pages_over_2500_objects(
         f"  ... {BACKUP_BUCKET}: 1000 objects listed, 833 orphans so far",
         f"  ... {BACKUP_BUCKET}: 2000 objects listed, 1666 orphans so far",
     ]
-    deletes = [url for method, url in pool.requests if method == "POST" and url.endswith("?delete=")]
-    listings = [url for method, url in pool.requests if method == "GET" and "list-type=2" in url]
+    deletes = [url for method, url in counting_pool.requests if method == "POST" and url.endswith("?delete=")]
+    listings = [url for method, url in counting_pool.requests if method == "GET" and "list-type=2" in url]
     assert len(deletes) == 3  # 1000 + 1000 + 83
     assert len(listings) == 3  # 1000 keys a page
-    assert listed(admin_client, BACKUP_BUCKET) == set(names[::6])
+    assert stored_names(admin_client, BACKUP_BUCKET) == set(names[::6])
 
 
 class Terminal(io.StringIO):
@@ -304,26 +284,25 @@ def test_asks_for_confirmation_only_on_a_terminal(
     monkeypatch.setattr("sys.stdin", Terminal("no\n"))
     _, _, message = run_failing("clean_orphaned_minio_files", "--older-than", "0", *OURS)
     assert message == "Cancelled; nothing was deleted."
-    assert listed(admin_client, BACKUP_BUCKET) == project["kept_backup"] | project["orphans_backup"]
+    assert stored_names(admin_client, BACKUP_BUCKET) == project["kept_backup"] | project["orphans_backup"]
 
     monkeypatch.setattr("sys.stdin", Terminal("yes\n"))
     run("clean_orphaned_minio_files", "--older-than", "0", "--bucket", BACKUP_BUCKET)
-    assert listed(admin_client, BACKUP_BUCKET) == project["kept_backup"]
+    assert stored_names(admin_client, BACKUP_BUCKET) == project["kept_backup"]
 
     monkeypatch.setattr("sys.stdin", Terminal(""))  # --noinput never reads
     run("clean_orphaned_minio_files", "--older-than", "0", "--noinput", "--bucket", ARCHIVE_BUCKET)
-    assert listed(admin_client, ARCHIVE_BUCKET) == project["kept_archive"]
+    assert stored_names(admin_client, ARCHIVE_BUCKET) == project["kept_archive"]
 
 
 def test_without_a_terminal_it_runs_unattended(project: dict[str, set[str]], admin_client: Minio) -> None:
     """cron and scripts: stdin is not a terminal, so no question is asked (as in the previous release)."""
     run("clean_orphaned_minio_files", "--older-than", "0", "--bucket", BACKUP_BUCKET)
-    assert listed(admin_client, BACKUP_BUCKET) == project["kept_backup"]
+    assert stored_names(admin_client, BACKUP_BUCKET) == project["kept_backup"]
 
 
 def test_a_failing_bucket_fails_the_command_after_the_others(project: dict[str, set[str]], admin_client: Minio) -> None:
-    empty(admin_client, BACKUP_BUCKET)
-    admin_client.remove_bucket(bucket_name=BACKUP_BUCKET)
+    drop_bucket(admin_client, BACKUP_BUCKET)
     try:
         out, err, message = run_failing("clean_orphaned_minio_files", "--older-than", "0", *OURS)
     finally:
@@ -331,16 +310,10 @@ def test_a_failing_bucket_fails_the_command_after_the_others(project: dict[str, 
     assert f"scanning {BACKUP_BUCKET} failed after 0 objects" in err and "NoSuchBucket" in err
     assert message == f"clean_orphaned_minio_files failed for: {BACKUP_BUCKET}"
     assert out.splitlines()[-1].endswith("; 1 bucket(s) failed")
-    assert listed(admin_client, ARCHIVE_BUCKET) == project["kept_archive"]
+    assert stored_names(admin_client, ARCHIVE_BUCKET) == project["kept_archive"]
 
 
 # -- the cleaner never deletes a referenced file -----------------------------------------------------
-def other_spelling(endpoint: str) -> str:
-    """The same server named the other way: 127.0.0.1:P <-> localhost:P."""
-    host, port = endpoint.rsplit(":", 1)
-    return f"{'localhost' if host == '127.0.0.1' else '127.0.0.1'}:{port}"
-
-
 def test_aliases_spelling_one_server_differently_clean_one_bucket_against_all_rows(
     project: dict[str, set[str]], live_settings: dict[str, Any], admin_client: Minio
 ) -> None:
@@ -350,8 +323,8 @@ def test_aliases_spelling_one_server_differently_clean_one_bucket_against_all_ro
     default["MINIO_ENDPOINT"] = other_spelling(default["MINIO_ENDPOINT"])
     with override_settings(STORAGES=storages):
         out, err = run("clean_orphaned_minio_files", "--older-than", "0", "--noinput", *OURS)
-    assert listed(admin_client, ARCHIVE_BUCKET) == project["kept_archive"]
-    assert listed(admin_client, BACKUP_BUCKET) == project["kept_backup"]
+    assert stored_names(admin_client, ARCHIVE_BUCKET) == project["kept_archive"]
+    assert stored_names(admin_client, BACKUP_BUCKET) == project["kept_backup"]
     assert err == ""
     assert f"Bucket {ARCHIVE_BUCKET} [archive, default]: 5 names referenced by " in out
     assert "5 orphans found, 5 deleted" in out
@@ -374,8 +347,8 @@ def test_aliases_that_may_be_two_servers_refuse_their_bucket(
     scheme = "https" if change == "https" else "http"
     with override_settings(STORAGES=storages):
         out, err, message = run_to_the_end("clean_orphaned_minio_files", "--older-than", "0", "--noinput", *OURS)
-    assert listed(admin_client, ARCHIVE_BUCKET) == project["kept_archive"] | project["orphans_archive"]
-    assert listed(admin_client, BACKUP_BUCKET) == project["kept_backup"]  # the other bucket is cleaned
+    assert stored_names(admin_client, ARCHIVE_BUCKET) == project["kept_archive"] | project["orphans_archive"]
+    assert stored_names(admin_client, BACKUP_BUCKET) == project["kept_backup"]  # the other bucket is cleaned
     assert f"Refusing bucket {ARCHIVE_BUCKET}: nothing in it is deleted" in err
     assert f"archive (http://{archive_endpoint})" in err
     assert f"default ({scheme}://{default['MINIO_ENDPOINT']})" in err
@@ -388,9 +361,11 @@ def test_rows_hidden_by_a_filtering_base_manager_protect_their_files(orphan_buck
         [Attachment(file="attachments/shown.txt"), Attachment(file="attachments/hidden.txt", hidden=True)]
     )
     assert list(Attachment._base_manager.values_list("file", flat=True)) == ["attachments/shown.txt"]
-    put(admin_client, BACKUP_BUCKET, "attachments/shown.txt", "attachments/hidden.txt", "attachments/orphan.txt")
+    put_objects(
+        admin_client, BACKUP_BUCKET, "attachments/shown.txt", "attachments/hidden.txt", "attachments/orphan.txt"
+    )
     out, err = run("clean_orphaned_minio_files", "--older-than", "0", "--bucket", BACKUP_BUCKET)
-    assert listed(admin_client, BACKUP_BUCKET) == {"attachments/shown.txt", "attachments/hidden.txt"}
+    assert stored_names(admin_client, BACKUP_BUCKET) == {"attachments/shown.txt", "attachments/hidden.txt"}
     assert err == ""
     assert "; 2 names referenced; 1 orphans found, 1 deleted" in out
 
@@ -402,9 +377,9 @@ def test_keys_xml_cannot_carry_are_deleted_one_by_one_and_the_batch_still_goes_t
     kept = {"ctl/kept.txt", "ctl/line\nbreak.txt"}
     orphans = {"ctl/one.txt", "ctl/two.txt", "ctl/\x01bell.txt", "ctl/line\rbreak.txt", "ctl/tab\there.txt"}
     Album.objects.bulk_create([Album(backup=name) for name in kept])
-    put(admin_client, BACKUP_BUCKET, *kept, *orphans)
+    put_objects(admin_client, BACKUP_BUCKET, *kept, *orphans)
     out, err, message = run_to_the_end("clean_orphaned_minio_files", "--older-than", "0", "--bucket", BACKUP_BUCKET)
-    assert listed(admin_client, BACKUP_BUCKET) == kept
+    assert stored_names(admin_client, BACKUP_BUCKET) == kept
     assert (err, message) == ("", None)
     assert "; 5 orphans found, 5 deleted" in out
     alone = sorted(line for line in out.splitlines() if line.startswith("Deleted "))
@@ -420,9 +395,9 @@ def test_a_row_naming_a_key_with_a_backslash_protects_the_object_listed_with_a_s
 ) -> None:
     """SeaweedFS stores and lists `docs\\a.txt` as `docs/a.txt`; MinIO keeps the backslash. Either way it stays."""
     Album.objects.bulk_create([Album(backup="docs\\a.txt")])
-    put(admin_client, BACKUP_BUCKET, "docs\\a.txt", "docs/orphan.txt")
-    before = listed(admin_client, BACKUP_BUCKET)
+    put_objects(admin_client, BACKUP_BUCKET, "docs\\a.txt", "docs/orphan.txt")
+    before = stored_names(admin_client, BACKUP_BUCKET)
     out, err = run("clean_orphaned_minio_files", "--older-than", "0", "--check-missing", "--bucket", BACKUP_BUCKET)
-    assert listed(admin_client, BACKUP_BUCKET) == before - {"docs/orphan.txt"}
+    assert stored_names(admin_client, BACKUP_BUCKET) == before - {"docs/orphan.txt"}
     assert err == ""
     assert "; 1 orphans found, 1 deleted; 0 missing files referenced" in out

@@ -15,8 +15,7 @@ import select
 import signal
 import threading
 import time
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
@@ -25,20 +24,16 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile, File
 from minio.error import ServerError
 
-from cache_backends import URLCache
 from django_minio_backend import MinioBackend
 from django_minio_backend.settings import MiB
 from django_minio_backend.urlcache import shared_cache
 from tests.faultproxy import Action, BlackHole, FaultProxy, Relay, RequestHead, Trickle, s3_error
+from tests.helpers import RecordingCache, cache_prefix, private_storage
 from tests.servers import S3Server, free_ports, start_redis
 from tests.settings import PRIVATE_BUCKET
 
 DEADLINE = 30.0  # the default MINIO_REQUEST_DEADLINE; the tests keep the default connect (5 s) and read (60 s) too
 SLACK = 5.0  # thread start-up and a loaded machine
-
-
-def storage(**options: Any) -> MinioBackend:
-    return MinioBackend(bucket_name=PRIVATE_BUCKET, storage_name="default", **options)
 
 
 @dataclass
@@ -95,7 +90,7 @@ def test_calls_end_within_the_deadline_whatever_the_server_does(
     with hole, trickle, busy:
         calls: dict[str, Callable[[], object]] = {}
         for fault, proxy in (("black hole", hole), ("trickle", trickle)):
-            bad = storage(MINIO_ENDPOINT=proxy.endpoint)
+            bad = private_storage(MINIO_ENDPOINT=proxy.endpoint)
             calls[f"exists, {fault}"] = functools.partial(bad.exists, name)
             calls[f"size, {fault}"] = functools.partial(bad.size, name)
             calls[f"get_modified_time, {fault}"] = functools.partial(bad.get_modified_time, name)
@@ -104,7 +99,7 @@ def test_calls_end_within_the_deadline_whatever_the_server_does(
             calls[f"save, {fault}"] = functools.partial(bad.save, f"{unique}/new.txt", ContentFile(b"small"))
             calls[f"open, {fault}"] = functools.partial(bad.open, name)
             calls[f"is_minio_available, {fault}"] = bad.is_minio_available
-        slow_down = storage(MINIO_ENDPOINT=busy.endpoint)  # SlowDown with MinIO's Retry-After of 120 s
+        slow_down = private_storage(MINIO_ENDPOINT=busy.endpoint)  # SlowDown with MinIO's Retry-After of 120 s
         calls["exists, slow down"] = functools.partial(slow_down.exists, name)
         calls["open, slow down"] = functools.partial(slow_down.open, name)
         outcomes = run_at_once(calls, DEADLINE + SLACK)
@@ -137,7 +132,7 @@ def test_sdk_retries_survive_a_malformed_retry_after(
         return next(answers, Relay())
 
     with FaultProxy(s3_server.endpoint, decide) as proxy:
-        assert storage(MINIO_ENDPOINT=proxy.endpoint).exists(name)
+        assert private_storage(MINIO_ENDPOINT=proxy.endpoint).exists(name)
         assert [head.method for head in proxy.requests] == ["HEAD", "HEAD", "HEAD"]
 
 
@@ -149,8 +144,8 @@ def test_transfers_that_keep_making_progress_are_not_cut_off(
     name = media.save(f"{unique}/steady.bin", ContentFile(payload))
     # The server sends 16 KiB every 30 ms: about 4 s for the object, far longer than the deadline, but steadily.
     with FaultProxy(s3_server.endpoint, lambda head: Trickle(0.03, 16 * 1024)) as steady:
-        through_steady = storage(MINIO_ENDPOINT=steady.endpoint, MINIO_REQUEST_DEADLINE=deadline)
-        direct = storage(MINIO_REQUEST_DEADLINE=deadline)
+        through_steady = private_storage(MINIO_ENDPOINT=steady.endpoint, MINIO_REQUEST_DEADLINE=deadline)
+        direct = private_storage(MINIO_REQUEST_DEADLINE=deadline)
 
         def slow_server() -> bytes:
             with through_steady.open(name) as handle:
@@ -216,14 +211,14 @@ class SlowStream(io.RawIOBase):
 @pytest.mark.parametrize("value", [0, -1.0, math.inf, math.nan])
 def test_deadline_must_be_positive_and_finite(media: MinioBackend, value: float) -> None:
     with pytest.raises(ImproperlyConfigured, match="MINIO_REQUEST_DEADLINE"):
-        _ = storage(MINIO_REQUEST_DEADLINE=value).settings
+        _ = private_storage(MINIO_REQUEST_DEADLINE=value).settings
 
 
 def test_forked_child_keeps_its_deadlines(live_settings: dict[str, Any], s3_server: S3Server, unique: str) -> None:
     """The watchdog that cuts trickling answers is per process: a child forked after the parent used it
     gets its own (a thread does not survive fork)."""
     with FaultProxy(s3_server.endpoint, lambda head: Trickle(0.5)) as trickle:
-        bad = storage(MINIO_ENDPOINT=trickle.endpoint, MINIO_REQUEST_DEADLINE=1.0)
+        bad = private_storage(MINIO_ENDPOINT=trickle.endpoint, MINIO_REQUEST_DEADLINE=1.0)
         with pytest.raises(TimeoutError):
             bad.exists(f"{unique}/a.txt")  # the parent's watchdog is running now
         read_end, write_end = os.pipe()
@@ -266,7 +261,8 @@ def test_url_stays_fast_while_s3_is_black_holed(
             "MINIO_URL_CACHE_PREFIX": f"{unique}_",
             "MINIO_REQUEST_DEADLINE": deadline,
         }
-        first, second = storage(**options), storage(**options)  # two instances: the back-off is per endpoint
+        # two instances: the back-off is per endpoint
+        first, second = private_storage(**options), private_storage(**options)
 
         def urls() -> list[str]:
             return [(first if index % 2 else second).url(f"{unique}/{index}.txt") for index in range(50)]
@@ -283,52 +279,20 @@ def test_url_stays_fast_while_s3_is_black_holed(
 # --- item 9: saves and deletes while Redis is frozen ------------------------------------------------------------------
 
 
-class Recorder:
-    """Wraps the storage's real cache and records the name of every call made to it."""
-
-    def __init__(self, inner: URLCache) -> None:
-        self.inner = inner
-        self.calls: list[str] = []
-
-    def get(self, key: str) -> str | None:
-        self.calls.append("get")
-        return self.inner.get(key)
-
-    def get_many(self, keys: Sequence[str]) -> dict[str, str]:
-        self.calls.append("get_many")
-        return self.inner.get_many(keys)
-
-    def set(self, key: str, value: str, timeout: int) -> None:
-        self.calls.append("set")
-        self.inner.set(key, value, timeout)
-
-    def set_many(self, items: Mapping[str, str], timeout: int) -> None:
-        self.calls.append("set_many")
-        self.inner.set_many(items, timeout)
-
-    def delete(self, key: str) -> None:
-        self.calls.append("delete")
-        self.inner.delete(key)
-
-    def delete_many(self, keys: Sequence[str]) -> None:
-        self.calls.append("delete_many")
-        self.inner.delete_many(keys)
-
-
 def test_saves_and_deletes_skip_a_frozen_redis(live_settings: dict[str, Any], unique: str) -> None:
     (port,) = free_ports(1)
     redis_server = start_redis(port=port)
     assert redis_server.process is not None
     try:
-        cached = storage(
+        cached = private_storage(
             MINIO_URL_CACHING_ENABLED=True,
             MINIO_URL_CACHE_BACKEND="redis",
             MINIO_URL_CACHE_REDIS_URL=redis_server.url,
-            MINIO_URL_CACHE_PREFIX=f"t{uuid.uuid4().hex[:10]}_",
+            MINIO_URL_CACHE_PREFIX=cache_prefix(),
         )
         kept = cached.save(f"{unique}/kept.txt", ContentFile(b"kept"))
         shared = shared_cache(cached.settings)
-        recorder = Recorder(shared.cache)
+        recorder = RecordingCache(shared.cache)
         shared.cache = recorder
         os.kill(redis_server.process.pid, signal.SIGSTOP)
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import urllib.request
 from typing import Any
 
 import pytest
@@ -14,20 +13,19 @@ from django.test import Client
 from minio import Minio
 
 from django_minio_backend import MinioBackendStatic
-from tests.servers import http_status
+from tests.helpers import fetch, http_status, stored_names
 from tests.settings import PUBLIC_BUCKET, STATIC_BUCKET
 from tests.testapp.models import Document, Picture
 
 pytestmark = pytest.mark.django_db
 
 
-def test_filefield_upload_url_and_download(live_settings: dict[str, Any]) -> None:
+def test_a_filefield_saves_serves_its_url_downloads_and_deletes_its_object(live_settings: dict[str, Any]) -> None:
     document = Document.objects.create(file=ContentFile(b"%PDF-1.7 report", name="report.pdf"))
     name = document.file.name
     assert name is not None and name.endswith("/report.pdf")
     assert document.file.size == 15
-    with urllib.request.urlopen(document.file.url, timeout=10) as response:
-        assert response.read() == b"%PDF-1.7 report"
+    assert fetch(document.file.url) == b"%PDF-1.7 report"
     reloaded = Document.objects.get(pk=document.pk)
     with reloaded.file.open("rb") as handle:
         assert b"".join(handle.chunks(chunk_size=4)) == b"%PDF-1.7 report"
@@ -46,12 +44,14 @@ def test_public_filefield_url_is_anonymous(live_settings: dict[str, Any]) -> Non
     assert http_status(url) == 200
 
 
-def test_collectstatic_and_static_tag(live_settings: dict[str, Any], admin_client: Minio) -> None:
+def test_collectstatic_uploads_the_apps_files_and_the_static_tag_links_to_them(
+    live_settings: dict[str, Any], admin_client: Minio
+) -> None:
     call_command("collectstatic", interactive=False, verbosity=0)
     static = storages["staticfiles"]
     assert isinstance(static, MinioBackendStatic)
     assert static.bucket == STATIC_BUCKET
-    names = {item.object_name for item in admin_client.list_objects(bucket_name=STATIC_BUCKET, recursive=True)}
+    names = stored_names(admin_client, STATIC_BUCKET)
     assert {"testapp/css/site.css", "testapp/app script.js"} <= names
     html = render_to_string("page.html")
     href = html.split('href="')[1].split('"')[0]

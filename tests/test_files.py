@@ -22,6 +22,7 @@ from django_minio_backend.files import READ_AHEAD_CHUNKS, MinioFile, ObjectChang
 from django_minio_backend.settings import MiB
 from tests.counting import CountingPoolManager
 from tests.faultproxy import Action, FaultProxy, Relay, RequestHead
+from tests.helpers import private_storage, put_bytes
 from tests.servers import S3Server
 from tests.settings import PRIVATE_BUCKET
 from tests.testapp.models import Document
@@ -30,7 +31,8 @@ CHUNK = 1 * MiB
 
 
 def storage(**options: Any) -> MinioBackend:
-    return MinioBackend(bucket_name=PRIVATE_BUCKET, storage_name="default", MINIO_READ_CHUNK_SIZE=CHUNK, **options)
+    """A private storage reading in CHUNK-sized ranges."""
+    return private_storage(MINIO_READ_CHUNK_SIZE=CHUNK, **options)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +43,7 @@ def payload() -> bytes:
 @pytest.fixture
 def stored_name(live_settings: dict[str, Any], admin_client: Minio, unique: str, payload: bytes) -> str:
     name = f"{unique}/data.bin"
-    admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(payload), length=len(payload))
+    put_bytes(admin_client, name, payload)
     return name
 
 
@@ -163,7 +165,9 @@ def test_reading_on_while_the_pool_is_busy(
     assert all(blocker.result() for blocker in blockers)
 
 
-def test_read_all_iteration_and_text_mode(live_settings: dict[str, Any], unique: str) -> None:
+def test_whole_reads_line_iteration_and_text_mode_give_the_stored_content(
+    live_settings: dict[str, Any], unique: str
+) -> None:
     media = storage()
     lines = [f"line {index} ünïcode\n".encode() for index in range(200_000)]
     body = b"".join(lines)  # ~4 MiB, crossing several chunks
@@ -192,22 +196,24 @@ def test_memory_is_bounded_by_the_chunk_size(live_settings: dict[str, Any], uniq
     assert peak < 3 * CHUNK, f"peak {peak / MiB:.1f} MiB"
 
 
-def test_small_and_empty_objects_cost_one_request(live_settings: dict[str, Any], unique: str) -> None:
-    pool = CountingPoolManager()
-    media = storage(MINIO_HTTP_CLIENT=pool)
+def test_small_and_empty_objects_cost_one_request(
+    live_settings: dict[str, Any], unique: str, counting_pool: CountingPoolManager
+) -> None:
+    media = storage(MINIO_HTTP_CLIENT=counting_pool)
     for body in (b"", b"small body"):
         name = media.save(f"{unique}/file.bin", ContentFile(body))
-        pool.reset()
+        counting_pool.reset()
         with media.open(name) as handle:
             assert handle.size == len(body)
             assert handle.read() == body
-            assert [method for method, _ in pool.requests] == ["GET"]  # no HEAD: the GET tells size and version
+            # no HEAD: the GET tells size and version
+            assert [method for method, _ in counting_pool.requests] == ["GET"]
             assert b"".join(handle.chunks()) == body  # reading again fetches again
             handle.seek(0)
             assert list(handle) == ([body] if body else [])
 
 
-def test_reopen_after_close(stored_name: str, payload: bytes) -> None:
+def test_a_closed_file_refuses_reads_and_opens_again_from_the_start(stored_name: str, payload: bytes) -> None:
     handle = storage().open(stored_name)
     assert handle.read(10) == payload[:10]
     handle.close()
@@ -224,7 +230,7 @@ def test_object_replaced_while_reading_fails_loudly(
 ) -> None:
     with storage().open(stored_name) as handle:
         assert handle.read(10) == payload[:10]
-        admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=stored_name, data=io.BytesIO(b"new"), length=3)
+        put_bytes(admin_client, stored_name, b"new")
         handle.seek(5 * MiB)
         with pytest.raises(ObjectChangedError):
             handle.read(10)

@@ -23,6 +23,7 @@ from django_minio_backend import MinioBackend, MinioBackendStatic, transfer
 from django_minio_backend import client as clients
 from django_minio_backend.per_process import ForkSafeLock, PerProcess
 from django_minio_backend.settings import MiB
+from tests.helpers import private_storage
 from tests.settings import PRIVATE_BUCKET
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
@@ -108,9 +109,7 @@ def mismatch(name: str, got: bytes, expected: bytes) -> str:
 
 
 def forking_storage() -> MinioBackend:
-    return MinioBackend(
-        bucket_name=PRIVATE_BUCKET,
-        storage_name="default",
+    return private_storage(
         MINIO_READ_CHUNK_SIZE=CHUNK,
         MINIO_MULTIPART_UPLOAD=True,
         MINIO_MULTIPART_THRESHOLD=5 * MiB,
@@ -232,15 +231,12 @@ def held_in_thread(lock: Any) -> Iterator[None]:
 def test_fork_while_module_locks_are_held_does_not_hang_the_child(live_settings: dict[str, Any], unique: str) -> None:
     """A thread of the parent holds the striped completion lock of a name (and the client registry's lock) when
     the process forks: the child still completes a create-only multipart save of that name and builds a client."""
-    storage = MinioBackend(
-        bucket_name=PRIVATE_BUCKET, storage_name="default", MINIO_MULTIPART_UPLOAD=True, MINIO_MULTIPART_THRESHOLD=1
-    )
+    storage = private_storage(MINIO_MULTIPART_UPLOAD=True, MINIO_MULTIPART_THRESHOLD=1)
     storage.save(f"{unique}/warm.txt", ContentFile(b"warm"))
     name = f"{unique}/striped.bin"
     stripe = transfer._completion_lock(storage.settings.endpoint, PRIVATE_BUCKET, name)
-    other_settings = MinioBackend(
-        bucket_name=PRIVATE_BUCKET, storage_name="default", MINIO_CONNECT_TIMEOUT=2.5
-    ).settings  # not built yet: the child must take the registry's lock
+    # not built yet: the child must take the registry's lock
+    other_settings = private_storage(MINIO_CONNECT_TIMEOUT=2.5).settings
 
     def child(_: int) -> str:
         saved = storage.save(name, ContentFile(b"x" * 100))

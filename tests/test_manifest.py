@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,9 @@ from minio import Minio
 from minio.error import S3Error
 
 from django_minio_backend import MinioBackendStatic, MinioManifestStaticStorage
-from tests.collecting import collect_setup, requests_by_kind, stored_names, touch
+from tests.collecting import collect_setup, requests_by_kind, touch
 from tests.counting import CountingPoolManager
-from tests.servers import http_status
+from tests.helpers import fetch, http_status, stored_bytes, stored_names
 
 MANIFEST = "django_minio_backend.models.MinioManifestStaticStorage"
 
@@ -34,53 +33,58 @@ def render_static(name: str) -> str:
     return Template("{% load static %}{% static name %}").render(Context({"name": name}))
 
 
-def test_manifest_round_trip(
-    live_settings: dict[str, Any], fresh_bucket: str, admin_client: Minio, tmp_path: Path
+def test_manifest_collectstatic_stores_hashed_copies_and_the_static_tag_links_to_them(
+    live_settings: dict[str, Any],
+    fresh_bucket: str,
+    admin_client: Minio,
+    tmp_path: Path,
+    counting_pool: CountingPoolManager,
 ) -> None:
     write_site(tmp_path)
-    pool = CountingPoolManager()
-    with collect_setup(live_settings, fresh_bucket, tmp_path, pool, backend=MANIFEST):
+    with collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool, backend=MANIFEST):
         call_command("collectstatic", interactive=False, verbosity=0)
-        first = requests_by_kind(pool)
+        first = requests_by_kind(counting_pool)
     names = stored_names(admin_client, fresh_bucket)
-    manifest = json.loads(admin_client.get_object(bucket_name=fresh_bucket, object_name="staticfiles.json").read())
+    manifest = json.loads(stored_bytes(admin_client, "staticfiles.json", bucket=fresh_bucket))
     hashed = manifest["paths"]
     assert set(hashed) == {"img/logo.png", "css/site.css", "css/plain.css"}
     assert names == {*hashed, *hashed.values(), "staticfiles.json"}
     assert first == {"LIST": 1, "PUT": 7}  # 3 originals, 3 hashed copies, the manifest
 
-    with collect_setup(live_settings, fresh_bucket, tmp_path, pool, backend=MANIFEST):  # a new web process
+    with collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool, backend=MANIFEST):  # a new web process
         site_url = render_static("css/site.css")
         assert render_static("img/logo.png").endswith("/" + hashed["img/logo.png"])
-        assert requests_by_kind(pool) == {"GET": 1}  # the manifest, read once
+        assert requests_by_kind(counting_pool) == {"GET": 1}  # the manifest, read once
         assert "X-Amz" not in site_url
         endpoint = live_settings["staticfiles"]["OPTIONS"]["MINIO_ENDPOINT"]
         assert site_url == f"http://{endpoint}/{fresh_bucket}/{hashed['css/site.css']}"
-        with urllib.request.urlopen(site_url, timeout=10) as response:
-            body = response.read().decode()
+        body = fetch(site_url).decode()
         assert hashed["img/logo.png"].split("/")[-1] in body
 
-    with collect_setup(live_settings, fresh_bucket, tmp_path, pool, backend=MANIFEST):  # unchanged re-run
+    with collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool, backend=MANIFEST):  # unchanged re-run
         call_command("collectstatic", interactive=False, verbosity=0)
-        assert requests_by_kind(pool) == {"LIST": 1}
+        assert requests_by_kind(counting_pool) == {"LIST": 1}
 
 
 def test_manifest_changed_file_gets_a_new_name(
-    live_settings: dict[str, Any], fresh_bucket: str, admin_client: Minio, tmp_path: Path
+    live_settings: dict[str, Any],
+    fresh_bucket: str,
+    admin_client: Minio,
+    tmp_path: Path,
+    counting_pool: CountingPoolManager,
 ) -> None:
     write_site(tmp_path)
-    pool = CountingPoolManager()
-    with collect_setup(live_settings, fresh_bucket, tmp_path, pool, backend=MANIFEST):
+    with collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool, backend=MANIFEST):
         call_command("collectstatic", interactive=False, verbosity=0)
         storage = storages["staticfiles"]
         assert isinstance(storage, MinioManifestStaticStorage)
         old = storage.hashed_files["css/plain.css"]
     (tmp_path / "css" / "plain.css").write_text("p { margin: 1px; }\n")
     touch(tmp_path / "css" / "plain.css")
-    with collect_setup(live_settings, fresh_bucket, tmp_path, pool, backend=MANIFEST):
+    with collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool, backend=MANIFEST):
         call_command("collectstatic", interactive=False, verbosity=0)
-        kinds = requests_by_kind(pool)
-    with collect_setup(live_settings, fresh_bucket, tmp_path, pool, backend=MANIFEST):
+        kinds = requests_by_kind(counting_pool)
+    with collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool, backend=MANIFEST):
         new_url = render_static("css/plain.css")
     new = new_url.split(f"/{fresh_bucket}/")[1]
     assert new != old and new.startswith("css/plain.") and new in stored_names(admin_client, fresh_bucket)
@@ -88,10 +92,11 @@ def test_manifest_changed_file_gets_a_new_name(
     assert http_status(new_url) == 200
 
 
-def test_manifest_storage_builds_without_network(live_settings: dict[str, Any]) -> None:
-    pool = CountingPoolManager()
-    storage = MinioManifestStaticStorage(bucket_name="no-such-bucket-for-manifest", MINIO_HTTP_CLIENT=pool)
-    assert pool.count() == 0
+def test_manifest_storage_builds_without_network(
+    live_settings: dict[str, Any], counting_pool: CountingPoolManager
+) -> None:
+    storage = MinioManifestStaticStorage(bucket_name="no-such-bucket-for-manifest", MINIO_HTTP_CLIENT=counting_pool)
+    assert counting_pool.count() == 0
     with pytest.raises(S3Error):  # a missing bucket is an error, not "no manifest"
         _ = storage.hashed_files
     assert isinstance(storages["staticfiles"], MinioBackendStatic)

@@ -37,7 +37,7 @@ def test_overlong_name_raises() -> None:
 
 
 @pytest.mark.parametrize(("path", "prefix"), [("", ""), ("/", ""), ("a", "a/"), ("a/b/", "a/b/")])
-def test_clean_prefix(path: str, prefix: str) -> None:
+def test_clean_prefix_ends_a_directory_with_exactly_one_slash(path: str, prefix: str) -> None:
     assert clean_prefix(path) == prefix
 
 
@@ -51,7 +51,7 @@ def test_iso_date_prefix_uses_utc_date() -> None:
 
 
 @pytest.mark.parametrize("name", ["abc", "media-files", "my.static.files", "a" * 63, "0day", "x1-2.y3"])
-def test_valid_bucket_names(name: str) -> None:
+def test_valid_bucket_names_have_no_problem(name: str) -> None:
     assert bucket_name_problem(name) is None
 
 

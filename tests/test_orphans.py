@@ -18,6 +18,7 @@ from django_minio_backend.orphans import (
     shown,
     xml_cannot_carry,
 )
+from tests.helpers import other_spelling
 from tests.servers import free_ports
 from tests.settings import ARCHIVE_BUCKET, BACKUP_BUCKET, PRIVATE_BUCKET, PUBLIC_BUCKET
 from tests.testapp.models import Album, Attachment, Report, Scan
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.django_db
     ("text", "seconds"),
     [("90", 90), ("45s", 45), ("30m", 1800), ("1h", 3600), ("2d", 172800), (" 1H ", 3600), ("0", None), ("0h", None)],
 )
-def test_parse_age(text: str, seconds: int | None) -> None:
+def test_parse_age_reads_seconds_or_a_unit_and_zero_means_no_limit(text: str, seconds: int | None) -> None:
     expected = None if seconds is None else timedelta(seconds=seconds)
     assert parse_age(text) == expected
 
@@ -40,7 +41,7 @@ def test_parse_age_refuses_anything_else(text: str) -> None:
         parse_age(text)
 
 
-def test_format_age() -> None:
+def test_format_age_uses_the_largest_unit_that_divides_the_age() -> None:
     assert [format_age(parse_age(text)) for text in ("90", "120", "1h", "2d", "0")] == [
         "90s",
         "2m",
@@ -74,11 +75,6 @@ def test_fields_are_grouped_per_bucket_across_aliases(live_settings: dict[str, A
     }
     assert skipped == []
     assert [group.refusal for group in groups] == [None] * 4
-
-
-def other_spelling(endpoint: str) -> str:
-    host, port = endpoint.rsplit(":", 1)
-    return f"{'localhost' if host == '127.0.0.1' else '127.0.0.1'}:{port}"
 
 
 def test_one_bucket_through_two_spellings_of_one_server_is_one_group(live_settings: dict[str, Any]) -> None:
@@ -128,7 +124,9 @@ def test_one_bucket_on_what_may_be_two_servers_is_refused(live_settings: dict[st
         ("http://127.0.0.1:9000", "http://no-such-host.invalid:9000", "a host name does not resolve"),
     ],
 )
-def test_doubt_about_one_server(first: str, second: str, doubt: str | None) -> None:
+def test_doubt_about_one_server_is_none_for_one_server_and_says_why_otherwise(
+    first: str, second: str, doubt: str | None
+) -> None:
     found = doubt_about_one_server(first, second)
     if doubt is None:
         assert found is None
@@ -185,7 +183,7 @@ def test_names_come_from_every_row_despite_a_filtering_base_manager(live_setting
         ("nonchar/\ufffe", True),
     ],
 )
-def test_xml_cannot_carry(key: str, alone: bool) -> None:
+def test_xml_cannot_carry_keys_with_control_characters_carriage_returns_or_noncharacters(key: str, alone: bool) -> None:
     assert xml_cannot_carry(key) is alone
 
 

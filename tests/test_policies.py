@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
-import io
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -33,11 +32,8 @@ from django_minio_backend.s3http import S3Connection
 from django_minio_backend.settings import get_settings, parse_options
 from tests.counting import CountingPoolManager
 from tests.faultproxy import Action, FaultProxy, Relay, RequestHead, Respond, s3_error
-from tests.servers import S3Server, http_status
-
-BASE: dict[str, Any] = {"MINIO_ENDPOINT": "minio:9000", "MINIO_ACCESS_KEY": "ak", "MINIO_SECRET_KEY": "sk"}
-MEDIA = "django_minio_backend.models.MinioBackend"
-STATIC = "django_minio_backend.models.MinioBackendStatic"
+from tests.helpers import BASE, MEDIA, STATIC, drop_bucket, http_status, put_bytes
+from tests.servers import S3Server
 
 
 def hook_policy(bucket: str) -> dict[str, Any]:
@@ -198,17 +194,12 @@ def test_report_lines_name_bucket_aliases_and_state() -> None:
 
 # -- against the live server ----------------------------------------------------------------------
 @pytest.fixture
-def pool() -> CountingPoolManager:
-    return CountingPoolManager()
-
-
-@pytest.fixture
 def buckets(unique: str) -> dict[str, str]:
     return {"private": f"{unique}-priv", "public": f"{unique}-pub", "static": f"{unique}-static"}
 
 
 def storages_for(
-    live: dict[str, Any], pool: CountingPoolManager, buckets: dict[str, str], **extra: Any
+    live: dict[str, Any], counting_pool: CountingPoolManager, buckets: dict[str, str], **extra: Any
 ) -> dict[str, Any]:
     """One media alias and one static alias on the live server, with fresh bucket names."""
     storages = copy.deepcopy({alias: live[alias] for alias in ("default", "staticfiles")})
@@ -217,10 +208,12 @@ def storages_for(
         MINIO_PUBLIC_BUCKETS=[buckets["public"]],
         MINIO_DEFAULT_BUCKET=buckets["private"],
         MINIO_STATIC_FILES_BUCKET=buckets["static"],
-        MINIO_HTTP_CLIENT=pool,
+        MINIO_HTTP_CLIENT=counting_pool,
         **extra,
     )
-    storages["staticfiles"]["OPTIONS"].update(MINIO_STATIC_FILES_BUCKET=buckets["static"], MINIO_HTTP_CLIENT=pool)
+    storages["staticfiles"]["OPTIONS"].update(
+        MINIO_STATIC_FILES_BUCKET=buckets["static"], MINIO_HTTP_CLIENT=counting_pool
+    )
     return storages
 
 
@@ -230,22 +223,15 @@ def run(storages: dict[str, Any]) -> dict[str, BucketReport]:
     return {report.target.bucket: report for report in reports}
 
 
-def changes(pool: CountingPoolManager) -> list[tuple[str, str]]:
-    return [(method, url) for method, url in pool.requests if method in ("PUT", "DELETE")]
+def changes(counting_pool: CountingPoolManager) -> list[tuple[str, str]]:
+    return [(method, url) for method, url in counting_pool.requests if method in ("PUT", "DELETE")]
 
 
 @pytest.fixture
 def cleanup(admin_client: Minio, buckets: dict[str, str]) -> Iterator[None]:
     yield
     for bucket in buckets.values():
-        if admin_client.bucket_exists(bucket_name=bucket):
-            for item in admin_client.list_objects(bucket_name=bucket, recursive=True):
-                admin_client.remove_object(bucket_name=bucket, object_name=item.object_name or "")
-            admin_client.remove_bucket(bucket_name=bucket)
-
-
-def put(admin_client: Minio, bucket: str, name: str) -> None:
-    admin_client.put_object(bucket_name=bucket, object_name=name, data=io.BytesIO(b"x"), length=1)
+        drop_bucket(admin_client, bucket)
 
 
 @pytest.mark.usefixtures("cleanup")
@@ -253,10 +239,10 @@ def test_initialize_creates_buckets_sets_policies_and_is_idempotent(
     live_settings: dict[str, Any],
     admin_client: Minio,
     s3_server: S3Server,
-    pool: CountingPoolManager,
+    counting_pool: CountingPoolManager,
     buckets: dict[str, str],
 ) -> None:
-    storages = storages_for(live_settings, pool, buckets)
+    storages = storages_for(live_settings, counting_pool, buckets)
     first = run(storages)
     assert set(first) == set(buckets.values())
     assert all(report.error is None for report in first.values())
@@ -266,24 +252,24 @@ def test_initialize_creates_buckets_sets_policies_and_is_idempotent(
     assert first[buckets["static"]].target.aliases == ["staticfiles"]
     assert get_policy(admin_client, buckets["private"]) is None
     for bucket in buckets.values():
-        put(admin_client, bucket, "a/b.txt")
+        put_bytes(admin_client, "a/b.txt", bucket=bucket)
     base = f"http://{s3_server.endpoint}"
     assert http_status(f"{base}/{buckets['public']}/a/b.txt") == 200
     assert http_status(f"{base}/{buckets['static']}/a/b.txt") == 200
     assert http_status(f"{base}/{buckets['private']}/a/b.txt") == 403
     assert http_status(f"{base}/{buckets['public']}?list-type=2") == 403  # readable, not listable
 
-    pool.reset()
+    counting_pool.reset()
     second = run(storages)
     assert [report.actions for report in second.values()] == [[], [], []]
-    assert changes(pool) == []  # a second run only looks
+    assert changes(counting_pool) == []  # a second run only looks
 
 
 @pytest.mark.usefixtures("cleanup")
 def test_static_alias_does_not_create_the_media_default_bucket(
-    live_settings: dict[str, Any], admin_client: Minio, pool: CountingPoolManager, buckets: dict[str, str]
+    live_settings: dict[str, Any], admin_client: Minio, counting_pool: CountingPoolManager, buckets: dict[str, str]
 ) -> None:
-    storages = storages_for(live_settings, pool, buckets)
+    storages = storages_for(live_settings, counting_pool, buckets)
     with override_settings(STORAGES=storages):
         reports = initialize_buckets(plan(["staticfiles"]))
     assert [report.target.bucket for report in reports] == [buckets["static"]]
@@ -296,15 +282,15 @@ def test_bucket_made_private_loses_the_public_policy(
     live_settings: dict[str, Any],
     admin_client: Minio,
     s3_server: S3Server,
-    pool: CountingPoolManager,
+    counting_pool: CountingPoolManager,
     buckets: dict[str, str],
 ) -> None:
-    run(storages_for(live_settings, pool, buckets))
-    put(admin_client, buckets["public"], "photo.jpg")
+    run(storages_for(live_settings, counting_pool, buckets))
+    put_bytes(admin_client, "photo.jpg", bucket=buckets["public"])
     url = f"http://{s3_server.endpoint}/{buckets['public']}/photo.jpg"
     assert http_status(url) == 200
     switched = {"private": buckets["public"], "public": f"{buckets['private']}x", "static": buckets["static"]}
-    report = run(storages_for(live_settings, pool, switched))[buckets["public"]]
+    report = run(storages_for(live_settings, counting_pool, switched))[buckets["public"]]
     assert report.actions == ["public policy removed"] and report.state == "private"
     assert get_policy(admin_client, buckets["public"]) is None
     assert http_status(url) == 403
@@ -313,12 +299,12 @@ def test_bucket_made_private_loses_the_public_policy(
 
 @pytest.mark.usefixtures("cleanup")
 def test_previous_release_policy_is_replaced_or_removed(
-    live_settings: dict[str, Any], admin_client: Minio, pool: CountingPoolManager, buckets: dict[str, str]
+    live_settings: dict[str, Any], admin_client: Minio, counting_pool: CountingPoolManager, buckets: dict[str, str]
 ) -> None:
     for bucket in buckets.values():
         admin_client.make_bucket(bucket_name=bucket)
         set_policy(admin_client, bucket, previous_release_policy(bucket))
-    reports = run(storages_for(live_settings, pool, buckets))
+    reports = run(storages_for(live_settings, counting_pool, buckets))
     assert reports[buckets["private"]].actions == ["public policy removed", ADDED]
     assert reports[buckets["public"]].actions == ["public read policy set", ADDED]  # no longer listable
     assert get_policy(admin_client, buckets["private"]) is None
@@ -327,11 +313,11 @@ def test_previous_release_policy_is_replaced_or_removed(
 
 @pytest.mark.usefixtures("cleanup")
 def test_a_users_own_policy_on_a_private_bucket_is_left_alone(
-    live_settings: dict[str, Any], admin_client: Minio, pool: CountingPoolManager, buckets: dict[str, str]
+    live_settings: dict[str, Any], admin_client: Minio, counting_pool: CountingPoolManager, buckets: dict[str, str]
 ) -> None:
     admin_client.make_bucket(bucket_name=buckets["private"])
     set_policy(admin_client, buckets["private"], hook_policy(buckets["private"]))
-    report = run(storages_for(live_settings, pool, buckets))[buckets["private"]]
+    report = run(storages_for(live_settings, counting_pool, buckets))[buckets["private"]]
     assert report.actions == [ADDED]
     assert same_policy(get_policy(admin_client, buckets["private"]), hook_policy(buckets["private"]))
 
@@ -341,18 +327,18 @@ def test_bucket_listing_setting_makes_public_buckets_listable(
     live_settings: dict[str, Any],
     admin_client: Minio,
     s3_server: S3Server,
-    pool: CountingPoolManager,
+    counting_pool: CountingPoolManager,
     buckets: dict[str, str],
 ) -> None:
     listing = f"http://{s3_server.endpoint}/{buckets['public']}?list-type=2"
-    reports = run(storages_for(live_settings, pool, buckets, MINIO_BUCKET_LISTING=True))
+    reports = run(storages_for(live_settings, counting_pool, buckets, MINIO_BUCKET_LISTING=True))
     assert reports[buckets["public"]].state == "public, listable"
     assert http_status(listing) == 200
     assert http_status(f"http://{s3_server.endpoint}/{buckets['private']}?list-type=2") == 403
     assert (
         http_status(f"http://{s3_server.endpoint}/{buckets['static']}?list-type=2") == 403
     )  # the static alias's own setting
-    run(storages_for(live_settings, pool, buckets))
+    run(storages_for(live_settings, counting_pool, buckets))
     assert http_status(listing) == 403
 
 
@@ -361,33 +347,37 @@ def test_hooks_are_applied_once_each_after_their_bucket_exists(
     live_settings: dict[str, Any],
     admin_client: Minio,
     s3_server: S3Server,
-    pool: CountingPoolManager,
+    counting_pool: CountingPoolManager,
     buckets: dict[str, str],
 ) -> None:
     hooks = [(buckets["private"], hook_policy(buckets["private"])), (buckets["public"], hook_policy(buckets["public"]))]
-    storages = storages_for(live_settings, pool, buckets, MINIO_POLICY_HOOKS=hooks)
+    storages = storages_for(live_settings, counting_pool, buckets, MINIO_POLICY_HOOKS=hooks)
     reports = run(storages)
     assert reports[buckets["private"]].actions == ["created", "policy hook applied", ADDED]
     assert reports[buckets["public"]].actions == ["created", "policy hook applied", ADDED]  # the hook replaces ours
-    policy_puts = [url for method, url in changes(pool) if method == "PUT" and url.endswith("?policy=")]
+    policy_puts = [url for method, url in changes(counting_pool) if method == "PUT" and url.endswith("?policy=")]
     assert len(policy_puts) == 3  # two hooks and the static bucket, each once
     for bucket, policy in hooks:
         assert same_policy(get_policy(admin_client, bucket), policy)
-        put(admin_client, bucket, "shared/doc.txt")
-        put(admin_client, bucket, "secret.txt")
+        put_bytes(admin_client, "shared/doc.txt", bucket=bucket)
+        put_bytes(admin_client, "secret.txt", bucket=bucket)
         assert http_status(f"http://{s3_server.endpoint}/{bucket}/shared/doc.txt") == 200
         assert http_status(f"http://{s3_server.endpoint}/{bucket}/secret.txt") == 403
-    pool.reset()
+    counting_pool.reset()
     assert all(report.actions == [] for report in run(storages).values())
-    assert changes(pool) == []
+    assert changes(counting_pool) == []
 
 
 @pytest.mark.usefixtures("cleanup")
 def test_hook_on_a_missing_unmanaged_bucket_fails_without_stopping_the_others(
-    live_settings: dict[str, Any], admin_client: Minio, pool: CountingPoolManager, buckets: dict[str, str], unique: str
+    live_settings: dict[str, Any],
+    admin_client: Minio,
+    counting_pool: CountingPoolManager,
+    buckets: dict[str, str],
+    unique: str,
 ) -> None:
     stray = f"{unique}-stray"
-    reports = run(storages_for(live_settings, pool, buckets, MINIO_POLICY_HOOKS=[(stray, hook_policy(stray))]))
+    reports = run(storages_for(live_settings, counting_pool, buckets, MINIO_POLICY_HOOKS=[(stray, hook_policy(stray))]))
     assert "does not exist" in (reports[stray].error or "")
     assert not admin_client.bucket_exists(bucket_name=stray)
     assert all(reports[bucket].error is None for bucket in buckets.values())
@@ -461,7 +451,7 @@ def test_initialize_adds_the_abort_rule_keeps_the_users_rules_and_is_idempotent(
     live_settings: dict[str, Any],
     admin_client: Minio,
     s3_server: S3Server,
-    pool: CountingPoolManager,
+    counting_pool: CountingPoolManager,
     buckets: dict[str, str],
 ) -> None:
     admin_client.make_bucket(bucket_name=buckets["private"])
@@ -469,7 +459,7 @@ def test_initialize_adds_the_abort_rule_keeps_the_users_rules_and_is_idempotent(
     users = rules(s3_server, buckets["private"])
     assert set(users) == {"expire-big-logs", "old-versions"} and "ObjectSizeGreaterThan" in users["expire-big-logs"]
 
-    storages = storages_for(live_settings, pool, buckets)
+    storages = storages_for(live_settings, counting_pool, buckets)
     first = run(storages)
     assert first[buckets["private"]].actions == [ADDED]
     assert first[buckets["public"]].actions == ["created", "public read policy set", ADDED]
@@ -477,10 +467,10 @@ def test_initialize_adds_the_abort_rule_keeps_the_users_rules_and_is_idempotent(
     assert rules(s3_server, buckets["public"]) == {ABORT_RULE_ID: OUR_RULE}
     assert rules(s3_server, buckets["static"]) == {ABORT_RULE_ID: OUR_RULE}
 
-    pool.reset()
+    counting_pool.reset()
     second = run(storages)
     assert [report.actions for report in second.values()] == [[], [], []]
-    assert changes(pool) == []
+    assert changes(counting_pool) == []
     assert rules(s3_server, buckets["private"]) == {**users, ABORT_RULE_ID: OUR_RULE}
 
 
@@ -489,7 +479,7 @@ def test_a_changed_abort_rule_of_ours_is_put_back(
     live_settings: dict[str, Any],
     admin_client: Minio,
     s3_server: S3Server,
-    pool: CountingPoolManager,
+    counting_pool: CountingPoolManager,
     buckets: dict[str, str],
 ) -> None:
     admin_client.make_bucket(bucket_name=buckets["private"])
@@ -500,7 +490,7 @@ def test_a_changed_abort_rule_of_ours_is_put_back(
         "</Rule></LifecycleConfiguration>",
     )
     put_lifecycle(s3_server, buckets["private"], edited)
-    report = run(storages_for(live_settings, pool, buckets))[buckets["private"]]
+    report = run(storages_for(live_settings, counting_pool, buckets))[buckets["private"]]
     assert report.actions == [ADDED.replace("added", "updated")]
     found = rules(s3_server, buckets["private"])
     assert set(found) == {"expire-big-logs", "old-versions", ABORT_RULE_ID} and found[ABORT_RULE_ID] == OUR_RULE
@@ -511,7 +501,7 @@ def test_a_users_own_rule_aborting_uploads_is_left_to_decide(
     live_settings: dict[str, Any],
     admin_client: Minio,
     s3_server: S3Server,
-    pool: CountingPoolManager,
+    counting_pool: CountingPoolManager,
     buckets: dict[str, str],
 ) -> None:
     admin_client.make_bucket(bucket_name=buckets["private"])
@@ -522,7 +512,7 @@ def test_a_users_own_rule_aborting_uploads_is_left_to_decide(
     )
     put_lifecycle(s3_server, buckets["private"], own)
     before = rules(s3_server, buckets["private"])
-    report = run(storages_for(live_settings, pool, buckets))[buckets["private"]]
+    report = run(storages_for(live_settings, counting_pool, buckets))[buckets["private"]]
     assert report.actions == [] and report.error is None
     assert rules(s3_server, buckets["private"]) == before
 
@@ -537,13 +527,13 @@ def test_a_server_without_lifecycle_rules_is_reported_not_failed(
     live_settings: dict[str, Any],
     admin_client: Minio,
     s3_server: S3Server,
-    pool: CountingPoolManager,
+    counting_pool: CountingPoolManager,
     buckets: dict[str, str],
 ) -> None:
     with FaultProxy(
         s3_server.endpoint, lifecycle_answered(s3_error(501, "Not Implemented", "NotImplemented"))
     ) as proxy:
-        storages = storages_for(live_settings, pool, buckets)
+        storages = storages_for(live_settings, counting_pool, buckets)
         for alias in ("default", "staticfiles"):
             storages[alias]["OPTIONS"]["MINIO_ENDPOINT"] = proxy.endpoint
         reports = run(storages)
@@ -561,7 +551,7 @@ def test_rules_that_cannot_be_read_are_never_overwritten(
     live_settings: dict[str, Any],
     admin_client: Minio,
     s3_server: S3Server,
-    pool: CountingPoolManager,
+    counting_pool: CountingPoolManager,
     buckets: dict[str, str],
 ) -> None:
     admin_client.make_bucket(bucket_name=buckets["private"])
@@ -570,7 +560,7 @@ def test_rules_that_cannot_be_read_are_never_overwritten(
     with FaultProxy(
         s3_server.endpoint, lifecycle_answered(s3_error(400, "Bad Request", "InvalidBucketState"))
     ) as proxy:
-        storages = storages_for(live_settings, pool, buckets)
+        storages = storages_for(live_settings, counting_pool, buckets)
         storages["default"]["OPTIONS"]["MINIO_ENDPOINT"] = proxy.endpoint
         report = run(storages)[buckets["private"]]
     assert "InvalidBucketState" in (report.error or "")

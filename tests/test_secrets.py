@@ -3,11 +3,8 @@ secret never keeps serving URLs signed with the old one (URL cache against the l
 
 from __future__ import annotations
 
-import io
 import pprint
 import sys
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -25,12 +22,11 @@ from django_minio_backend.checks import check_minio_settings
 from django_minio_backend.settings import parse_options
 from django_minio_backend.signing import SigningCredentials
 from django_minio_backend.urlcache import cache_config
+from tests.helpers import MEDIA, cache_prefix, http_status, private_storage, put_bytes
 from tests.servers import ROTATING_ACCESS_KEY, RedisServer, S3Server
-from tests.settings import PRIVATE_BUCKET
 
 SECRET = "Zq7-very-secret-value-81f3"  # a string no page, repr or message may contain
 REDIS_PASSWORD = "redis-pa55word-c4d2"
-MEDIA = "django_minio_backend.models.MinioBackend"
 OPTIONS: dict[str, Any] = {
     "MINIO_ENDPOINT": "minio:9000",
     "MINIO_ACCESS_KEY": "ak",
@@ -151,16 +147,6 @@ def test_e006_does_not_print_the_redis_password() -> None:
 
 
 # -- a rotated secret and the URL cache (live server) -----------------------------------------------
-def status(url: str) -> int:
-    """The status of a plain anonymous GET, as a browser would send it."""
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            response.read()
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-
-
 @pytest.mark.parametrize("backend", ["lru", "redis"])
 def test_rotated_secret_gets_fresh_urls_the_server_accepts(
     backend: str,
@@ -175,13 +161,11 @@ def test_rotated_secret_gets_fresh_urls_the_server_accepts(
     old, new = f"old-{uuid.uuid4().hex}", f"new-{uuid.uuid4().hex}"
     s3_server.set_secret(ROTATING_ACCESS_KEY, old)
     name = f"{unique}/report.txt"
-    admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(b"x"), length=1)
-    prefix = f"t{uuid.uuid4().hex[:10]}_"
+    put_bytes(admin_client, name, b"x")
+    prefix = cache_prefix()
 
     def storage(secret: str) -> MinioBackend:
-        return MinioBackend(
-            bucket_name=PRIVATE_BUCKET,
-            storage_name="default",
+        return private_storage(
             MINIO_ACCESS_KEY=ROTATING_ACCESS_KEY,
             MINIO_SECRET_KEY=secret,
             MINIO_URL_CACHING_ENABLED=True,
@@ -191,13 +175,13 @@ def test_rotated_secret_gets_fresh_urls_the_server_accepts(
         )
 
     before = storage(old).url(name)
-    assert status(before) == 200
+    assert http_status(before) == 200
     assert storage(old).url(name) == before  # cached
 
     s3_server.set_secret(ROTATING_ACCESS_KEY, new)  # the deployment rotates the secret, same access key
-    assert status(before) == 403  # the server no longer accepts the old secret's signatures
+    assert http_status(before) == 403  # the server no longer accepts the old secret's signatures
     after = storage(new).url(name)
-    assert status(after) == 200
+    assert http_status(after) == 200
     assert after != before
     assert storage(new).url(name) == after  # and the new URL is cached in turn
 

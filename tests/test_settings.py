@@ -13,11 +13,10 @@ from django.test import override_settings
 
 from django_minio_backend import MinioBackend, MinioBackendStatic
 from django_minio_backend.settings import DEFAULT_MEDIA_BUCKET, DEFAULT_STATIC_BUCKET, get_settings, parse_options
+from tests.helpers import BASE
 
-BASE: dict[str, Any] = {"MINIO_ENDPOINT": "minio:9000", "MINIO_ACCESS_KEY": "ak", "MINIO_SECRET_KEY": "sk"}
 
-
-def test_defaults() -> None:
+def test_the_required_keys_alone_give_the_documented_defaults() -> None:
     parsed = parse_options("default", BASE)
     assert parsed.endpoint == "minio:9000"
     assert parsed.external_endpoint == "minio:9000"
@@ -88,7 +87,7 @@ def test_bucket_both_public_and_private_is_an_error() -> None:
         parse_options("default", {**BASE, "MINIO_PRIVATE_BUCKETS": ["a-b-c"], "MINIO_PUBLIC_BUCKETS": ["a-b-c"]})
 
 
-def test_external_endpoint_and_scheme() -> None:
+def test_external_endpoint_has_its_own_scheme_or_inherits_use_https() -> None:
     parsed = parse_options(
         "default",
         {

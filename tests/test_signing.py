@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import io
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
@@ -28,7 +28,8 @@ from django_minio_backend.signing import (
     quote_object_key,
     sign_headers,
 )
-from tests.servers import S3Server, start_seaweedfs
+from tests.helpers import drop_bucket, put_bytes
+from tests.servers import S3Server
 
 NOW = datetime(2024, 3, 1, 12, 34, 56, 789000, tzinfo=UTC)
 REGION = "us-east-1"
@@ -168,7 +169,7 @@ def test_prepared_hmac_matches_stdlib(key: bytes, message: bytes) -> None:
         ("", ""),
     ],
 )
-def test_quote_object_key_examples(key: str, quoted: str) -> None:
+def test_quote_object_key_escapes_all_but_unreserved_characters_and_slashes(key: str, quoted: str) -> None:
     assert quote_object_key(key) == quoted
 
 
@@ -369,7 +370,7 @@ def test_presign_rejects_expiry_outside_s3_limits(expires: int) -> None:
         signer.presign_get(bucket="b12", key="k", expires=expires, now=NOW)
 
 
-def test_rejects_unknown_scheme() -> None:
+def test_signer_rejects_an_unknown_scheme() -> None:
     with pytest.raises(ValueError, match="scheme"):
         PresignedURLSigner(scheme="ftp", host="h", credentials=SigningCredentials("a", "s", REGION))
 
@@ -426,7 +427,7 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
         ),
     ],
 )
-def test_sign_headers_aws_documented_examples(
+def test_sign_headers_gives_the_signatures_aws_documents(
     method: str,
     path: str,
     query: list[tuple[str, str]],
@@ -559,10 +560,10 @@ def test_sign_headers_replaces_managed_headers_and_keeps_the_rest() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Against a real SigV4-checking server (SeaweedFS)
+# Against a real SigV4-checking server: the suite's server (SeaweedFS, or MinIO when MINIO_TEST_ENDPOINT is set)
 # ---------------------------------------------------------------------------------------------------------------------
 
-BUCKET = "signing-tests"
+BUCKET = f"signing-{uuid.uuid4().hex[:12]}"  # a bucket of this module's own on the shared server
 SERVER_KEYS = [
     "plain.txt",
     "with space.txt",
@@ -577,19 +578,15 @@ SERVER_KEYS = [
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[S3Server]:
-    s3 = start_seaweedfs()
+def server(s3_server: S3Server, admin_client: Minio) -> Iterator[S3Server]:
+    """The suite's server, with BUCKET holding an object for each of SERVER_KEYS."""
+    admin_client.make_bucket(bucket_name=BUCKET)
     try:
-        client = Minio(
-            endpoint=s3.endpoint, access_key=s3.access_key, secret_key=s3.secret_key, secure=False, region=REGION
-        )
-        client.make_bucket(bucket_name=BUCKET)
         for key in SERVER_KEYS:
-            body = _body(key)
-            client.put_object(bucket_name=BUCKET, object_name=key, data=io.BytesIO(body), length=len(body))
-        yield s3
+            put_bytes(admin_client, key, _body(key), bucket=BUCKET)
+        yield s3_server
     finally:
-        s3.stop()
+        drop_bucket(admin_client, BUCKET)
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,12 @@ from minio.error import S3Error
 import django_minio_backend
 from django_minio_backend import MinioBackendStatic, MinioManifestStaticStorage, models
 from django_minio_backend.errors import BucketNotFoundError
-from tests.collecting import counted_static, put_bytes, requests_by_kind, stored_names
-from tests.servers import http_status
+from tests.collecting import counted_static, requests_by_kind
+from tests.counting import CountingPoolManager
+from tests.helpers import http_status, put_bytes, stored_names
 
 
-def test_import_paths_and_migration_paths() -> None:
+def test_static_storages_keep_their_import_and_migration_paths() -> None:
     assert models.MinioBackendStatic is django_minio_backend.MinioBackendStatic
     assert models.MinioManifestStaticStorage is MinioManifestStaticStorage
     for storage, path in (
@@ -27,9 +28,9 @@ def test_import_paths_and_migration_paths() -> None:
 
 
 def test_own_writes_update_the_listing_and_identical_bytes_are_not_uploaded(
-    live_settings: dict[str, Any], fresh_bucket: str, admin_client: Minio
+    live_settings: dict[str, Any], fresh_bucket: str, admin_client: Minio, counting_pool: CountingPoolManager
 ) -> None:
-    storage, pool = counted_static(fresh_bucket)
+    storage = counted_static(fresh_bucket, counting_pool)
     with storage.holding_listing():
         storage.save("new.css", ContentFile(b"body{}"))
         assert storage.exists("new.css") and storage.size("new.css") == 6
@@ -37,23 +38,25 @@ def test_own_writes_update_the_listing_and_identical_bytes_are_not_uploaded(
         storage.save("new.css", ContentFile(b"body{x}"))
         storage.delete("new.css")
         assert not storage.exists("new.css")
-    assert requests_by_kind(pool) == {"LIST": 1, "PUT": 2, "DELETE": 1}
+    assert requests_by_kind(counting_pool) == {"LIST": 1, "PUT": 2, "DELETE": 1}
     assert "new.css" not in stored_names(admin_client, fresh_bucket)
 
 
-def test_failures_raise_instead_of_answering(live_settings: dict[str, Any]) -> None:
-    storage, pool = counted_static("no-such-bucket-for-static")
+def test_failures_raise_instead_of_answering(live_settings: dict[str, Any], counting_pool: CountingPoolManager) -> None:
+    storage = counted_static("no-such-bucket-for-static", counting_pool)
     with pytest.raises(S3Error, match="NoSuchBucket"), storage.holding_listing():
         pass
     with pytest.raises(BucketNotFoundError):  # a HEAD's 404 is checked against the bucket, never taken as "absent"
         storage.exists("a.css")
     with pytest.raises(S3Error, match="NoSuchBucket"):  # the listing that answers the next lookup fails too
         storage.exists("a.css")
-    assert requests_by_kind(pool) == {"LIST": 2, "HEAD": 2}
+    assert requests_by_kind(counting_pool) == {"LIST": 2, "HEAD": 2}
 
 
-def test_static_urls_are_public_and_unsigned(live_settings: dict[str, Any], fresh_bucket: str) -> None:
-    storage, _ = counted_static(fresh_bucket)
+def test_static_urls_are_public_and_unsigned(
+    live_settings: dict[str, Any], fresh_bucket: str, counting_pool: CountingPoolManager
+) -> None:
+    storage = counted_static(fresh_bucket, counting_pool)
     storage.save("img/logo one.svg", ContentFile(b"<svg/>"))
     url = storage.url("img/logo one.svg")
     assert "X-Amz" not in url and "?" not in url
@@ -61,14 +64,14 @@ def test_static_urls_are_public_and_unsigned(live_settings: dict[str, Any], fres
 
 
 def test_delete_many_batches_and_updates_the_listing(
-    live_settings: dict[str, Any], fresh_bucket: str, admin_client: Minio
+    live_settings: dict[str, Any], fresh_bucket: str, admin_client: Minio, counting_pool: CountingPoolManager
 ) -> None:
     names = [f"d/{index}.css" for index in range(5)]
     for name in names:
-        put_bytes(admin_client, fresh_bucket, name, b"x")
-    storage, pool = counted_static(fresh_bucket)
+        put_bytes(admin_client, name, b"x", bucket=fresh_bucket)
+    storage = counted_static(fresh_bucket, counting_pool)
     with storage.holding_listing():
         storage.delete_many(names[:4])
         assert [storage.exists(name) for name in names] == [False, False, False, False, True]
-    assert requests_by_kind(pool) == {"LIST": 1, "POST": 1}
+    assert requests_by_kind(counting_pool) == {"LIST": 1, "POST": 1}
     assert stored_names(admin_client, fresh_bucket) == {names[4]}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import socket
 import time
@@ -19,17 +18,14 @@ from minio.error import S3Error
 
 from django_minio_backend import MinioBackend
 from django_minio_backend.errors import BucketNotFoundError
-from tests.servers import S3Server, free_ports, http_status
+from tests.helpers import fetch, http_status, private_storage, put_bytes, stored_names
+from tests.servers import S3Server, free_ports
 from tests.settings import PRIVATE_BUCKET
 
 
-def fetch(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        body: bytes = response.read()
-        return body
-
-
-def test_save_open_roundtrip_and_content_type(media: MinioBackend, admin_client: Minio, unique: str) -> None:
+def test_saved_file_reads_back_in_both_modes_with_its_content_type(
+    media: MinioBackend, admin_client: Minio, unique: str
+) -> None:
     name = media.save(f"{unique}/hello.txt", ContentFile(b"hello world"))
     assert name == f"{unique}/hello.txt"
     stat = admin_client.stat_object(bucket_name=PRIVATE_BUCKET, object_name=name)
@@ -93,7 +89,7 @@ def test_max_length_is_kept_when_renaming(media: MinioBackend, unique: str) -> N
 
 
 def test_replace_existing_overwrites_in_place(live_settings: dict[str, Any], unique: str) -> None:
-    storage = MinioBackend(bucket_name=PRIVATE_BUCKET, storage_name="default", replace_existing=True)
+    storage = private_storage(replace_existing=True)
     first = storage.save(f"{unique}/same.txt", ContentFile(b"first"))
     second = storage.save(f"{unique}/same.txt", ContentFile(b"second"))
     assert first == second
@@ -113,10 +109,10 @@ def test_a_backslash_in_a_saved_name_is_refused(
     live_settings: dict[str, Any], admin_client: Minio, unique: str, replace_existing: bool
 ) -> None:
     """SeaweedFS stores `a\\b.txt` as `a/b.txt`: the row would name an object that the listing never shows."""
-    storage = MinioBackend(bucket_name=PRIVATE_BUCKET, storage_name="default", replace_existing=replace_existing)
+    storage = private_storage(replace_existing=replace_existing)
     with pytest.raises(SuspiciousFileOperation, match="backslash"):
         storage.save(f"{unique}\\a.txt", ContentFile(b"x"))
-    assert list(admin_client.list_objects(bucket_name=PRIVATE_BUCKET, prefix=unique, recursive=True)) == []
+    assert stored_names(admin_client, PRIVATE_BUCKET, unique) == set()
 
 
 def test_names_with_a_backslash_stored_earlier_can_still_be_read(
@@ -124,7 +120,7 @@ def test_names_with_a_backslash_stored_earlier_can_still_be_read(
 ) -> None:
     """Only new saves are refused: rows naming an object written before keep their URL, size and content."""
     name = f"{unique}\\old.txt"
-    admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(b"old"), length=3)
+    put_bytes(admin_client, name, b"old")
     assert media.exists(name) and media.size(name) == 3
     assert media.open(name).read() == b"old"
     assert fetch(media.url(name)) == b"old"
@@ -132,7 +128,7 @@ def test_names_with_a_backslash_stored_earlier_can_still_be_read(
     assert not media.exists(name)
 
 
-def test_exists_size_delete(media: MinioBackend, unique: str) -> None:
+def test_a_deleted_object_is_gone_and_deleting_it_again_is_not_an_error(media: MinioBackend, unique: str) -> None:
     name = media.save(f"{unique}/a.bin", ContentFile(b"12345"))
     assert media.exists(name)
     assert media.size(name) == 5
@@ -153,7 +149,7 @@ def test_write_mode_is_refused(media: MinioBackend, unique: str) -> None:
         media.open(f"{unique}/x.txt", "wb")
 
 
-def test_listdir_uses_delimiter(media: MinioBackend, unique: str) -> None:
+def test_listdir_splits_one_level_into_directories_and_files(media: MinioBackend, unique: str) -> None:
     for name in ("top.txt", "sub/inner.txt", "sub/deeper/x.txt", "other/y.txt"):
         media.save(f"{unique}/{name}", ContentFile(b"x"))
     directories, files = media.listdir(unique)
@@ -162,12 +158,12 @@ def test_listdir_uses_delimiter(media: MinioBackend, unique: str) -> None:
     assert media.listdir(f"{unique}/sub/") == (["deeper"], ["inner.txt"])
 
 
-def test_listdir_paginates(media: MinioBackend, admin_client: Minio, unique: str) -> None:
+def test_listdir_returns_more_files_than_one_listing_page_holds(
+    media: MinioBackend, admin_client: Minio, unique: str
+) -> None:
     count = 1005
     for index in range(count):
-        admin_client.put_object(
-            bucket_name=PRIVATE_BUCKET, object_name=f"{unique}/many/{index:05d}", data=io.BytesIO(b""), length=0
-        )
+        put_bytes(admin_client, f"{unique}/many/{index:05d}", b"")
     _, files = media.listdir(f"{unique}/many")
     assert len(files) == count
 
@@ -182,7 +178,7 @@ def test_modified_time_is_aware_and_recent(media: MinioBackend, unique: str) -> 
         assert media.get_modified_time(name).tzinfo is None
 
 
-def test_unsupported_operations(media: MinioBackend) -> None:
+def test_accessed_time_and_local_path_are_not_implemented(media: MinioBackend) -> None:
     with pytest.raises(NotImplementedError):
         media.get_accessed_time("x")
     with pytest.raises(NotImplementedError):
@@ -208,7 +204,7 @@ def test_public_url_is_plain_and_works(public_media: MinioBackend, unique: str, 
     assert fetch(url) == b"public"
 
 
-def test_url_with_parameters_and_expire(media: MinioBackend, unique: str) -> None:
+def test_url_signs_response_parameters_and_a_shorter_expiry(media: MinioBackend, unique: str) -> None:
     stored = media.save(f"{unique}/report.bin", ContentFile(b"data"))
     url = media.url(
         stored, parameters={"response-content-disposition": 'attachment; filename="r.bin"'}, expire=timedelta(minutes=5)
@@ -233,7 +229,7 @@ def test_external_endpoint_urls_use_external_host(options: dict[str, Any]) -> No
     assert url.startswith(f"https://files.example.com/{PRIVATE_BUCKET}/a%20b.txt?")
 
 
-def test_shared_client_per_endpoint(media: MinioBackend, public_media: MinioBackend) -> None:
+def test_storages_on_one_endpoint_share_one_client(media: MinioBackend, public_media: MinioBackend) -> None:
     assert media.client is public_media.client
 
 
@@ -280,7 +276,9 @@ def test_blackholed_server_times_out(live_settings: dict[str, Any]) -> None:
         assert time.monotonic() - started < 15
 
 
-def test_health_check(media: MinioBackend, s3_server: S3Server) -> None:
+def test_is_minio_available_answers_true_when_up_and_names_a_closed_port_when_down(
+    media: MinioBackend, s3_server: S3Server
+) -> None:
     status = media.is_minio_available()
     assert status, status.details
     (port,) = free_ports(1)

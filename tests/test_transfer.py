@@ -10,7 +10,7 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile, File
@@ -23,16 +23,9 @@ from django_minio_backend.settings import MiB
 from django_minio_backend.transfer import MAX_PARTS, MAX_SINGLE_PUT, Uploader
 from tests.counting import CountingPoolManager
 from tests.faultproxy import Action, FaultProxy, Relay, RequestHead, s3_error
+from tests.helpers import MULTIPART, PART, Stream, as_io, open_uploads, put_bytes, stored_bytes
 from tests.servers import S3Server
 from tests.settings import PRIVATE_BUCKET
-
-PART = 5 * MiB
-MULTIPART = {
-    "MINIO_MULTIPART_UPLOAD": True,
-    "MINIO_MULTIPART_THRESHOLD": PART,
-    "MINIO_MULTIPART_PART_SIZE": PART,
-    "MINIO_UPLOAD_WORKERS": 2,
-}
 
 
 class RecordingBackend(MinioBackend):
@@ -50,49 +43,6 @@ def storage(**options: Any) -> RecordingBackend:
     return RecordingBackend(bucket_name=PRIVATE_BUCKET, storage_name="default", **options)
 
 
-class Stream(io.RawIOBase):
-    """A non-seekable stream over bytes (like a socket or a pipe), optionally failing after `fail_at` bytes."""
-
-    def __init__(self, data: bytes, fail_at: int | None = None, error: Exception | None = None) -> None:
-        super().__init__()
-        self._data = memoryview(data)
-        self._position = 0
-        self._fail_at = fail_at
-        self._error = error or RuntimeError("source failed")
-        self.read_bytes = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._fail_at is not None and self._position >= self._fail_at:
-            raise self._error
-        count = min(len(buffer), len(self._data) - self._position, 256 * 1024)
-        buffer[:count] = self._data[self._position : self._position + count]
-        self._position += count
-        self.read_bytes += count
-        return count
-
-
-def as_io(stream: Stream) -> IO[bytes]:
-    """Django's File accepts any stream; its stubs want typing.IO."""
-    return cast(IO[bytes], stream)
-
-
-def stored(admin_client: Minio, name: str) -> bytes:
-    response = admin_client.get_object(bucket_name=PRIVATE_BUCKET, object_name=name)
-    try:
-        return bytes(response.read())
-    finally:
-        response.close()
-        response.release_conn()
-
-
-def open_uploads(admin_client: Minio, prefix: str) -> list[str]:
-    result = admin_client._list_multipart_uploads(bucket_name=PRIVATE_BUCKET, prefix=prefix)
-    return [upload.object_name or "" for upload in result.uploads]
-
-
 @pytest.fixture
 def big_file(tmp_path: Path) -> Iterator[tuple[Path, bytes]]:
     payload = os.urandom(23 * MiB + 123)
@@ -101,104 +51,116 @@ def big_file(tmp_path: Path) -> Iterator[tuple[Path, bytes]]:
     yield path, payload
 
 
-def test_small_file_is_one_put_with_its_etag(live_settings: dict[str, Any], admin_client: Minio, unique: str) -> None:
-    pool = CountingPoolManager()
-    media = storage(MINIO_HTTP_CLIENT=pool)
+def test_small_file_is_one_put_with_its_etag(
+    live_settings: dict[str, Any], admin_client: Minio, unique: str, counting_pool: CountingPoolManager
+) -> None:
+    media = storage(MINIO_HTTP_CLIENT=counting_pool)
     name = media.save(f"{unique}/small.txt", ContentFile(b"x" * 1000))
-    assert [method for method, _ in pool.requests] == ["PUT"]  # no exists() first: the write is create-only
+    assert [method for method, _ in counting_pool.requests] == ["PUT"]  # no exists() first: the write is create-only
     stat = admin_client.stat_object(bucket_name=PRIVATE_BUCKET, object_name=name)
     assert media.etags == {name: stat.etag}
     assert stat.content_type == "text/plain"
-    assert stored(admin_client, name) == b"x" * 1000
+    assert stored_bytes(admin_client, name) == b"x" * 1000
 
 
-def test_taken_name_costs_one_refused_put(live_settings: dict[str, Any], admin_client: Minio, unique: str) -> None:
-    pool = CountingPoolManager()
-    media = storage(MINIO_HTTP_CLIENT=pool)
+def test_taken_name_costs_one_refused_put(
+    live_settings: dict[str, Any], admin_client: Minio, unique: str, counting_pool: CountingPoolManager
+) -> None:
+    media = storage(MINIO_HTTP_CLIENT=counting_pool)
     name = media.save(f"{unique}/small.txt", ContentFile(b"first"))
-    pool.reset()
+    counting_pool.reset()
     other = media.save(name, ContentFile(b"second"))
     assert other != name and other.startswith(f"{unique}/small_") and other.endswith(".txt")
-    assert [(method, status) for method, _, status in pool.answers] == [("PUT", 412), ("PUT", 200)]
-    assert [url.rsplit("/", 1)[1] for _, url, _ in pool.answers] == [name.rsplit("/", 1)[1], other.rsplit("/", 1)[1]]
-    assert stored(admin_client, name) == b"first"
-    assert stored(admin_client, other) == b"second"
+    assert [(method, status) for method, _, status in counting_pool.answers] == [("PUT", 412), ("PUT", 200)]
+    assert [url.rsplit("/", 1)[1] for _, url, _ in counting_pool.answers] == [
+        name.rsplit("/", 1)[1],
+        other.rsplit("/", 1)[1],
+    ]
+    assert stored_bytes(admin_client, name) == b"first"
+    assert stored_bytes(admin_client, other) == b"second"
 
 
 def test_large_or_one_shot_bodies_ask_before_sending(
-    live_settings: dict[str, Any], admin_client: Minio, unique: str
+    live_settings: dict[str, Any], admin_client: Minio, unique: str, counting_pool: CountingPoolManager
 ) -> None:
     """A refused write would waste the whole upload (or could not be sent again): exists() first."""
-    pool = CountingPoolManager()
-    media = storage(MINIO_HTTP_CLIENT=pool, **MULTIPART)
+    media = storage(MINIO_HTTP_CLIENT=counting_pool, **MULTIPART)
     taken = media.save(f"{unique}/taken.bin", ContentFile(b"first"))
     large = os.urandom(PART + 1)  # multipart
     one_shot = os.urandom(PART + 1)  # non-seekable and longer than a part: goes up in parts, cannot be sent twice
     stream = File(as_io(Stream(one_shot)), name="s")
     for content, payload in ((ContentFile(large), large), (stream, one_shot)):
-        pool.reset()
+        counting_pool.reset()
         name = media.save(taken, content)
         assert name != taken
-        answers = [(method, status) for method, _, status in pool.answers]
+        answers = [(method, status) for method, _, status in counting_pool.answers]
         assert answers[:2] == [("HEAD", 200), ("HEAD", 404)]  # the taken name, then its alternative
         assert all(status != 412 for _, status in answers)  # nothing was sent to the taken name
-        assert stored(admin_client, name) == payload
-    assert stored(admin_client, taken) == b"first"
+        assert stored_bytes(admin_client, name) == payload
+    assert stored_bytes(admin_client, taken) == b"first"
 
 
-def test_multipart_upload_in_parallel_parts(
-    live_settings: dict[str, Any], admin_client: Minio, unique: str, big_file: tuple[Path, bytes]
+def test_large_file_is_uploaded_in_parallel_parts_with_a_multipart_etag(
+    live_settings: dict[str, Any],
+    admin_client: Minio,
+    unique: str,
+    big_file: tuple[Path, bytes],
+    counting_pool: CountingPoolManager,
 ) -> None:
     path, payload = big_file
-    pool = CountingPoolManager()
-    media = storage(MINIO_HTTP_CLIENT=pool, **MULTIPART)
+    media = storage(MINIO_HTTP_CLIENT=counting_pool, **MULTIPART)
     with path.open("rb") as handle:
         name = media.save(f"{unique}/big.bin", File(handle))
-    parts = [url for method, url in pool.requests if method == "PUT" and "partNumber=" in url]
+    parts = [url for method, url in counting_pool.requests if method == "PUT" and "partNumber=" in url]
     assert len(parts) == 5  # 23 MiB in 5 MiB parts
-    assert [method for method, url in pool.requests if "uploads" in url or "uploadId=" in url].count("POST") == 2
+    upload_calls = [method for method, url in counting_pool.requests if "uploads" in url or "uploadId=" in url]
+    assert upload_calls.count("POST") == 2
     stat = admin_client.stat_object(bucket_name=PRIVATE_BUCKET, object_name=name)
     assert stat.size == len(payload)
     assert media.etags[name] == stat.etag and stat.etag is not None and stat.etag.endswith("-5")
     assert stat.content_type == "application/octet-stream"
-    assert stored(admin_client, name) == payload
+    assert stored_bytes(admin_client, name) == payload
 
 
 def test_below_threshold_is_a_single_streamed_put(
-    live_settings: dict[str, Any], admin_client: Minio, unique: str
+    live_settings: dict[str, Any], admin_client: Minio, unique: str, counting_pool: CountingPoolManager
 ) -> None:
-    pool = CountingPoolManager()
-    media = storage(MINIO_HTTP_CLIENT=pool, **{**MULTIPART, "MINIO_MULTIPART_THRESHOLD": 8 * MiB})
+    media = storage(MINIO_HTTP_CLIENT=counting_pool, **{**MULTIPART, "MINIO_MULTIPART_THRESHOLD": 8 * MiB})
     payload = os.urandom(7 * MiB)
     name = media.save(f"{unique}/seven.bin", ContentFile(payload))
-    assert [method for method, _ in pool.requests] == ["HEAD", "PUT"]
-    assert stored(admin_client, name) == payload
+    assert [method for method, _ in counting_pool.requests] == ["HEAD", "PUT"]
+    assert stored_bytes(admin_client, name) == payload
 
 
 def test_multipart_off_streams_any_size_in_one_put(
-    live_settings: dict[str, Any], admin_client: Minio, unique: str, big_file: tuple[Path, bytes]
+    live_settings: dict[str, Any],
+    admin_client: Minio,
+    unique: str,
+    big_file: tuple[Path, bytes],
+    counting_pool: CountingPoolManager,
 ) -> None:
     path, payload = big_file
-    pool = CountingPoolManager()
-    media = storage(MINIO_HTTP_CLIENT=pool)
+    media = storage(MINIO_HTTP_CLIENT=counting_pool)
     with path.open("rb") as handle:
         name = media.save(f"{unique}/one.bin", File(handle))
-    assert [method for method, _ in pool.requests] == ["HEAD", "PUT"]
-    assert stored(admin_client, name) == payload
+    assert [method for method, _ in counting_pool.requests] == ["HEAD", "PUT"]
+    assert stored_bytes(admin_client, name) == payload
 
 
 @pytest.mark.parametrize("size", [0, 100_000, PART, 12 * MiB + 7])
-def test_non_seekable_sources(live_settings: dict[str, Any], admin_client: Minio, unique: str, size: int) -> None:
+def test_non_seekable_sources_are_stored_whole_with_their_etag(
+    live_settings: dict[str, Any], admin_client: Minio, unique: str, size: int
+) -> None:
     payload = os.urandom(size)
     media = storage(**MULTIPART)
     name = media.save(f"{unique}/stream.bin", File(as_io(Stream(payload)), name="stream.bin"))
-    assert stored(admin_client, name) == payload
+    assert stored_bytes(admin_client, name) == payload
     assert media.etags[name] == admin_client.stat_object(bucket_name=PRIVATE_BUCKET, object_name=name).etag
 
 
-def test_text_content_is_utf8(live_settings: dict[str, Any], admin_client: Minio, unique: str) -> None:
+def test_text_content_is_stored_as_utf8(live_settings: dict[str, Any], admin_client: Minio, unique: str) -> None:
     name = storage().save(f"{unique}/note.txt", ContentFile("héllo wörld"))
-    assert stored(admin_client, name) == "héllo wörld".encode()
+    assert stored_bytes(admin_client, name) == "héllo wörld".encode()
 
 
 def test_failing_source_aborts_upload_and_leaks_no_threads(
@@ -255,8 +217,8 @@ def test_dropped_connections_are_retried(
         with path.open("rb") as handle:  # a create-only single PUT cut mid-body is sent again too
             single = storage(MINIO_ENDPOINT=proxy.endpoint).save(f"{unique}/single.bin", File(handle))
         assert proxy.resets == 3
-    assert stored(admin_client, name) == payload
-    assert stored(admin_client, single) == payload
+    assert stored_bytes(admin_client, name) == payload
+    assert stored_bytes(admin_client, single) == payload
 
 
 def test_busy_server_is_retried_after_its_delay(
@@ -273,7 +235,7 @@ def test_busy_server_is_retried_after_its_delay(
     with FaultProxy(s3_server.endpoint, decide) as proxy:
         name = storage(MINIO_ENDPOINT=proxy.endpoint, **MULTIPART).save(f"{unique}/busy.bin", ContentFile(payload))
         assert sum("partNumber=" in head.target for head in proxy.requests) == 3 + 3
-    assert stored(admin_client, name) == payload
+    assert stored_bytes(admin_client, name) == payload
 
 
 def test_persistent_failure_raises_and_aborts(
@@ -302,8 +264,8 @@ def test_create_only_write_never_overwrites(media: MinioBackend, admin_client: M
     # _save skips Django's exists() check, as a concurrent saver that passed it would.
     other = media._save(name, ContentFile(b"second"))
     assert other != name and other.startswith(f"{unique}/taken_") and other.endswith(".txt")
-    assert stored(admin_client, name) == b"first"
-    assert stored(admin_client, other) == b"second"
+    assert stored_bytes(admin_client, name) == b"first"
+    assert stored_bytes(admin_client, other) == b"second"
 
 
 class TakenMidway(io.BytesIO):
@@ -342,17 +304,17 @@ def test_create_only_multipart_never_overwrites(
     name = f"{unique}/taken.bin"
 
     def take() -> None:  # a concurrent saver that passed the same exists() check
-        admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(b"first"), length=5)
+        put_bytes(admin_client, name, b"first")
 
     other = media.save(name, File(TakenMidway(payload, take), name="t"))
     assert other != name
-    assert stored(admin_client, name) == b"first"
-    assert stored(admin_client, other) == payload
+    assert stored_bytes(admin_client, name) == b"first"
+    assert stored_bytes(admin_client, other) == payload
     assert open_uploads(admin_client, unique) == []
     admin_client.remove_object(bucket_name=PRIVATE_BUCKET, object_name=name)
     with pytest.raises(FileExistsError, match="cannot be read again"):  # a spent stream cannot go elsewhere
         media.save(name, File(as_io(OneShotTakenMidway(payload, take)), name="s"))
-    assert stored(admin_client, name) == b"first"
+    assert stored_bytes(admin_client, name) == b"first"
     assert open_uploads(admin_client, unique) == []
 
 
@@ -372,20 +334,19 @@ def test_concurrent_saves_of_one_name_all_survive(
         names = list(pool.map(save, payloads))
     assert len(set(names)) == 8
     for name, payload in zip(names, payloads, strict=True):
-        assert stored(admin_client, name) == payload
+        assert stored_bytes(admin_client, name) == payload
     assert sorted(media.listdir(unique)[1]) == sorted(name.rsplit("/", 1)[1] for name in names)
 
 
 def test_replace_existing_overwrites_in_one_write(
-    live_settings: dict[str, Any], admin_client: Minio, unique: str
+    live_settings: dict[str, Any], admin_client: Minio, unique: str, counting_pool: CountingPoolManager
 ) -> None:
-    pool = CountingPoolManager()
-    media = storage(MINIO_HTTP_CLIENT=pool, replace_existing=True)
+    media = storage(MINIO_HTTP_CLIENT=counting_pool, replace_existing=True)
     name = media.save(f"{unique}/r.txt", ContentFile(b"old"))
-    pool.reset()
+    counting_pool.reset()
     assert media.save(name, ContentFile(b"new")) == name
-    assert [method for method, _ in pool.requests] == ["PUT"]
-    assert stored(admin_client, name) == b"new"
+    assert [method for method, _ in counting_pool.requests] == ["PUT"]
+    assert stored_bytes(admin_client, name) == b"new"
 
 
 def test_servers_without_conditional_writes_fall_back_once(
@@ -402,7 +363,7 @@ def test_servers_without_conditional_writes_fall_back_once(
 
     big = os.urandom(11 * MiB)
     old = f"{unique}/old.bin"
-    admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=old, data=io.BytesIO(b"old"), length=3)
+    put_bytes(admin_client, old, b"old")
     with FaultProxy(s3_server.endpoint, decide) as proxy, caplog.at_level(logging.WARNING):
         media = storage(MINIO_ENDPOINT=proxy.endpoint, **MULTIPART)
         renamed = media.save(old, ContentFile(b"new"))  # refused, then checked with exists(): taken
@@ -413,10 +374,11 @@ def test_servers_without_conditional_writes_fall_back_once(
     assert conditional == 1  # asked once, then remembered
     assert [record.message for record in caplog.records].count(caplog.records[0].message) == 1
     assert "conditional writes" in caplog.records[0].message
-    assert renamed != old and stored(admin_client, old) == b"old" and stored(admin_client, renamed) == b"new"
+    assert renamed != old and stored_bytes(admin_client, old) == b"old"
+    assert stored_bytes(admin_client, renamed) == b"new"
     assert first == f"{unique}/a.bin" and second != first
-    assert (stored(admin_client, first), stored(admin_client, second)) == (b"a", b"b")
-    assert stored(admin_client, third) == big
+    assert (stored_bytes(admin_client, first), stored_bytes(admin_client, second)) == (b"a", b"b")
+    assert stored_bytes(admin_client, third) == big
 
 
 def test_upload_from_a_shared_pool_worker_does_not_deadlock(live_settings: dict[str, Any], unique: str) -> None:

@@ -1,17 +1,14 @@
 """The presigned-URL cache around the storage: against the live S3 server and a real redis-server.
 
-S3 traffic is counted with CountingPoolManager (MINIO_HTTP_CLIENT), cache traffic with RecordingCache (a
+S3 traffic is counted with the `counting_pool` fixture (MINIO_HTTP_CLIENT), cache traffic with RecordingLRU (a
 custom backend loaded by dotted path, over the real LRU). Time-dependent rules run on an injected clock.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import time
-import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +24,7 @@ from cache_backends.lru import LRUCache
 from django_minio_backend import MinioBackend
 from django_minio_backend.urlcache import CachedURLBuilder, SharedCache, shared_cache
 from tests.counting import CountingPoolManager
+from tests.helpers import RecordingCache, cache_prefix, fetch, http_status, put_bytes
 from tests.servers import RedisServer, free_ports, start_redis
 from tests.settings import PRIVATE_BUCKET, PUBLIC_BUCKET
 
@@ -35,39 +33,14 @@ EXPIRY = 7200  # MINIO_URL_EXPIRY_HOURS of the test "default" alias
 LOGGER = "django_minio_backend.urls"
 
 
-class RecordingCache:
+class RecordingLRU(RecordingCache):
     """A custom backend (loaded by dotted path) over the real LRU that records every call by method name."""
 
     def __init__(self, config: CacheConfig) -> None:
-        self.inner = LRUCache(max_entries=config.max_entries)
-        self.calls: list[str] = []
-
-    def get(self, key: str) -> str | None:
-        self.calls.append("get")
-        return self.inner.get(key)
-
-    def get_many(self, keys: Sequence[str]) -> dict[str, str]:
-        self.calls.append("get_many")
-        return self.inner.get_many(keys)
-
-    def set(self, key: str, value: str, timeout: int) -> None:
-        self.calls.append("set")
-        self.inner.set(key, value, timeout)
-
-    def set_many(self, items: Mapping[str, str], timeout: int) -> None:
-        self.calls.append("set_many")
-        self.inner.set_many(items, timeout)
-
-    def delete(self, key: str) -> None:
-        self.calls.append("delete")
-        self.inner.delete(key)
-
-    def delete_many(self, keys: Sequence[str]) -> None:
-        self.calls.append("delete_many")
-        self.inner.delete_many(keys)
+        super().__init__(LRUCache(max_entries=config.max_entries))
 
 
-class BrokenCache(RecordingCache):
+class BrokenCache(RecordingLRU):
     """A cache that is down: every call is recorded, then fails."""
 
     def get_many(self, keys: Sequence[str]) -> dict[str, str]:
@@ -92,20 +65,6 @@ class Clock:
         return self.now
 
 
-def fetch(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        body: bytes = response.read()
-        return body
-
-
-def fetch_status(url: str) -> int:
-    try:
-        fetch(url)
-    except urllib.error.HTTPError as error:
-        return error.code
-    return 200
-
-
 def query(url: str) -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
 
@@ -121,17 +80,12 @@ def life_left(url: str, now: float) -> float:
 
 
 @pytest.fixture
-def counter() -> CountingPoolManager:
-    return CountingPoolManager()
-
-
-@pytest.fixture
 def make_storage(
-    live_settings: dict[str, Any], redis_server: RedisServer, counter: CountingPoolManager
+    live_settings: dict[str, Any], redis_server: RedisServer, counting_pool: CountingPoolManager
 ) -> Callable[..., MinioBackend]:
     """Storages on the private test bucket with URL caching on, counting their S3 requests; a fresh key
     prefix per test keeps tests apart in the shared caches."""
-    prefix = f"t{uuid.uuid4().hex[:10]}_"
+    prefix = cache_prefix()
 
     def make(backend: str = "lru", bucket: str = PRIVATE_BUCKET, **overrides: Any) -> MinioBackend:
         options: dict[str, Any] = {
@@ -139,7 +93,7 @@ def make_storage(
             "MINIO_URL_CACHE_BACKEND": backend,
             "MINIO_URL_CACHE_PREFIX": prefix,
             "MINIO_URL_CACHE_REDIS_URL": redis_server.url,
-            "MINIO_HTTP_CLIENT": counter,
+            "MINIO_HTTP_CLIENT": counting_pool,
         }
         options.update(overrides)
         return MinioBackend(bucket_name=bucket, storage_name="default", **options)
@@ -163,51 +117,51 @@ def recording(storage: MinioBackend) -> RecordingCache:
 
 
 def test_hit_makes_no_s3_request_and_returns_the_same_url(
-    cached: MinioBackend, counter: CountingPoolManager, unique: str
+    cached: MinioBackend, counting_pool: CountingPoolManager, unique: str
 ) -> None:
     name = cached.save(f"{unique}/photo.jpg", ContentFile(b"pixels"))
-    counter.reset()
+    counting_pool.reset()
     first = cached.url(name)
-    assert counter.count() == 0  # our own save recorded the ETag: not even the first URL needs a HEAD
+    assert counting_pool.count() == 0  # our own save recorded the ETag: not even the first URL needs a HEAD
     for _ in range(5):
         assert cached.url(name) == first
-    assert counter.count() == 0
+    assert counting_pool.count() == 0
     assert fetch(first) == b"pixels"
 
 
 def test_object_written_elsewhere_costs_one_head_then_hits(
-    cached: MinioBackend, counter: CountingPoolManager, admin_client: Minio, unique: str
+    cached: MinioBackend, counting_pool: CountingPoolManager, admin_client: Minio, unique: str
 ) -> None:
     name = f"{unique}/external ü+%~.txt"
-    admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(b"outside"), length=7)
-    counter.reset()
+    put_bytes(admin_client, name, b"outside")
+    counting_pool.reset()
     first = cached.url(name)
-    assert counter.requests and all(method == "HEAD" for method, _ in counter.requests)
-    assert counter.count() == 1
-    counter.reset()
+    assert counting_pool.requests and all(method == "HEAD" for method, _ in counting_pool.requests)
+    assert counting_pool.count() == 1
+    counting_pool.reset()
     assert cached.url(name) == first
-    assert counter.count() == 0
+    assert counting_pool.count() == 0
     assert fetch(first) == b"outside"
 
 
 def test_another_storage_instance_shares_the_cache(
-    make_storage: Callable[..., MinioBackend], counter: CountingPoolManager, admin_client: Minio, unique: str
+    make_storage: Callable[..., MinioBackend], counting_pool: CountingPoolManager, admin_client: Minio, unique: str
 ) -> None:
     name = f"{unique}/shared.txt"
-    admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(b"x"), length=1)
+    put_bytes(admin_client, name, b"x")
     first = make_storage("lru").url(name)
-    counter.reset()
+    counting_pool.reset()
     assert make_storage("lru").url(name) == first
-    assert counter.count() == 0
+    assert counting_pool.count() == 0
 
 
 def test_redis_cache_is_shared_between_processes(
-    make_storage: Callable[..., MinioBackend], counter: CountingPoolManager, admin_client: Minio, unique: str
+    make_storage: Callable[..., MinioBackend], counting_pool: CountingPoolManager, admin_client: Minio, unique: str
 ) -> None:
     """A second builder with its own Redis pool (as in another worker process) gets the stored URL."""
     storage = make_storage("redis")
     name = f"{unique}/worker.txt"
-    admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(b"x"), length=1)
+    put_bytes(admin_client, name, b"x")
     first = storage.url(name)
     settings = storage.settings
     from cache_backends.redis import RedisURLCache
@@ -215,9 +169,9 @@ def test_redis_cache_is_shared_between_processes(
     assert settings.url_cache_redis_url is not None
     other_pool = RedisURLCache(settings.url_cache_redis_url, prefix=settings.url_cache_prefix)
     other = CachedURLBuilder(settings, PRIVATE_BUCKET, cache=SharedCache(other_pool, "other"), head=storage._head_etag)
-    counter.reset()
+    counting_pool.reset()
     assert other.url(name) == first
-    assert counter.count() == 0
+    assert counting_pool.count() == 0
     other_pool.close()
 
 
@@ -225,17 +179,17 @@ def test_redis_cache_is_shared_between_processes(
 
 
 def test_new_content_saved_through_the_backend_gets_a_new_url(
-    make_storage: Callable[..., MinioBackend], counter: CountingPoolManager, unique: str
+    make_storage: Callable[..., MinioBackend], counting_pool: CountingPoolManager, unique: str
 ) -> None:
     for backend in BACKENDS:
         storage = make_storage(backend, replace_existing=True)
         name = storage.save(f"{unique}/{backend}/doc.txt", ContentFile(b"version one"))
         first = storage.url(name)
         assert storage.save(name, ContentFile(b"version two")) == name
-        counter.reset()
+        counting_pool.reset()
         second = storage.url(name)  # almost always within the same second as `first`
         assert second != first
-        assert counter.count() == 0  # the PUT response carried the new ETag
+        assert counting_pool.count() == 0  # the PUT response carried the new ETag
         assert storage.url(name) == second
         assert fetch(second) == b"version two"
 
@@ -249,19 +203,19 @@ def test_same_content_saved_again_keeps_its_url(make_storage: Callable[..., Mini
 
 
 def test_delete_forgets_the_object(
-    make_storage: Callable[..., MinioBackend], counter: CountingPoolManager, unique: str
+    make_storage: Callable[..., MinioBackend], counting_pool: CountingPoolManager, unique: str
 ) -> None:
     storage = make_storage("lru", replace_existing=True)
     name = storage.save(f"{unique}/gone.txt", ContentFile(b"soon gone"))
     first = storage.url(name)
     storage.delete(name)
-    counter.reset()
+    counting_pool.reset()
     after_delete = storage.url(name)
-    assert counter.count("HEAD") == 1  # the index entry is gone: ask the server, which says 404
-    assert fetch_status(after_delete) == 404
-    counter.reset()
+    assert counting_pool.count("HEAD") == 1  # the index entry is gone: ask the server, which says 404
+    assert http_status(after_delete) == 404
+    counting_pool.reset()
     storage.url(name)
-    assert counter.count() == 0  # "no such object" is remembered briefly, so list pages do not HEAD-storm
+    assert counting_pool.count() == 0  # "no such object" is remembered briefly, so list pages do not HEAD-storm
     storage.save(name, ContentFile(b"back with new content"))
     again = storage.url(name)
     assert again != first
@@ -273,7 +227,7 @@ def test_delete_forgets_the_object(
 
 
 def test_parameters_and_expire_are_cached_apart(
-    make_storage: Callable[..., MinioBackend], counter: CountingPoolManager, unique: str
+    make_storage: Callable[..., MinioBackend], counting_pool: CountingPoolManager, unique: str
 ) -> None:
     storage = make_storage("lru")
     name = storage.save(f"{unique}/report.bin", ContentFile(b"data"))
@@ -285,12 +239,12 @@ def test_parameters_and_expire_are_cached_apart(
     with_both = storage.url(name, parameters=both)
     assert len({plain, with_params, short, with_both}) == 4
     assert query(short)["X-Amz-Expires"] == "300"
-    counter.reset()
+    counting_pool.reset()
     assert storage.url(name, parameters=disposition) == with_params
     assert storage.url(name, expire=300) == short
     assert storage.url(name, parameters=dict(reversed(both.items()))) == with_both  # order does not matter
     assert storage.url(name, expire=EXPIRY) == plain  # the alias default spelled out is the same URL
-    assert counter.count() == 0
+    assert counting_pool.count() == 0
     with urllib.request.urlopen(with_params, timeout=10) as response:
         assert response.headers["Content-Disposition"] == 'attachment; filename="r.bin"'
     with pytest.raises(ValueError):
@@ -324,7 +278,7 @@ def test_aliases_never_share_urls(make_storage: Callable[..., MinioBackend], uni
 
 
 def test_public_urls_are_never_cached(make_storage: Callable[..., MinioBackend], unique: str) -> None:
-    storage = make_storage("tests.test_urlcache.RecordingCache", bucket=PUBLIC_BUCKET)
+    storage = make_storage("tests.test_urlcache.RecordingLRU", bucket=PUBLIC_BUCKET)
     cache = recording(storage)  # the cache a private bucket with these settings would use
     name = storage.save(f"{unique}/open.txt", ContentFile(b"open"))
     url = storage.url(name)
@@ -339,30 +293,30 @@ def test_public_urls_are_never_cached(make_storage: Callable[..., MinioBackend],
 
 
 def test_url_many_is_one_cache_round_trip(
-    make_storage: Callable[..., MinioBackend], counter: CountingPoolManager, admin_client: Minio, unique: str
+    make_storage: Callable[..., MinioBackend], counting_pool: CountingPoolManager, admin_client: Minio, unique: str
 ) -> None:
-    storage = make_storage("tests.test_urlcache.RecordingCache")
+    storage = make_storage("tests.test_urlcache.RecordingLRU")
     names = [storage.save(f"{unique}/list/{index:02d} ü.txt", ContentFile(b"x")) for index in range(12)]
     outside = f"{unique}/list/outside.txt"
-    admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=outside, data=io.BytesIO(b"y"), length=1)
+    put_bytes(admin_client, outside, b"y")
     missing = f"{unique}/list/missing.txt"
     wanted = [*names, outside, missing]
     cache = recording(storage)
     cache.calls.clear()
-    counter.reset()
+    counting_pool.reset()
     first = storage.url_many(wanted)
     assert list(first) == wanted
     assert cache.calls == ["get_many", "set_many", "set_many"]  # read all; write URLs+index; "missing" marker
-    assert counter.count() == 2 and counter.count("HEAD") == 2  # only the objects we did not write
+    assert counting_pool.count() == 2 and counting_pool.count("HEAD") == 2  # only the objects we did not write
     cache.calls.clear()
-    counter.reset()
+    counting_pool.reset()
     second = storage.url_many(wanted)
     assert cache.calls == ["get_many"]
-    assert counter.count() == 0
+    assert counting_pool.count() == 0
     assert {name: second[name] for name in [*names, outside]} == {name: first[name] for name in [*names, outside]}
     assert {name: storage.url(name) for name in names} == {name: first[name] for name in names}
     assert fetch(second[outside]) == b"y"
-    assert fetch_status(second[missing]) == 404
+    assert http_status(second[missing]) == 404
 
 
 def test_url_many_without_cache_matches_url(media: MinioBackend, public_media: MinioBackend) -> None:
@@ -376,16 +330,16 @@ def test_url_many_without_cache_matches_url(media: MinioBackend, public_media: M
 
 
 @pytest.mark.parametrize("backend", ["redis", "django"])
-def test_url_many_on_shared_caches(
-    make_storage: Callable[..., MinioBackend], counter: CountingPoolManager, backend: str, unique: str
+def test_url_many_hits_on_redis_and_django_caches(
+    make_storage: Callable[..., MinioBackend], counting_pool: CountingPoolManager, backend: str, unique: str
 ) -> None:
     storage = make_storage(backend)
     names = [storage.save(f"{unique}/many/{index}.txt", ContentFile(b"m")) for index in range(5)]
     first = storage.url_many(names)
-    counter.reset()
+    counting_pool.reset()
     assert storage.url_many(names) == first
     assert [storage.url(name) for name in names] == [first[name] for name in names]
-    assert counter.count() == 0
+    assert counting_pool.count() == 0
 
 
 # --- lifetimes (injected clock) ------------------------------------------------------------------------------------
@@ -433,7 +387,7 @@ def test_unchanged_object_keeps_its_url_when_only_the_index_expired(media: Minio
     clock = Clock()
     urls = clocked(media, clock)
     name = f"{unique}/index.txt"
-    written = media.client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(b"i"), length=1)
+    written = put_bytes(media.client, name, b"i")
     urls.remember_etag(name, written.etag)
     clock.now += 600
     first = urls.url(name)  # stored 600 s after the index entry, so it outlives it
@@ -444,7 +398,7 @@ def test_unchanged_object_keeps_its_url_when_only_the_index_expired(media: Minio
 
 def test_url_is_signed_when_stored_after_a_slow_head(media: MinioBackend, admin_client: Minio, unique: str) -> None:
     name = f"{unique}/slow.txt"
-    admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(b"s"), length=1)
+    put_bytes(admin_client, name, b"s")
     clock = Clock()
 
     def slow_head(key: str) -> str:
@@ -460,10 +414,10 @@ def test_new_etag_in_the_same_second_gives_a_new_url(media: MinioBackend, admin_
     name = f"{unique}/frozen.txt"
     clock = Clock()  # never moves: every URL below is signed in the same second
     urls = clocked(media, clock)
-    one = admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(b"1"), length=1)
+    one = put_bytes(admin_client, name, b"1")
     urls.remember_etag(name, one.etag)
     first = urls.url(name)
-    two = admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(b"22"), length=2)
+    two = put_bytes(admin_client, name, b"22")
     urls.remember_etag(name, f'"{two.etag}"')  # quoted as in a raw ETag header
     second = urls.url(name)
     assert second != first
@@ -508,7 +462,7 @@ def warnings_of(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 def test_redis_outage_falls_back_logs_once_and_recovers(
     make_storage: Callable[..., MinioBackend],
-    counter: CountingPoolManager,
+    counting_pool: CountingPoolManager,
     own_redis: RedisServer,
     caplog: pytest.LogCaptureFixture,
     unique: str,
@@ -530,11 +484,11 @@ def test_redis_outage_falls_back_logs_once_and_recovers(
     assert port is not None
     restarted = start_redis(port=port)
     try:
-        counter.reset()
+        counting_pool.reset()
         refilled = storage.url(name)  # Redis is empty now: one HEAD, then hits again
-        assert counter.count("HEAD") == 1
+        assert counting_pool.count("HEAD") == 1
         assert storage.url(name) == refilled
-        assert counter.count() == 1
+        assert counting_pool.count() == 1
         assert any("answers again" in record.getMessage() for record in caplog.records)
     finally:
         restarted.stop()

@@ -3,9 +3,6 @@ normalised so that what is signed is what browsers send."""
 
 from __future__ import annotations
 
-import io
-import urllib.error
-import urllib.request
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,11 +17,9 @@ from django_minio_backend.checks import check_minio_settings
 from django_minio_backend.health import check_server
 from django_minio_backend.names import clean_name
 from django_minio_backend.settings import SettingError, parse_options
+from tests.helpers import BASE, MEDIA, http_status, private_storage, put_bytes
 from tests.servers import S3Server
-from tests.settings import PRIVATE_BUCKET
 
-BASE: dict[str, Any] = {"MINIO_ENDPOINT": "minio:9000", "MINIO_ACCESS_KEY": "ak", "MINIO_SECRET_KEY": "sk"}
-MEDIA = "django_minio_backend.models.MinioBackend"
 INF, NAN = float("inf"), float("nan")
 
 REFUSED = [
@@ -118,24 +113,13 @@ def as_a_browser_sends_it(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.lower()))
 
 
-def status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            response.read()
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-
-
 def test_mixed_case_external_host_gives_urls_the_server_accepts(
     options: dict[str, Any], s3_server: S3Server, admin_client: Minio, unique: str
 ) -> None:
     name = f"{unique}/photo.jpg"
-    admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(b"jpeg"), length=4)
+    put_bytes(admin_client, name, b"jpeg")
     port = s3_server.endpoint.rsplit(":", 1)[1]
-    storage = MinioBackend(
-        bucket_name=PRIVATE_BUCKET, storage_name="default", MINIO_EXTERNAL_ENDPOINT=f"LocalHost:{port}"
-    )
+    storage = private_storage(MINIO_EXTERNAL_ENDPOINT=f"LocalHost:{port}")
     url = storage.url(name)
-    assert status(as_a_browser_sends_it(url)) == 200
+    assert http_status(as_a_browser_sends_it(url)) == 200
     assert urlsplit(url).netloc == f"localhost:{port}"

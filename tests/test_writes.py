@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 import tracemalloc
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -29,18 +28,10 @@ from minio.error import S3Error
 from django_minio_backend.s3http import BACKOFF_BASE, MAX_DELAY, _retry_delay
 from django_minio_backend.settings import MiB
 from tests.faultproxy import Action, FaultProxy, Relay, RelayThenRespond, RequestHead, Respond, s3_error
+from tests.helpers import MULTIPART, PART, Stream, as_io, open_uploads, private_storage, put_bytes, stored_bytes
 from tests.servers import S3Server
-from tests.settings import PRIVATE_BUCKET
-from tests.test_transfer import MULTIPART, PART, Stream, as_io, storage, stored
 
 SIZES = [0, 100_000, 2 * PART + 7]  # empty, one small PUT, more than one part
-
-
-def open_uploads(admin_client: Minio, prefix: str) -> list[str]:
-    """Keys of the multipart uploads listed under `prefix` (read from the XML: the SDK's parser fails on the
-    local-time `Initiated` SeaweedFS sends when it runs with a TZ, as under Django's test settings)."""
-    response = admin_client._execute("GET", PRIVATE_BUCKET, query_params={"uploads": "", "prefix": prefix})
-    return [key.text or "" for key in ET.fromstring(response.data).iterfind("{*}Upload/{*}Key")]
 
 
 # -- item 3: sources whose declared size is wrong ------------------------------------------------------
@@ -98,11 +89,11 @@ def test_pipes_are_stored_whole(
     live_settings: dict[str, Any], admin_client: Minio, unique: str, tmp_path: Path, kind: str, size: int
 ) -> None:
     payload = os.urandom(size)
-    media = storage(**MULTIPART)
+    media = private_storage(**MULTIPART)
     with pipe_source(kind, payload, tmp_path) as content:
         name = media.save(f"{unique}/piped.bin", content)
     assert name == f"{unique}/piped.bin"
-    assert stored(admin_client, name) == payload
+    assert stored_bytes(admin_client, name) == payload
 
 
 @pytest.mark.parametrize("options", [{}, MULTIPART], ids=["multipart-off", "multipart-on"])
@@ -120,8 +111,8 @@ def test_declared_size_of_a_stream_is_not_trusted(
     payload = os.urandom(size)
     content = File(as_io(Stream(payload)), name="liar.bin")
     content.size = declared
-    name = storage(**options).save(f"{unique}/liar.bin", content)
-    assert stored(admin_client, name) == payload
+    name = private_storage(**options).save(f"{unique}/liar.bin", content)
+    assert stored_bytes(admin_client, name) == payload
 
 
 class Growing(io.BytesIO):
@@ -146,7 +137,7 @@ def test_source_longer_than_its_measured_size_fails_before_the_final_write(
     live_settings: dict[str, Any], admin_client: Minio, unique: str, size: int
 ) -> None:
     """Where a size is relied on (a seekable source is measured once), data beyond it fails the save."""
-    media = storage(**MULTIPART)
+    media = private_storage(**MULTIPART)
     with pytest.raises(ValueError, match="more than"):
         media.save(f"{unique}/growing.log", File(Growing(os.urandom(size)), name="growing.log"))
     assert not media.exists(f"{unique}/growing.log")
@@ -197,7 +188,7 @@ def test_write_whose_answer_was_lost_is_stored_once(
     payload = os.urandom(size)
     name = f"{unique}/once.bin"
     if replace:
-        admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(b"old"), length=3)
+        put_bytes(admin_client, name, b"old")
     failed = threading.Event()
 
     def decide(head: RequestHead) -> Action:
@@ -207,13 +198,13 @@ def test_write_whose_answer_was_lost_is_stored_once(
         return Relay()
 
     with FaultProxy(s3_server.endpoint, decide) as proxy:
-        media = storage(MINIO_ENDPOINT=proxy.endpoint, replace_existing=replace, **MULTIPART)
+        media = private_storage(MINIO_ENDPOINT=proxy.endpoint, replace_existing=replace, **MULTIPART)
         saved = media.save(name, make(payload))
         assert failed.is_set()
         repeated = [head.method for head in proxy.requests if matches(head)]
     assert saved == name
-    assert storage().listdir(unique) == ([], ["once.bin"])
-    assert stored(admin_client, name) == payload
+    assert private_storage().listdir(unique) == ([], ["once.bin"])
+    assert stored_bytes(admin_client, name) == payload
     assert open_uploads(admin_client, unique) == []
     if write == "create-upload":
         assert len(repeated) == 2  # found and aborted, then created once more
@@ -234,15 +225,15 @@ def test_lost_answer_then_someone_elses_object_is_not_claimed(
     def decide(head: RequestHead) -> Action:
         if is_single_put(head) and not failed.is_set():
             failed.set()
-            admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(b"theirs"), length=6)
+            put_bytes(admin_client, name, b"theirs")
             return s3_error(504, "Gateway Timeout", "GatewayTimeout")  # our PUT never reached the server
         return Relay()
 
     with FaultProxy(s3_server.endpoint, decide) as proxy:
-        saved = storage(MINIO_ENDPOINT=proxy.endpoint).save(name, ContentFile(b"ours"))
+        saved = private_storage(MINIO_ENDPOINT=proxy.endpoint).save(name, ContentFile(b"ours"))
     assert saved != name
-    assert stored(admin_client, name) == b"theirs"
-    assert stored(admin_client, saved) == b"ours"
+    assert stored_bytes(admin_client, name) == b"theirs"
+    assert stored_bytes(admin_client, saved) == b"ours"
 
 
 def test_lost_write_that_lands_late_is_recognised(
@@ -259,15 +250,15 @@ def test_lost_write_that_lands_late_is_recognised(
         if number == 0:
             return s3_error(504, "Gateway Timeout", "GatewayTimeout")  # not stored yet
         if number == 1:  # the first attempt lands just before the second one arrives
-            admin_client.put_object(bucket_name=PRIVATE_BUCKET, object_name=name, data=io.BytesIO(payload), length=1000)
+            put_bytes(admin_client, name, payload)
         return Relay()
 
     with FaultProxy(s3_server.endpoint, decide) as proxy:
-        saved = storage(MINIO_ENDPOINT=proxy.endpoint).save(name, ContentFile(payload))
+        saved = private_storage(MINIO_ENDPOINT=proxy.endpoint).save(name, ContentFile(payload))
         assert [head.method for head in proxy.requests] == ["PUT", "HEAD", "PUT", "HEAD"]
     assert saved == name
-    assert storage().listdir(unique) == ([], ["late.bin"])
-    assert stored(admin_client, name) == payload
+    assert private_storage().listdir(unique) == ([], ["late.bin"])
+    assert stored_bytes(admin_client, name) == payload
 
 
 # -- item 13: error bodies are capped, a 2xx body that is not XML is a clear error ----------------------
@@ -284,7 +275,7 @@ def test_huge_error_body_is_not_read_whole(
         return Relay()
 
     with FaultProxy(s3_server.endpoint, decide) as proxy:
-        media = storage(MINIO_ENDPOINT=proxy.endpoint)
+        media = private_storage(MINIO_ENDPOINT=proxy.endpoint)
         media.exists("warm-up")  # the pool and the SDK client exist before memory is measured
         tracemalloc.start()
         try:
@@ -296,7 +287,7 @@ def test_huge_error_body_is_not_read_whole(
         assert peak < 4 * MiB, f"peak {peak / MiB:.1f} MiB"
         assert info.value.response is not None and info.value.response.status == 403
         name = media.save(f"{unique}/after.txt", ContentFile(b"fine"))  # the connection was not reused half-read
-    assert stored(admin_client, name) == b"fine"
+    assert stored_bytes(admin_client, name) == b"fine"
 
 
 @pytest.mark.parametrize("step", ["create-upload", "complete-upload"])
@@ -312,10 +303,10 @@ def test_answer_that_is_not_xml_is_a_clear_error(
 
     name = f"{unique}/garbled.bin"
     with FaultProxy(s3_server.endpoint, decide) as proxy:
-        media = storage(MINIO_ENDPOINT=proxy.endpoint, **MULTIPART)
+        media = private_storage(MINIO_ENDPOINT=proxy.endpoint, **MULTIPART)
         with pytest.raises(OSError, match=name):
             media.save(name, ContentFile(os.urandom(PART + 1)))
-    assert not storage().exists(name)
+    assert not private_storage().exists(name)
     assert open_uploads(admin_client, unique) == []
 
 
@@ -369,6 +360,8 @@ def test_unreadable_retry_after_from_the_server_is_retried(
 
     payload = os.urandom(PART + 1)
     with FaultProxy(s3_server.endpoint, decide) as proxy:
-        name = storage(MINIO_ENDPOINT=proxy.endpoint, **MULTIPART).save(f"{unique}/busy.bin", ContentFile(payload))
+        name = private_storage(MINIO_ENDPOINT=proxy.endpoint, **MULTIPART).save(
+            f"{unique}/busy.bin", ContentFile(payload)
+        )
         assert sum("partNumber=" in head.target for head in proxy.requests) == 2 + 2
-    assert stored(admin_client, name) == payload
+    assert stored_bytes(admin_client, name) == payload

@@ -1,0 +1,187 @@
+"""Helpers the test modules share, written once: objects written and read back with the admin client (never
+through the code under test), anonymous HTTP requests, storage factories, upload sources and a recording cache."""
+
+from __future__ import annotations
+
+import io
+import re
+import urllib.error
+import urllib.request
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO, Any, cast
+
+from minio import Minio
+from minio.deleteobjects import DeleteObject
+from minio.helpers import ObjectWriteResult
+
+from cache_backends import URLCache
+from django_minio_backend import MinioBackend
+from django_minio_backend.settings import MiB
+from tests.settings import PRIVATE_BUCKET
+
+# -- settings without a server -----------------------------------------------------------------------------------
+BASE: dict[str, Any] = {"MINIO_ENDPOINT": "minio:9000", "MINIO_ACCESS_KEY": "ak", "MINIO_SECRET_KEY": "sk"}
+MEDIA = "django_minio_backend.models.MinioBackend"
+STATIC = "django_minio_backend.models.MinioBackendStatic"
+
+# -- uploads in small parts, so multipart paths run on small payloads ---------------------------------------------
+PART = 5 * MiB
+MULTIPART = {
+    "MINIO_MULTIPART_UPLOAD": True,
+    "MINIO_MULTIPART_THRESHOLD": PART,
+    "MINIO_MULTIPART_PART_SIZE": PART,
+    "MINIO_UPLOAD_WORKERS": 2,
+}
+
+# Characters an XML 1.0 body cannot carry (and \r, which the server's parser reads back as \n).
+_XML_CANNOT_CARRY = re.compile("[^\t\n\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def private_storage(**options: Any) -> MinioBackend:
+    """A storage on the private test bucket through the live "default" alias, with per-instance overrides."""
+    return MinioBackend(bucket_name=PRIVATE_BUCKET, storage_name="default", **options)
+
+
+def cache_prefix() -> str:
+    """A fresh URL-cache key prefix, so tests sharing a cache never see each other's entries."""
+    return f"t{uuid.uuid4().hex[:10]}_"
+
+
+def other_spelling(endpoint: str) -> str:
+    """The same server named the other way: 127.0.0.1:P <-> localhost:P."""
+    host, port = endpoint.rsplit(":", 1)
+    return f"{'localhost' if host == '127.0.0.1' else '127.0.0.1'}:{port}"
+
+
+# -- anonymous HTTP ----------------------------------------------------------------------------------------------
+def fetch(url: str) -> bytes:
+    """The body of an anonymous GET; an error status raises urllib.error.HTTPError."""
+    with urllib.request.urlopen(url, timeout=10) as response:
+        body: bytes = response.read()
+        return body
+
+
+def http_status(url: str) -> int:
+    """The status of an anonymous GET, as a browser would send it (for checking who may read a URL)."""
+    try:
+        fetch(url)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    return 200
+
+
+# -- objects through the admin client ----------------------------------------------------------------------------
+def put_bytes(admin_client: Minio, name: str, data: bytes = b"x", *, bucket: str = PRIVATE_BUCKET) -> ObjectWriteResult:
+    """Write an object as another process would (not through the storage under test)."""
+    return admin_client.put_object(bucket_name=bucket, object_name=name, data=io.BytesIO(data), length=len(data))
+
+
+def put_objects(admin_client: Minio, bucket: str, *names: str) -> None:
+    """Write a one-byte object under each name, four at a time (thousands of names take seconds, not minutes)."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda name: put_bytes(admin_client, name, bucket=bucket), names))
+
+
+def stored_bytes(admin_client: Minio, name: str, *, bucket: str = PRIVATE_BUCKET) -> bytes:
+    """What the server holds under `name`."""
+    response = admin_client.get_object(bucket_name=bucket, object_name=name)
+    try:
+        return bytes(response.read())
+    finally:
+        response.close()
+        response.release_conn()
+
+
+def stored_names(admin_client: Minio, bucket: str, prefix: str = "") -> set[str]:
+    """Every object name in the bucket (under `prefix`)."""
+    found = admin_client.list_objects(bucket_name=bucket, prefix=prefix or None, recursive=True)
+    return {item.object_name or "" for item in found}
+
+
+def open_uploads(admin_client: Minio, prefix: str, *, bucket: str = PRIVATE_BUCKET) -> list[str]:
+    """Keys of the multipart uploads in progress under `prefix` (read from the XML: the SDK's parser fails on the
+    local-time `Initiated` SeaweedFS sends when it runs with a TZ, as under Django's test settings)."""
+    response = admin_client._execute("GET", bucket, query_params={"uploads": "", "prefix": prefix})
+    return [key.text or "" for key in ET.fromstring(response.data).iterfind("{*}Upload/{*}Key")]
+
+
+def empty_bucket(admin_client: Minio, bucket: str) -> None:
+    """Delete every object: in one batch, except keys an XML body cannot carry, which go one by one."""
+    names = stored_names(admin_client, bucket)
+    for name in [name for name in names if _XML_CANNOT_CARRY.search(name)]:
+        admin_client.remove_object(bucket_name=bucket, object_name=name)
+    batch = [DeleteObject(name=name) for name in names if not _XML_CANNOT_CARRY.search(name)]
+    assert list(admin_client.remove_objects(bucket_name=bucket, delete_object_list=batch)) == []
+
+
+def drop_bucket(admin_client: Minio, bucket: str) -> None:
+    """Empty and remove the bucket, if it exists."""
+    if admin_client.bucket_exists(bucket_name=bucket):
+        empty_bucket(admin_client, bucket)
+        admin_client.remove_bucket(bucket_name=bucket)
+
+
+# -- upload sources ----------------------------------------------------------------------------------------------
+class Stream(io.RawIOBase):
+    """A non-seekable stream over bytes (like a socket or a pipe), optionally failing after `fail_at` bytes."""
+
+    def __init__(self, data: bytes, fail_at: int | None = None, error: Exception | None = None) -> None:
+        super().__init__()
+        self._data = memoryview(data)
+        self._position = 0
+        self._fail_at = fail_at
+        self._error = error or RuntimeError("source failed")
+        self.read_bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._fail_at is not None and self._position >= self._fail_at:
+            raise self._error
+        count = min(len(buffer), len(self._data) - self._position, 256 * 1024)
+        buffer[:count] = self._data[self._position : self._position + count]
+        self._position += count
+        self.read_bytes += count
+        return count
+
+
+def as_io(stream: Stream) -> IO[bytes]:
+    """Django's File accepts any stream; its stubs want typing.IO."""
+    return cast(IO[bytes], stream)
+
+
+# -- caches ------------------------------------------------------------------------------------------------------
+class RecordingCache:
+    """Wraps a real URL cache and records the name of every call made to it."""
+
+    def __init__(self, inner: URLCache) -> None:
+        self.inner = inner
+        self.calls: list[str] = []
+
+    def get(self, key: str) -> str | None:
+        self.calls.append("get")
+        return self.inner.get(key)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, str]:
+        self.calls.append("get_many")
+        return self.inner.get_many(keys)
+
+    def set(self, key: str, value: str, timeout: int) -> None:
+        self.calls.append("set")
+        self.inner.set(key, value, timeout)
+
+    def set_many(self, items: Mapping[str, str], timeout: int) -> None:
+        self.calls.append("set_many")
+        self.inner.set_many(items, timeout)
+
+    def delete(self, key: str) -> None:
+        self.calls.append("delete")
+        self.inner.delete(key)
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        self.calls.append("delete_many")
+        self.inner.delete_many(keys)
