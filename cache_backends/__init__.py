@@ -33,9 +33,10 @@ class CacheUnavailable(Exception):
 
 @runtime_checkable
 class URLCache(Protocol):
-    """What the storage needs from a URL cache. Timeouts are in seconds; <= 0 stores nothing."""
+    """What the storage calls on a URL cache, and nothing more. Timeouts are in seconds; <= 0 stores nothing.
 
-    def get(self, key: str) -> str | None: ...
+    The backends shipped here also offer ``get(key)`` and ``delete_many(keys)``.
+    """
 
     def get_many(self, keys: Sequence[str]) -> dict[str, str]:
         """Return only the keys that were found."""
@@ -46,8 +47,6 @@ class URLCache(Protocol):
     def set_many(self, items: Mapping[str, str], timeout: int) -> None: ...
 
     def delete(self, key: str) -> None: ...
-
-    def delete_many(self, keys: Sequence[str]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -101,7 +100,6 @@ def _build_custom(path: str, config: CacheConfig) -> URLCache:
     cache = factory(config)
     if not isinstance(cache, URLCache):
         raise ImproperlyConfigured(
-            f'URL cache backend "{path}" does not implement URLCache '
-            "(get, get_many, set, set_many, delete, delete_many)."
+            f'URL cache backend "{path}" does not implement URLCache (get_many, set, set_many, delete).'
         )
     return cache

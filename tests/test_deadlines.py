@@ -290,10 +290,6 @@ class Recorder:
         self.inner = inner
         self.calls: list[str] = []
 
-    def get(self, key: str) -> str | None:
-        self.calls.append("get")
-        return self.inner.get(key)
-
     def get_many(self, keys: Sequence[str]) -> dict[str, str]:
         self.calls.append("get_many")
         return self.inner.get_many(keys)
@@ -309,10 +305,6 @@ class Recorder:
     def delete(self, key: str) -> None:
         self.calls.append("delete")
         self.inner.delete(key)
-
-    def delete_many(self, keys: Sequence[str]) -> None:
-        self.calls.append("delete_many")
-        self.inner.delete_many(keys)
 
 
 def test_saves_and_deletes_skip_a_frozen_redis(live_settings: dict[str, Any], unique: str) -> None:
