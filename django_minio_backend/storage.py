@@ -348,12 +348,7 @@ class MinioBackend(Storage):
         raise NotImplementedError("Objects in MinIO have no local filesystem path; use open() or url()")
 
     # -- URLs ----------------------------------------------------------------------------------
-    def url(
-        self,
-        name: str | None,
-        parameters: Mapping[str, str] | None = None,
-        expire: Expiry = None,
-    ) -> str:
+    def url(self, name: str | None, parameters: Mapping[str, str] | None = None, expire: Expiry = None) -> str:
         """Plain URL for public buckets, presigned GET (valid for MINIO_URL_EXPIRY_HOURS, or `expire`) for private
         ones, served from the URL cache when MINIO_URL_CACHING_ENABLED."""
         if name is None:
@@ -361,10 +356,7 @@ class MinioBackend(Storage):
         return self._urls.url(clean_name(name), parameters=parameters, expire=expire)
 
     def url_many(
-        self,
-        names: Iterable[str],
-        parameters: Mapping[str, str] | None = None,
-        expire: Expiry = None,
+        self, names: Iterable[str], parameters: Mapping[str, str] | None = None, expire: Expiry = None
     ) -> dict[str, str]:
         """``{name: url(name)}`` for a list page: with URL caching, one cache round trip for all of them."""
         return self._urls.url_many([clean_name(name) for name in names], parameters=parameters, expire=expire)

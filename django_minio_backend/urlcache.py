@@ -184,13 +184,7 @@ class CachedURLBuilder(URLBuilder):
         return seconds, self._tag(seconds, parameters)
 
     # -- reading ---------------------------------------------------------------------------------
-    def url(
-        self,
-        name: str,
-        *,
-        parameters: Mapping[str, str] | None = None,
-        expire: Expiry = None,
-    ) -> str:
+    def url(self, name: str, *, parameters: Mapping[str, str] | None = None, expire: Expiry = None) -> str:
         if parameters is None and expire is None:  # the common case, without a call
             seconds, tag = self._default_expiry, self._default_tag
         else:
@@ -212,11 +206,7 @@ class CachedURLBuilder(URLBuilder):
         return self._fill([(name, index_key, url_key)], found, seconds, parameters)[name]
 
     def url_many(
-        self,
-        names: Iterable[str],
-        *,
-        parameters: Mapping[str, str] | None = None,
-        expire: Expiry = None,
+        self, names: Iterable[str], *, parameters: Mapping[str, str] | None = None, expire: Expiry = None
     ) -> dict[str, str]:
         """URLs of many objects with one ``get_many`` round trip (plus a HEAD per object the index lacks)."""
         seconds, tag = self._options(parameters, expire)
