@@ -17,6 +17,7 @@ storage layer can fall back to signing without knowing which backend is in use.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -24,7 +25,7 @@ from typing import Protocol, runtime_checkable
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-__all__ = ["CacheConfig", "CacheUnavailable", "URLCache", "build_url_cache"]
+__all__ = ["BaseURLCache", "CacheConfig", "CacheUnavailable", "URLCache", "build_url_cache"]
 
 
 class CacheUnavailable(Exception):
@@ -33,9 +34,10 @@ class CacheUnavailable(Exception):
 
 @runtime_checkable
 class URLCache(Protocol):
-    """What the storage needs from a URL cache. Timeouts are in seconds; <= 0 stores nothing."""
+    """What the storage calls on a URL cache, and nothing more. Timeouts are in seconds; <= 0 stores nothing.
 
-    def get(self, key: str) -> str | None: ...
+    The backends shipped here also offer ``get(key)`` and ``delete_many(keys)``.
+    """
 
     def get_many(self, keys: Sequence[str]) -> dict[str, str]:
         """Return only the keys that were found."""
@@ -47,7 +49,43 @@ class URLCache(Protocol):
 
     def delete(self, key: str) -> None: ...
 
-    def delete_many(self, keys: Sequence[str]) -> None: ...
+
+class BaseURLCache(ABC):
+    """The rules every backend shipped here follows, written once: a timeout <= 0 stores nothing and drops
+    what the keys held, and an empty batch makes no call. A backend stores with `_set` / `_set_many` and
+    drops with `delete` / `_delete_many`."""
+
+    __slots__ = ()
+
+    def set(self, key: str, value: str, timeout: int) -> None:
+        if timeout <= 0:
+            self.delete(key)
+        else:
+            self._set(key, value, timeout)
+
+    def set_many(self, items: Mapping[str, str], timeout: int) -> None:
+        if timeout <= 0:
+            self.delete_many(list(items))
+        elif items:
+            self._set_many(items, timeout)
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        if keys:
+            self._delete_many(keys)
+
+    @abstractmethod
+    def delete(self, key: str) -> None: ...
+
+    @abstractmethod
+    def _set(self, key: str, value: str, timeout: int) -> None: ...
+
+    @abstractmethod
+    def _set_many(self, items: Mapping[str, str], timeout: int) -> None:
+        """Store a batch that is not empty, with a timeout > 0."""
+
+    @abstractmethod
+    def _delete_many(self, keys: Sequence[str]) -> None:
+        """Drop a batch that is not empty."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +139,6 @@ def _build_custom(path: str, config: CacheConfig) -> URLCache:
     cache = factory(config)
     if not isinstance(cache, URLCache):
         raise ImproperlyConfigured(
-            f'URL cache backend "{path}" does not implement URLCache '
-            "(get, get_many, set, set_many, delete, delete_many)."
+            f'URL cache backend "{path}" does not implement URLCache (get_many, set, set_many, delete).'
         )
     return cache

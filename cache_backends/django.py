@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 
 from django.core.cache import caches
 
-from . import CacheUnavailable
+from . import BaseURLCache, CacheUnavailable
 
 __all__ = ["DjangoURLCache"]
 
 
-class DjangoURLCache:
+class DjangoURLCache(BaseURLCache):
     """URL cache on `caches[alias]`; an unknown alias raises InvalidCacheBackendError (ImproperlyConfigured)."""
 
     __slots__ = ("_alias", "_prefix")
@@ -47,21 +47,13 @@ class DjangoURLCache:
             raise CacheUnavailable(f"Django cache {self._alias!r} get_many failed: {exc!r}") from exc
         return {key[start:]: value for key, value in found.items() if isinstance(value, str)}
 
-    def set(self, key: str, value: str, timeout: int) -> None:
-        if timeout <= 0:
-            self.delete(key)
-            return
+    def _set(self, key: str, value: str, timeout: int) -> None:
         try:
             caches[self._alias].set(self._prefix + key, value, timeout)
         except Exception as exc:
             raise CacheUnavailable(f"Django cache {self._alias!r} set failed: {exc!r}") from exc
 
-    def set_many(self, items: Mapping[str, str], timeout: int) -> None:
-        if timeout <= 0:
-            self.delete_many(list(items))
-            return
-        if not items:
-            return
+    def _set_many(self, items: Mapping[str, str], timeout: int) -> None:
         prefix = self._prefix
         try:
             caches[self._alias].set_many({prefix + key: value for key, value in items.items()}, timeout)
@@ -74,9 +66,7 @@ class DjangoURLCache:
         except Exception as exc:
             raise CacheUnavailable(f"Django cache {self._alias!r} delete failed: {exc!r}") from exc
 
-    def delete_many(self, keys: Sequence[str]) -> None:
-        if not keys:
-            return
+    def _delete_many(self, keys: Sequence[str]) -> None:
         prefix = self._prefix
         try:
             caches[self._alias].delete_many([prefix + key for key in keys])

@@ -12,10 +12,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 
+from . import BaseURLCache
+
 __all__ = ["LRUCache"]
 
 
-class LRUCache:
+class LRUCache(BaseURLCache):
     """Thread-safe bounded LRU. The storage is private to the instance, so keys need no prefix."""
 
     __slots__ = ("_clock", "_data", "_lock", "_max_entries")
@@ -60,10 +62,7 @@ class LRUCache:
                 found[key] = entry[0]
         return found
 
-    def set(self, key: str, value: str, timeout: int) -> None:
-        if timeout <= 0:
-            self.delete(key)
-            return
+    def _set(self, key: str, value: str, timeout: int) -> None:
         entry = (value, self._clock() + timeout)
         data = self._data
         with self._lock:
@@ -72,10 +71,7 @@ class LRUCache:
             if len(data) > self._max_entries:
                 data.popitem(last=False)
 
-    def set_many(self, items: Mapping[str, str], timeout: int) -> None:
-        if timeout <= 0:
-            self.delete_many(list(items))
-            return
+    def _set_many(self, items: Mapping[str, str], timeout: int) -> None:
         expires_at = self._clock() + timeout
         data = self._data
         with self._lock:
@@ -90,7 +86,7 @@ class LRUCache:
         with self._lock:
             self._data.pop(key, None)
 
-    def delete_many(self, keys: Sequence[str]) -> None:
+    def _delete_many(self, keys: Sequence[str]) -> None:
         data = self._data
         with self._lock:
             for key in keys:

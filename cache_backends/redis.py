@@ -18,12 +18,12 @@ from redis import ConnectionPool, Redis, RedisError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from . import CacheUnavailable
+from . import BaseURLCache, CacheUnavailable
 
 __all__ = ["RedisURLCache"]
 
 
-class RedisURLCache:
+class RedisURLCache(BaseURLCache):
     """URL cache on Redis: GET/MGET to read, SET EX (pipelined) to write, DEL to delete."""
 
     __slots__ = ("_client", "_pool", "_prefix")
@@ -77,21 +77,13 @@ class RedisURLCache:
             raise CacheUnavailable(f"Redis MGET failed: {exc}") from exc
         return {key: value for key, value in zip(keys, values, strict=True) if value is not None}
 
-    def set(self, key: str, value: str, timeout: int) -> None:
-        if timeout <= 0:
-            self.delete(key)
-            return
+    def _set(self, key: str, value: str, timeout: int) -> None:
         try:
             self._client.set(self._prefix + key, value, ex=timeout)
         except RedisError as exc:
             raise CacheUnavailable(f"Redis SET failed: {exc}") from exc
 
-    def set_many(self, items: Mapping[str, str], timeout: int) -> None:
-        if timeout <= 0:
-            self.delete_many(list(items))
-            return
-        if not items:
-            return
+    def _set_many(self, items: Mapping[str, str], timeout: int) -> None:
         prefix = self._prefix
         try:
             with self._client.pipeline(transaction=False) as pipe:
@@ -107,9 +99,7 @@ class RedisURLCache:
         except RedisError as exc:
             raise CacheUnavailable(f"Redis DEL failed: {exc}") from exc
 
-    def delete_many(self, keys: Sequence[str]) -> None:
-        if not keys:
-            return
+    def _delete_many(self, keys: Sequence[str]) -> None:
         prefix = self._prefix
         try:
             self._client.delete(*[prefix + key for key in keys])

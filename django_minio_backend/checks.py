@@ -126,11 +126,11 @@ def _url_cache(alias: str, settings: MinioSettings) -> Iterable[CheckMessage]:
     backend = settings.url_cache_backend
     where = _where(alias)
     if backend == "redis":
-        url = settings.url_cache_redis_url
-        if not url or urlsplit(url).scheme not in _REDIS_SCHEMES:
+        url = settings.url_cache_redis_url or ""  # parsing has made sure there is one
+        if urlsplit(url).scheme not in _REDIS_SCHEMES:
             yield Error(
                 f'MINIO_URL_CACHE_BACKEND "redis" needs MINIO_URL_CACHE_REDIS_URL (redis://, rediss:// or unix://), '
-                f"got {redact_url(url) if url else url!r}.",
+                f"got {redact_url(url)!r}.",
                 id=REDIS_URL_MISSING,
                 obj=where,
             )
@@ -161,8 +161,7 @@ def _url_cache(alias: str, settings: MinioSettings) -> Iterable[CheckMessage]:
 
 
 def _custom_backend_problem(path: str) -> str | None:
-    if "." not in path:
-        return "unknown backend name"
+    """Why a dotted path (parsing refuses any other name) cannot be a URL cache class, or None."""
     try:
         found = import_string(path)
     except ImportError as exc:

@@ -3,13 +3,13 @@
 A storage method opens `within(seconds, operation)`: the absolute deadline then lives in a contextvar for
 everything the call does in its thread. Three things honour it:
 
-- the connections of our pool (httppool.py) never connect or wait for an answer longer than what remains;
+- the connections of our pool (pool.py) never connect or wait for an answer longer than what remains;
 - the watchdog, one thread per process, shuts down a socket still in use when its deadline passes, since a
   server that trickles a byte at a time defeats every per-recv timeout;
 - retry waits, ours and urllib3's, are cut to MAX_RETRY_DELAY and never reach past the deadline.
 
 Time spent sending a request body, or between the caller's reads of an answer's body, is progress, not
-waiting, and is not counted (`Deadline.pause`, `httppool.receiving`).
+waiting, and is not counted (`Deadline.pause`, `pool.receiving`).
 """
 
 from __future__ import annotations

@@ -24,10 +24,10 @@ from django.core.files.base import File
 from minio.error import S3Error
 from urllib3.exceptions import HTTPError
 
+from .connection import ATTEMPTS, S3Connection
 from .errors import DeadlineExceeded, is_not_found
 from .executor import shared_executor
-from .httppool import idle, receiving
-from .s3http import ATTEMPTS, S3Connection
+from .pool import idle, receiving
 from .signing import UNSIGNED_PAYLOAD
 
 __all__ = ["MinioFile", "ObjectChangedError", "RangedReader"]

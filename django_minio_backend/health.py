@@ -8,16 +8,14 @@ caller waits for at most the timeout, so not even a hanging DNS lookup can hold 
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from typing import Any
 
-import certifi
 import urllib3
 from minio.error import S3Error
 
-from .client import new_client
+from .connection import new_client
+from .pool import new_pool
 from .settings import MinioSettings
 
 _GRACE = 0.25  # lets the probe's own timeout message win over the generic one
@@ -62,20 +60,10 @@ def _base(settings: MinioSettings) -> str:
     return f"{'https' if settings.use_https else 'http'}://{settings.endpoint}"
 
 
-def _remaining(deadline: float) -> urllib3.Timeout:
-    return urllib3.Timeout(total=max(deadline - time.monotonic(), 0.001))
-
-
-def _new_pool(settings: MinioSettings, deadline: float) -> urllib3.PoolManager:
-    """A fresh pool without retries; TLS options follow the user's MINIO_HTTP_CLIENT when given."""
-    options: dict[str, Any] = {
-        "cert_reqs": "CERT_REQUIRED",
-        "ca_certs": os.environ.get("SSL_CERT_FILE") or certifi.where(),
-    }
-    if settings.http_client is not None:
-        options = dict(settings.http_client.connection_pool_kw)
-    options.update(timeout=_remaining(deadline), retries=False)
-    return urllib3.PoolManager(**options)
+def _probe_pool(settings: MinioSettings, deadline: float) -> urllib3.PoolManager:
+    """A fresh pool of its own, without retries, whose requests end by `deadline`."""
+    remaining = urllib3.Timeout(total=max(deadline - time.monotonic(), 0.001))
+    return new_pool(settings, timeout=remaining, retries=False)
 
 
 def _probe(settings: MinioSettings, bucket: str, deadline: float) -> MinioServerStatus:
@@ -87,7 +75,7 @@ def _probe(settings: MinioSettings, bucket: str, deadline: float) -> MinioServer
 
 def _probe_health_page(settings: MinioSettings, bucket: str, deadline: float) -> MinioServerStatus:
     url = f"{_base(settings)}/minio/health/live"
-    pool = _new_pool(settings, deadline)
+    pool = _probe_pool(settings, deadline)
     try:
         response = pool.request("GET", url)
     except urllib3.exceptions.HTTPError as exc:
@@ -102,7 +90,7 @@ def _probe_health_page(settings: MinioSettings, bucket: str, deadline: float) ->
 
 def _probe_signed(settings: MinioSettings, bucket: str, deadline: float, tried: str) -> MinioServerStatus:
     """A signed HEAD of one bucket: cheap, and it also proves the credentials work."""
-    pool = _new_pool(settings, deadline)
+    pool = _probe_pool(settings, deadline)
     client = new_client(settings, pool)
     what = f"signed HEAD of bucket {bucket!r}"
     try:

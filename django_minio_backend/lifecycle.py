@@ -20,7 +20,8 @@ from typing import Final
 
 from minio.error import S3Error
 
-from .s3http import S3Connection
+from .connection import S3Connection
+from .signing import EMPTY_SHA256
 
 __all__ = ["ABORT_AFTER_DAYS", "ABORT_RULE_ID", "LifecycleRefused", "ensure_abort_rule"]
 
@@ -61,7 +62,7 @@ def ensure_abort_rule(connection: S3Connection, bucket: str) -> str | None:
 def _read(connection: S3Connection, bucket: str) -> ET.Element:
     """The bucket's lifecycle document, or an empty one when it has none."""
     try:
-        response = connection.request("GET", bucket, query=_QUERY, payload_sha256=hashlib.sha256(b"").hexdigest())
+        response = connection.request("GET", bucket, query=_QUERY, payload_sha256=EMPTY_SHA256)
     except S3Error as error:
         if error.code == "NoSuchLifecycleConfiguration":
             return ET.Element(f"{{{S3_NAMESPACE}}}LifecycleConfiguration")

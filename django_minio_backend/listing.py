@@ -28,7 +28,7 @@ from typing import Final
 
 from django.core.signals import setting_changed
 
-from .client import client_key, get_client
+from .connection import client_key, get_client
 from .per_process import PerProcess
 from .settings import MinioSettings
 

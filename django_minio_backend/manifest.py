@@ -11,10 +11,10 @@ from django.contrib.staticfiles.storage import ManifestFilesMixin
 from django.core.files.base import ContentFile, File
 from django.utils.deconstruct import deconstructible
 
+from .batch import UploadBatch
 from .errors import is_not_found
 from .names import clean_name
 from .static import MinioBackendStatic
-from .uploads import UploadBatch
 
 
 @deconstructible(path="django_minio_backend.models.MinioManifestStaticStorage")

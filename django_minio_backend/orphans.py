@@ -33,7 +33,7 @@ from django.db import models
 from minio import Minio
 from minio.deleteobjects import DeleteObject
 
-from .client import get_client
+from .connection import get_client
 from .policies import is_static_alias
 from .settings import MinioSettings, get_settings, minio_aliases
 from .static import MinioBackendStatic

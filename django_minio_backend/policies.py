@@ -25,9 +25,8 @@ from django.utils.module_loading import import_string
 from minio import Minio
 from minio.error import S3Error
 
-from .client import get_client
+from .connection import S3Connection, get_client
 from .lifecycle import ABORT_AFTER_DAYS, LifecycleRefused, ensure_abort_rule
-from .s3http import S3Connection
 from .settings import MinioSettings, get_settings, minio_aliases
 
 POLICY_VERSION = "2012-10-17"

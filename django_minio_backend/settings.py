@@ -20,10 +20,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.views.decorators.debug import sensitive_variables
 
-from .signing import credentials_fingerprint
+from .signing import MAX_PRESIGN_EXPIRES, credentials_fingerprint
 
 MiB: Final = 1024 * 1024
-MAX_EXPIRY: Final = timedelta(days=7)
+MAX_EXPIRY: Final = timedelta(seconds=MAX_PRESIGN_EXPIRES)
 MIN_EXPIRY: Final = timedelta(seconds=1)
 MIN_PART_SIZE: Final = 5 * MiB
 MAX_PART_SIZE: Final = 5 * 1024 * MiB

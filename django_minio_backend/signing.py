@@ -18,17 +18,20 @@ from functools import lru_cache
 from typing import NamedTuple
 
 __all__ = [
+    "EMPTY_SHA256",
     "MAX_PRESIGN_EXPIRES",
     "UNSIGNED_PAYLOAD",
     "PresignedURLSigner",
     "SigningCredentials",
     "canonical_query",
     "credentials_fingerprint",
+    "normalise_endpoint",
     "quote_object_key",
     "sign_headers",
 ]
 
 UNSIGNED_PAYLOAD: str = "UNSIGNED-PAYLOAD"
+EMPTY_SHA256: str = hashlib.sha256(b"").hexdigest()  # the payload hash of a request without a body
 MAX_PRESIGN_EXPIRES = 7 * 24 * 3600  # S3 refuses presigned URLs valid for longer than 7 days.
 
 _ALGORITHM = "AWS4-HMAC-SHA256"
@@ -95,7 +98,7 @@ def canonical_query(query: Sequence[tuple[str, str]]) -> str:
     return "&".join([f"{key}={value}" for key, value in sorted([(_quote_query(k), _quote_query(v)) for k, v in query])])
 
 
-def _normalise_endpoint(scheme: str, host: str) -> tuple[str, str]:
+def normalise_endpoint(scheme: str, host: str) -> tuple[str, str]:
     """Lower-case the scheme and drop a default port, as minio-py does, so Host and URL match it."""
     scheme = scheme.lower()
     suffix = _DEFAULT_PORT_SUFFIX.get(scheme)
@@ -182,7 +185,7 @@ class PresignedURLSigner:
     )
 
     def __init__(self, *, scheme: str, host: str, credentials: SigningCredentials) -> None:
-        scheme, host = _normalise_endpoint(scheme, host)
+        scheme, host = normalise_endpoint(scheme, host)
         self._secret = credentials.secret_key
         self._region = credentials.region
         self._url_head = f"{scheme}://{host}/"
@@ -275,7 +278,7 @@ def sign_headers(
     ``encoded_path`` is the path as sent (e.g. ``"/bucket/" + quote_object_key(key)``); ``query`` holds raw pairs and
     must be sent as ``canonical_query(query)``. All input headers except User-Agent are signed.
     """
-    _, host = _normalise_endpoint(scheme, host)
+    _, host = normalise_endpoint(scheme, host)
     stamp = _amz_date(now)
     day = stamp[:8]
     region = credentials.region

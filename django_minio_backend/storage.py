@@ -8,9 +8,9 @@ import posixpath
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cached_property
-from typing import IO, Any, ClassVar
+from typing import IO, Any, ClassVar, Final
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
@@ -24,12 +24,13 @@ from django.views.decorators.debug import sensitive_variables
 from minio import Minio
 from minio.datatypes import Object
 
-from . import client as clients
+from .connection import S3Connection
 from .deadlines import each_within, within
 from .errors import BucketNotFoundError, is_not_found
 from .files import MinioFile, RangedReader
 from .health import MinioServerStatus, check_server
 from .names import clean_name, clean_prefix, refuse_backslash
+from .presign import Expiry, URLBuilder
 from .settings import (
     URL_CACHE_KEYS,
     MaskedOptions,
@@ -39,17 +40,18 @@ from .settings import (
     get_settings,
     parse_options,
 )
-from .transfer import Uploader, UploadSource
+from .source import UploadSource
+from .upload import Uploader, WriteMode
 from .urlcache import CachedURLBuilder
-from .urls import URLBuilder
 
-OCTET_STREAM = "application/octet-stream"
+OCTET_STREAM: Final = "application/octet-stream"
+MAX_RENAMES: Final = 100  # alternative names a save tries before giving up
 _buckets_seen: set[tuple[str, str]] = set()  # buckets known to exist, so a 404 on HEAD means "no such object"
 
 
 @dataclass(frozen=True, slots=True)
 class _Saving:
-    """A save() in progress in this thread/task, with the max_length Django does not pass on to _save()."""
+    """A save() in progress in this thread or task (see MinioBackend.save)."""
 
     max_length: int | None
 
@@ -107,12 +109,17 @@ class MinioBackend(Storage):
         return URLBuilder(settings, self.bucket)
 
     @cached_property
+    def _connection(self) -> S3Connection:
+        """The connection to the alias's server, shared by this storage's uploads, reads and SDK calls."""
+        return S3Connection(self.settings)
+
+    @cached_property
     def _uploader(self) -> Uploader:
-        return Uploader(self.settings, self.bucket)
+        return Uploader(self.settings, self.bucket, self._connection)
 
     def _on_setting_changed(self, *, setting: str, **_: Any) -> None:
         if setting in ("STORAGES", *URL_CACHE_KEYS):
-            for name in ("alias", "settings", "bucket", "_urls", "_uploader"):
+            for name in ("alias", "settings", "bucket", "_urls", "_connection", "_uploader"):
                 self.__dict__.pop(name, None)
 
     @staticmethod
@@ -138,7 +145,7 @@ class MinioBackend(Storage):
     @property
     def client(self) -> Minio:
         """The process-wide SDK client for this alias (internal endpoint)."""
-        return clients.get_client(self.settings)
+        return self._connection.client
 
     @property
     def is_public(self) -> bool:
@@ -178,7 +185,13 @@ class MinioBackend(Storage):
 
     # -- writing -------------------------------------------------------------------------------
     def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
-        """Django's save(); `max_length` is kept for the renaming that a taken name needs."""
+        """Django's save(), with `max_length` kept for _save().
+
+        Django checks `max_length` when get_available_name() picks the name, but does not pass it on to
+        _save(); a create-only write learns only there, from the server, that the name is taken, and its
+        alternative must fit too. So `max_length` travels in a ContextVar (`_saving`) set for this call, in
+        this thread or task only; it also tells get_available_name() that the write itself checks the name.
+        """
         token = _saving.set(_Saving(max_length))
         try:
             return super().save(name, content, max_length=max_length)
@@ -186,26 +199,25 @@ class MinioBackend(Storage):
             _saving.reset(token)
 
     def _save(self, name: str, content: File[Any] | IO[Any]) -> str:
-        saving = _saving.get()
-        return self._write(name, content, saving.max_length if saving is not None else None)
-
-    def _write(self, name: str, content: object, max_length: int | None) -> str:
-        """Upload, create-only unless `replace_existing`: if the name is taken (by an earlier object or by
+        """Upload, create-only unless `replace_existing`: when the name is taken (by an earlier object or by
         a concurrent save), the upload goes to an alternative name instead, never over that object."""
+        saving = _saving.get()
+        max_length = saving.max_length if saving is not None else None
         name = clean_name(name)
         refuse_backslash(name)
         if self.settings.bucket_check_on_save:
             self._ensure_bucket()
-        written = self._uploader.upload(
-            name,
-            UploadSource(content),
-            content_type=mimetypes.guess_type(name)[0] or OCTET_STREAM,
-            create_only=not self.replace_existing,
-            rename=lambda _taken: self._alternative_name(name, max_length),
-            exists=self.exists,
-        )
-        self._remember_etag(written.name, written.etag)
-        return written.name
+        source = UploadSource(content)
+        content_type = mimetypes.guess_type(name)[0] or OCTET_STREAM
+        mode = WriteMode.REPLACE if self.replace_existing else WriteMode.CREATE_ONLY
+        target = name
+        for _ in range(MAX_RENAMES):
+            etag = self._uploader.upload(target, source, content_type=content_type, mode=mode)
+            if etag is not None:
+                self._remember_etag(target, etag)
+                return target
+            target = self._alternative_name(name, max_length)  # taken: nothing was written
+        raise FileExistsError(f"no free name found for {self.bucket}/{target} after {MAX_RENAMES} attempts")
 
     def _remember_etag(self, name: str, etag: str) -> None:
         """Called after every successful write: the URL cache's ETag index takes the new ETag, so the next
@@ -233,7 +245,7 @@ class MinioBackend(Storage):
         settings = self.settings
         with self._within("open", name):
             reader = RangedReader.open(
-                self._uploader.connection,
+                self._connection,
                 self.bucket,
                 name,
                 chunk_size=settings.read_chunk_size,
@@ -336,12 +348,7 @@ class MinioBackend(Storage):
         raise NotImplementedError("Objects in MinIO have no local filesystem path; use open() or url()")
 
     # -- URLs ----------------------------------------------------------------------------------
-    def url(
-        self,
-        name: str | None,
-        parameters: Mapping[str, str] | None = None,
-        expire: int | float | timedelta | None = None,
-    ) -> str:
+    def url(self, name: str | None, parameters: Mapping[str, str] | None = None, expire: Expiry = None) -> str:
         """Plain URL for public buckets, presigned GET (valid for MINIO_URL_EXPIRY_HOURS, or `expire`) for private
         ones, served from the URL cache when MINIO_URL_CACHING_ENABLED."""
         if name is None:
@@ -349,10 +356,7 @@ class MinioBackend(Storage):
         return self._urls.url(clean_name(name), parameters=parameters, expire=expire)
 
     def url_many(
-        self,
-        names: Iterable[str],
-        parameters: Mapping[str, str] | None = None,
-        expire: int | float | timedelta | None = None,
+        self, names: Iterable[str], parameters: Mapping[str, str] | None = None, expire: Expiry = None
     ) -> dict[str, str]:
         """``{name: url(name)}`` for a list page: with URL caching, one cache round trip for all of them."""
         return self._urls.url_many([clean_name(name) for name in names], parameters=parameters, expire=expire)

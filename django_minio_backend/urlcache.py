@@ -22,19 +22,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import timedelta
 from typing import Final
 
 from cache_backends import CacheConfig, CacheUnavailable, URLCache, build_url_cache
 
 from .per_process import PerProcess
+from .presign import Expiry, URLBuilder, expiry_seconds, external_base
 from .settings import MinioSettings
 from .signing import canonical_query
-from .urls import URLBuilder, expiry_seconds, external_base
 
 __all__ = ["CachedURLBuilder", "SharedCache", "shared_cache"]
 
-logger = logging.getLogger("django_minio_backend.urls")
+logger = logging.getLogger(__name__)
 
 MISSING_TTL: Final = 60  # seconds the index remembers "no such object"; its URLs are signed uncached meanwhile
 HEAD_RETRY_AFTER: Final = 30.0  # seconds a failed HEAD makes a process sign an endpoint's misses without asking it
@@ -118,7 +117,8 @@ class CachedURLBuilder(URLBuilder):
     """URLBuilder for a private bucket whose presigned URLs go through a shared cache.
 
     ``head(name)`` returns the object's ETag with one request ("" when there is no such object) and raises
-    on any other failure; ``clock()`` gives the wall time in seconds and is injectable for tests. The cache is
+    on any other failure: the storage passes its own HEAD, so a missing bucket is told apart from a missing
+    object exactly as in exists(). ``clock()`` gives the wall time in seconds and is injectable for tests. The cache is
     this process's shared cache for the settings, looked up at each use (so a forked child uses its own), or
     ``cache`` when one is given.
     """
@@ -177,20 +177,14 @@ class CachedURLBuilder(URLBuilder):
         query = canonical_query(list(parameters.items())) if parameters else ""
         return hashlib.blake2b(f"{self._url_ns}{seconds}\n{query}".encode(), digest_size=8).hexdigest()
 
-    def _options(self, parameters: Mapping[str, str] | None, expire: int | float | timedelta | None) -> tuple[int, str]:
+    def _options(self, parameters: Mapping[str, str] | None, expire: Expiry) -> tuple[int, str]:
         if not parameters and expire is None:
             return self._default_expiry, self._default_tag
         seconds = expiry_seconds(expire, self._default_expiry)
         return seconds, self._tag(seconds, parameters)
 
     # -- reading ---------------------------------------------------------------------------------
-    def url(
-        self,
-        name: str,
-        *,
-        parameters: Mapping[str, str] | None = None,
-        expire: int | float | timedelta | None = None,
-    ) -> str:
+    def url(self, name: str, *, parameters: Mapping[str, str] | None = None, expire: Expiry = None) -> str:
         if parameters is None and expire is None:  # the common case, without a call
             seconds, tag = self._default_expiry, self._default_tag
         else:
@@ -212,11 +206,7 @@ class CachedURLBuilder(URLBuilder):
         return self._fill([(name, index_key, url_key)], found, seconds, parameters)[name]
 
     def url_many(
-        self,
-        names: Iterable[str],
-        *,
-        parameters: Mapping[str, str] | None = None,
-        expire: int | float | timedelta | None = None,
+        self, names: Iterable[str], *, parameters: Mapping[str, str] | None = None, expire: Expiry = None
     ) -> dict[str, str]:
         """URLs of many objects with one ``get_many`` round trip (plus a HEAD per object the index lacks)."""
         seconds, tag = self._options(parameters, expire)
@@ -264,47 +254,43 @@ class CachedURLBuilder(URLBuilder):
         seconds: int,
         parameters: Mapping[str, str] | None,
     ) -> dict[str, str]:
-        """Sign the missed URLs (after any HEAD, so each is signed when stored) and store them."""
-        etags: list[str | None] = []
-        missing: dict[str, str] = {}
-        for name, index_key, _ in misses:
-            etag = found.get(index_key)
-            if etag is None:
-                etag = self._head_etag(name)
-                if etag == "":
-                    missing[index_key] = ""
-            etags.append(etag)
+        """Sign the missed URLs and store each under its object's ETag. An ETag the index lacks is asked of the
+        server first, so every URL is signed when it is stored."""
+        etags = [self._etag(name, found.get(index_key)) for name, index_key, _ in misses]
         now = self._clock()
-        stamp = int(now)
+        stamp = earliest = int(now)
         urls: dict[str, str] = {}
-        writes: dict[str, str] = {}
-        index: dict[str, str] = {}
-        earliest = stamp
+        entries: dict[str, str] = {}  # url key -> "<etag>\n<url>"
+        index: dict[str, str] = {}  # index key -> etag
+        absent: dict[str, str] = {}  # index key -> "" (no such object)
         for (name, index_key, url_key), etag in zip(misses, etags, strict=True):
-            if etag and found.get(index_key) != etag:
+            if not etag:  # no such object, or the server could not be asked: nothing to key the URL by
+                urls[name] = self._sign(name, seconds, parameters, stamp)
+                if etag == "" and index_key not in found:
+                    absent[index_key] = ""
+                continue
+            if found.get(index_key) != etag:
                 index[index_key] = etag
             previous_etag, _, previous_url = found.get(url_key, "").partition("\n")
-            if etag and previous_etag == etag:  # only the index was missing, and the content has not changed
+            if previous_etag == etag:  # only the index was missing, and the content has not changed
                 urls[name] = previous_url
                 continue
-            url = urls[name] = self._sign(name, seconds, parameters, stamp)
-            if not etag:  # no such object, or the server could not be asked: nothing to key the URL by
-                continue
+            url = self._sign(name, seconds, parameters, stamp)
             if url == previous_url:
                 # Signed in the same second as the URL cached for the previous content: step back one second
                 # so the new content never shares a URL (and browser caches) with the old.
                 earliest = stamp - 1
-                url = urls[name] = self._sign(name, seconds, parameters, earliest)
-            writes[url_key] = f"{etag}\n{url}"
-        timeout = self._timeout if seconds == self._default_expiry else min(self._timeout, seconds * 4 // 5)
-        # The cache counts the TTL from when the write arrives; the URL's life started at its X-Amz-Date.
-        ttl = int(earliest + timeout - now) - _TRANSIT
+                url = self._sign(name, seconds, parameters, earliest)
+            urls[name] = url
+            entries[url_key] = f"{etag}\n{url}"
+        # The cache counts a TTL from when the write arrives; a URL's life started at its X-Amz-Date.
         if seconds == self._default_expiry:  # URLs and index entries live alike: one write
-            self._store({**index, **writes}, ttl)
+            self._store({**index, **entries}, int(earliest + self._timeout - now) - _TRANSIT)
         else:
-            self._store(writes, ttl)
+            timeout = min(self._timeout, seconds * 4 // 5)
+            self._store(entries, int(earliest + timeout - now) - _TRANSIT)
             self._store(index, self._timeout)
-        self._store(missing, min(MISSING_TTL, self._timeout))
+        self._store(absent, min(MISSING_TTL, self._timeout))
         return urls
 
     def _store(self, items: dict[str, str], ttl: int) -> None:
@@ -325,10 +311,13 @@ class CachedURLBuilder(URLBuilder):
             query=parameters,
         )
 
-    def _head_etag(self, name: str) -> str | None:
-        """The ETag ("" for no such object), or None when the server could not tell. After a failure this
-        process does not ask the endpoint again for HEAD_RETRY_AFTER seconds, so while S3 is down or hanging
-        a miss costs one deadline per interval, not one per url(); logged once per outage."""
+    def _etag(self, name: str, indexed: str | None) -> str | None:
+        """The object's ETag: the index's, else one HEAD's ("" for no such object), None when the server could
+        not tell. After a failed HEAD this process does not ask the endpoint again for HEAD_RETRY_AFTER seconds,
+        so while S3 is down or hanging a miss costs one deadline per interval, not one per url(); logged once
+        per outage."""
+        if indexed is not None:
+            return indexed
         outage = _head_outages.get(self._endpoint, _HeadOutage)
         failing = outage.until > 0.0
         if failing and time.monotonic() < outage.until:
@@ -353,32 +342,25 @@ class CachedURLBuilder(URLBuilder):
 
     # -- writes through the storage ----------------------------------------------------------------
     def remember_etag(self, name: str, etag: str | None) -> None:
-        """Record the ETag of content we just wrote, so the next url() is signed for it, without a HEAD.
-        Skipped while the cache is failing, like url(): a save never waits on a dead cache."""
+        """Record the ETag of content we just wrote, so the next url() is signed for it, without a HEAD."""
+        self._set_index(name, (etag or "").strip('"'))
+
+    def forget(self, name: str) -> None:
+        """Drop the object's index entry (it was deleted); its URL entries can never match again."""
+        self._set_index(name, "")
+
+    def _set_index(self, name: str, etag: str) -> None:
+        """Write the object's index entry ("": drop it). Skipped while the cache is failing, like url(): a save or
+        delete never waits on a dead cache."""
         shared = self._shared()
         if shared.retry_at and not shared.usable():
             return
         index_key = "e" + self._digest(name)
-        etag = (etag or "").strip('"')
         try:
             if etag:
                 shared.cache.set(index_key, etag, self._timeout)
             else:
                 shared.cache.delete(index_key)
-        except CacheUnavailable as error:
-            shared.failed(error)
-            return
-        if shared.retry_at:
-            shared.answered()
-
-    def forget(self, name: str) -> None:
-        """Drop the object's index entry (it was deleted); its URL entries can never match again.
-        Skipped while the cache is failing, like url(): a delete never waits on a dead cache."""
-        shared = self._shared()
-        if shared.retry_at and not shared.usable():
-            return
-        try:
-            shared.cache.delete("e" + self._digest(name))
         except CacheUnavailable as error:
             shared.failed(error)
             return

@@ -156,15 +156,11 @@ def as_io(stream: Stream) -> IO[bytes]:
 
 # -- caches ------------------------------------------------------------------------------------------------------
 class RecordingCache:
-    """Wraps a real URL cache and records the name of every call made to it."""
+    """Wraps a real URL cache and records the name of every call the core makes to it (the URLCache protocol)."""
 
     def __init__(self, inner: URLCache) -> None:
         self.inner = inner
         self.calls: list[str] = []
-
-    def get(self, key: str) -> str | None:
-        self.calls.append("get")
-        return self.inner.get(key)
 
     def get_many(self, keys: Sequence[str]) -> dict[str, str]:
         self.calls.append("get_many")
@@ -181,7 +177,3 @@ class RecordingCache:
     def delete(self, key: str) -> None:
         self.calls.append("delete")
         self.inner.delete(key)
-
-    def delete_many(self, keys: Sequence[str]) -> None:
-        self.calls.append("delete_many")
-        self.inner.delete_many(keys)

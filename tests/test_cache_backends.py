@@ -13,7 +13,7 @@ import redis
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from cache_backends import CacheConfig, CacheUnavailable, URLCache, build_url_cache
+from cache_backends import CacheConfig, CacheUnavailable, build_url_cache
 from cache_backends.django import DjangoURLCache
 from cache_backends.lru import LRUCache
 from cache_backends.redis import RedisURLCache
@@ -21,6 +21,8 @@ from tests.helpers import cache_prefix
 from tests.servers import RedisServer, free_ports
 
 BACKENDS = ["lru", "redis", "django"]
+# The shipped backends: the URLCache protocol (what the storage calls) plus get() and delete_many().
+Backend = LRUCache | RedisURLCache | DjangoURLCache
 
 
 class FakeClock:
@@ -107,7 +109,7 @@ def redis_cache(redis_url: str) -> Iterator[RedisURLCache]:
 
 
 @pytest.fixture(params=BACKENDS)
-def cache(request: pytest.FixtureRequest) -> Iterator[URLCache]:
+def cache(request: pytest.FixtureRequest) -> Iterator[Backend]:
     if request.param == "lru":
         yield LRUCache(max_entries=100)
     elif request.param == "redis":
@@ -120,29 +122,29 @@ def cache(request: pytest.FixtureRequest) -> Iterator[URLCache]:
 # --- the contract, for every backend -------------------------------------------------------------------------------
 
 
-def test_get_returns_what_set_stored(cache: URLCache) -> None:
+def test_get_returns_what_set_stored(cache: Backend) -> None:
     cache.set("a", "https://s3.example/b/a?X-Amz-Signature=1", 60)
     assert cache.get("a") == "https://s3.example/b/a?X-Amz-Signature=1"
 
 
-def test_get_missing_is_none(cache: URLCache) -> None:
+def test_get_missing_is_none(cache: Backend) -> None:
     assert cache.get("missing") is None
 
 
-def test_set_overwrites(cache: URLCache) -> None:
+def test_set_overwrites(cache: Backend) -> None:
     cache.set("a", "one", 60)
     cache.set("a", "two", 60)
     assert cache.get("a") == "two"
 
 
-def test_values_come_back_as_str(cache: URLCache) -> None:
+def test_values_come_back_as_str(cache: Backend) -> None:
     cache.set("u", "https://s3.example/b/ünïcode.txt", 60)
     value = cache.get("u")
     assert isinstance(value, str)
     assert value == "https://s3.example/b/ünïcode.txt"
 
 
-def test_get_many_returns_only_hits(cache: URLCache) -> None:
+def test_get_many_returns_only_hits(cache: Backend) -> None:
     cache.set("a", "1", 60)
     cache.set("c", "3", 60)
     assert cache.get_many(["a", "b", "c", "d"]) == {"a": "1", "c": "3"}
@@ -150,14 +152,14 @@ def test_get_many_returns_only_hits(cache: URLCache) -> None:
     assert cache.get_many([]) == {}
 
 
-def test_set_many_stores_every_item_and_accepts_an_empty_mapping(cache: URLCache) -> None:
+def test_set_many_stores_every_item_and_accepts_an_empty_mapping(cache: Backend) -> None:
     cache.set_many({"a": "1", "b": "2", "c": "3"}, 60)
     assert cache.get("b") == "2"
     assert cache.get_many(["a", "b", "c"]) == {"a": "1", "b": "2", "c": "3"}
     cache.set_many({}, 60)
 
 
-def test_delete_removes_one_key_and_ignores_a_missing_one(cache: URLCache) -> None:
+def test_delete_removes_one_key_and_ignores_a_missing_one(cache: Backend) -> None:
     cache.set("a", "1", 60)
     cache.set("b", "2", 60)
     cache.delete("a")
@@ -166,14 +168,14 @@ def test_delete_removes_one_key_and_ignores_a_missing_one(cache: URLCache) -> No
     assert cache.get("b") == "2"
 
 
-def test_delete_many_removes_the_given_keys_and_ignores_missing_ones(cache: URLCache) -> None:
+def test_delete_many_removes_the_given_keys_and_ignores_missing_ones(cache: Backend) -> None:
     cache.set_many({"a": "1", "b": "2", "c": "3"}, 60)
     cache.delete_many(["a", "c", "never-set"])
     cache.delete_many([])
     assert cache.get_many(["a", "b", "c"]) == {"b": "2"}
 
 
-def test_nonpositive_timeout_stores_nothing_and_drops_old_value(cache: URLCache) -> None:
+def test_nonpositive_timeout_stores_nothing_and_drops_old_value(cache: Backend) -> None:
     cache.set_many({"a": "1", "b": "2", "c": "3"}, 60)
     cache.set("a", "new", 0)
     cache.set_many({"b": "new", "c": "new"}, -5)

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from django.core.files.base import ContentFile
 
-from django_minio_backend import MinioBackend, MinioBackendStatic, transfer
-from django_minio_backend import client as clients
+from django_minio_backend import MinioBackend, MinioBackendStatic, upload
+from django_minio_backend import connection as clients
 from django_minio_backend.per_process import ForkSafeLock, PerProcess
 from django_minio_backend.settings import MiB
 from tests.helpers import private_storage
@@ -234,7 +234,7 @@ def test_fork_while_module_locks_are_held_does_not_hang_the_child(live_settings:
     storage = private_storage(MINIO_MULTIPART_UPLOAD=True, MINIO_MULTIPART_THRESHOLD=1)
     storage.save(f"{unique}/warm.txt", ContentFile(b"warm"))
     name = f"{unique}/striped.bin"
-    stripe = transfer._completion_lock(storage.settings.endpoint, PRIVATE_BUCKET, name)
+    stripe = upload._completion_lock(storage.settings.endpoint, PRIVATE_BUCKET, name)
     # not built yet: the child must take the registry's lock
     other_settings = private_storage(MINIO_CONNECT_TIMEOUT=2.5).settings
 

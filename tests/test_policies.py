@@ -14,6 +14,7 @@ from django.test import override_settings
 from minio import Minio
 from minio.error import S3Error
 
+from django_minio_backend.connection import S3Connection
 from django_minio_backend.lifecycle import ABORT_AFTER_DAYS, ABORT_RULE_ID
 from django_minio_backend.policies import (
     BucketReport,
@@ -28,7 +29,6 @@ from django_minio_backend.policies import (
     set_policy,
     targets_for,
 )
-from django_minio_backend.s3http import S3Connection
 from django_minio_backend.settings import get_settings, parse_options
 from tests.counting import CountingPoolManager
 from tests.faultproxy import Action, FaultProxy, Relay, RequestHead, Respond, s3_error

@@ -17,7 +17,7 @@ from django.views.debug import technical_500_response
 from minio import Minio
 
 from django_minio_backend import MinioBackend
-from django_minio_backend import client as clients
+from django_minio_backend import connection as clients
 from django_minio_backend.checks import check_minio_settings
 from django_minio_backend.settings import parse_options
 from django_minio_backend.signing import SigningCredentials

@@ -19,8 +19,9 @@ from minio.error import S3Error
 
 from django_minio_backend import MinioBackend
 from django_minio_backend.executor import shared_executor
+from django_minio_backend.multipart import MAX_PARTS
 from django_minio_backend.settings import MiB
-from django_minio_backend.transfer import MAX_PARTS, MAX_SINGLE_PUT, Uploader
+from django_minio_backend.upload import MAX_SINGLE_PUT
 from tests.counting import CountingPoolManager
 from tests.faultproxy import Action, FaultProxy, Relay, RequestHead, s3_error
 from tests.helpers import MULTIPART, PART, Stream, as_io, open_uploads, put_bytes, stored_bytes
@@ -393,12 +394,12 @@ def test_upload_from_a_shared_pool_worker_does_not_deadlock(live_settings: dict[
 
 def test_part_size_grows_for_huge_files(live_settings: dict[str, Any]) -> None:
     media = storage(**MULTIPART)
-    uploader = Uploader(media.settings, PRIVATE_BUCKET)
+    uploader = media._uploader
     assert uploader._part_size(100 * MiB) == PART
     huge = PART * MAX_PARTS + 1
     grown = uploader._part_size(huge)
     assert grown % MiB == 0 and grown * MAX_PARTS >= huge
-    plain = Uploader(storage().settings, PRIVATE_BUCKET)  # multipart off: still multipart past S3's PUT limit
+    plain = storage()._uploader  # multipart off: still multipart past S3's PUT limit
     assert not plain._use_multipart(MAX_SINGLE_PUT)
     assert plain._use_multipart(MAX_SINGLE_PUT + 1)
     assert not uploader._use_multipart(0)

@@ -7,8 +7,8 @@ from functools import partial
 
 import pytest
 
+from django_minio_backend.batch import UploadBatch, UploadFailed
 from django_minio_backend.executor import executor_workers
-from django_minio_backend.uploads import UploadBatch, UploadFailed
 
 
 def test_wait_returns_after_every_job() -> None:

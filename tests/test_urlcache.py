@@ -30,7 +30,7 @@ from tests.settings import PRIVATE_BUCKET, PUBLIC_BUCKET
 
 BACKENDS = ["lru", "redis", "django"]
 EXPIRY = 7200  # MINIO_URL_EXPIRY_HOURS of the test "default" alias
-LOGGER = "django_minio_backend.urls"
+LOGGER = "django_minio_backend.urlcache"
 
 
 class RecordingLRU(RecordingCache):

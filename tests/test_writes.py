@@ -25,7 +25,7 @@ from django.core.files.base import ContentFile, File
 from minio import Minio
 from minio.error import S3Error
 
-from django_minio_backend.s3http import BACKOFF_BASE, MAX_DELAY, _retry_delay
+from django_minio_backend.connection import BACKOFF_BASE, MAX_DELAY, _retry_delay
 from django_minio_backend.settings import MiB
 from tests.faultproxy import Action, FaultProxy, Relay, RelayThenRespond, RequestHead, Respond, s3_error
 from tests.helpers import MULTIPART, PART, Stream, as_io, open_uploads, private_storage, put_bytes, stored_bytes

@@ -17,9 +17,9 @@ from django.contrib.staticfiles.management.commands import collectstatic
 from django.core.files.storage import Storage
 from django.core.management.base import CommandError
 
+from ...batch import UploadBatch, UploadFailed
 from ...names import clean_prefix
 from ...static import MinioBackendStatic
-from ...uploads import UploadBatch, UploadFailed
 
 
 class Command(collectstatic.Command):

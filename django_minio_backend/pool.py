@@ -1,26 +1,31 @@
-"""The urllib3 pool of the built-in HTTP client, whose connections and retries honour the call's deadline.
+"""Building urllib3 pools: the one factory, whose connections and retries honour the call's deadline.
 
-A connection used under a deadline (deadlines.within) connects and waits for the answer's head no longer than
-what remains, and is watched from the start of its request until it goes back to the pool, so the watchdog can
-cut it when the deadline passes. A streamed answer's body is not watched while the caller does something
-else; each read of it is (`receiving`). The SDK's requests retry with `DeadlineRetry`, whose waits are capped.
+`new_pool` is the only place a pool is built (the shared pool of an alias, the health probe's own), so both
+verify TLS alike. A connection used under a deadline (deadlines.within) connects and waits for the answer's
+head no longer than what remains, and is watched from the start of its request until it goes back to the
+pool, so the watchdog can cut it when the deadline passes. A streamed answer's body is not watched while
+the caller does something else; each read of it is (`receiving`). The SDK's requests retry with
+`DeadlineRetry`, whose waits are capped.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 from types import TracebackType
-from typing import Any
+from typing import Any, Final, Literal
 
+import certifi
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import InvalidHeader
 
 from .deadlines import Deadline, current, retry_wait, watchdog
+from .settings import MinioSettings
 
-__all__ = ["DeadlinePoolManager", "DeadlineRetry", "idle", "receiving"]
+__all__ = ["SDK_RETRIES", "DeadlineRetry", "idle", "new_pool", "receiving"]
 
 
 class WatchedHTTPConnection(HTTPConnection):
@@ -110,6 +115,31 @@ class DeadlineRetry(urllib3.Retry):
             with contextlib.suppress(InvalidHeader):
                 delay = self.get_retry_after(response)
         retry_wait(self.get_backoff_time() if delay is None else delay)
+
+
+# The SDK's calls through the shared pool: a few retries of idempotent calls, with capped waits; when they run out
+# the server's own error is raised.
+SDK_RETRIES: Final = DeadlineRetry(
+    total=2, connect=2, read=0, backoff_factor=0.2, status_forcelist=(502, 503, 504), raise_on_status=False
+)
+
+
+def new_pool(
+    settings: MinioSettings, *, timeout: urllib3.Timeout, retries: urllib3.Retry | Literal[False]
+) -> urllib3.PoolManager:
+    """A pool of deadline-aware connections to the alias's server. TLS is verified against certifi's CAs (or
+    SSL_CERT_FILE); when the user gave a MINIO_HTTP_CLIENT, a pool built besides it (the health probe's) takes
+    its connection options instead."""
+    if settings.http_client is not None:
+        options: dict[str, Any] = dict(settings.http_client.connection_pool_kw)
+    else:
+        options = {
+            "cert_reqs": "CERT_REQUIRED",
+            "ca_certs": os.environ.get("SSL_CERT_FILE") or certifi.where(),
+            "maxsize": max(10, settings.upload_workers * 2),
+        }
+    options.update(timeout=timeout, retries=retries)
+    return DeadlinePoolManager(**options)
 
 
 def idle(response: urllib3.BaseHTTPResponse) -> None:

@@ -1,36 +1,54 @@
-"""Header-signed S3 requests over the alias's shared urllib3 pool, with bounded retries.
+"""The connection to one server with one identity: this process's pool, SDK client and signed requests.
 
-Uploads and ranged reads come through here because the SDK cannot send every header they need
-(If-None-Match on writes) and its upload path is slow; everything else stays on the SDK.
-A request is repeated only when repeating it cannot change the outcome: the server cannot have acted on
-it (the connection never opened, the body never fully left this process, or the server said it timed
-out reading it), the caller says it is idempotent, or, for a write that may have been carried out (a
-5xx answer, or a connection lost after the whole request went out), the caller's `settle` has made
-sure that sending it again is safe.
+One pool and one `minio.Minio` per (endpoint, credentials, TLS, region, timeouts) per process, so storages
+built for many buckets share connections. Both live in per-process registries: a forked child (gunicorn,
+celery prefork) builds its own instead of sharing sockets with its parent, and `S3Connection` looks them
+up at each use, never keeping one.
+
+Uploads and ranged reads send header-signed requests of their own (`S3Connection.request`), because the
+SDK cannot send every header they need (If-None-Match on writes) and its upload path is slow; everything
+else goes through the SDK client. A signed request is repeated only when repeating it cannot change the
+outcome: the server cannot have acted on it (the connection never opened, the body never fully left this
+process, or the server said it timed out reading it), the caller says it is idempotent, or, for a write
+that may have been carried out (a 5xx answer, or a connection lost after the whole request went out), the
+caller's `settle` has made sure that sending it again is safe.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import http
 import logging
 import random
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, NamedTuple, TypeVar, cast
 
 import urllib3
+from minio import Minio
 from minio.error import S3Error
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, InvalidHeader
 from urllib3.util import Retry
 
-from . import client as clients
 from . import deadlines
+from .per_process import PerProcess
+from .pool import SDK_RETRIES, new_pool
 from .settings import MinioSettings
-from .signing import SigningCredentials, canonical_query, quote_object_key, sign_headers
+from .signing import UNSIGNED_PAYLOAD, SigningCredentials, canonical_query, quote_object_key, sign_headers
 
-__all__ = ["ATTEMPTS", "Buffer", "S3Connection", "SourceError", "error_from_xml"]
+__all__ = [
+    "ATTEMPTS",
+    "Buffer",
+    "S3Connection",
+    "SourceError",
+    "client_key",
+    "error_from_xml",
+    "get_client",
+    "http_pool",
+    "new_client",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +59,76 @@ RETRY_CODES: Final = frozenset({"InternalError", "RequestTimeout", "ServiceUnava
 BACKOFF_BASE: Final = 0.2
 MAX_DELAY: Final = deadlines.MAX_RETRY_DELAY  # a longer Retry-After is cut to this; attempts stay bounded either way
 ERROR_BODY_LIMIT: Final = 64 * 1024  # an error document is a few hundred bytes; more is not read
+
+
+# -- this process's pools and SDK clients -----------------------------------------------------------------------
+
+
+class _ClientKey(NamedTuple):
+    endpoint: str
+    access_key: str
+    credentials_id: str  # changes with the secret, which the key never holds
+    secure: bool
+    region: str
+    connect_timeout: float
+    read_timeout: float
+    custom_pool: int
+
+
+_clients: PerProcess[_ClientKey, Minio] = PerProcess()
+_pools: PerProcess[_ClientKey, urllib3.PoolManager] = PerProcess()
+
+
+def client_key(settings: MinioSettings) -> _ClientKey:
+    """What tells two aliases' clients apart; computed once by callers that look a pool up per request."""
+    return _ClientKey(
+        endpoint=settings.endpoint,
+        access_key=settings.access_key,
+        credentials_id=settings.credentials_id,
+        secure=settings.use_https,
+        region=settings.region,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        custom_pool=id(settings.http_client) if settings.http_client is not None else 0,
+    )
+
+
+def _shared_pool(settings: MinioSettings) -> urllib3.PoolManager:
+    """The user's MINIO_HTTP_CLIENT, or ours: bounded timeouts (the SDK's default waits 5 minutes), cut further by
+    the call's deadline."""
+    timeout = urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout)
+    return settings.http_client or new_pool(settings, timeout=timeout, retries=SDK_RETRIES)
+
+
+def http_pool(settings: MinioSettings, key: _ClientKey | None = None) -> urllib3.PoolManager:
+    """This process's pool behind the alias's client; `key` is `client_key(settings)`, passed by callers that
+    look the pool up per request."""
+    return _pools.get(client_key(settings) if key is None else key, _shared_pool, settings)
+
+
+def get_client(settings: MinioSettings, key: _ClientKey | None = None) -> Minio:
+    """This process's shared SDK client for internal traffic (MINIO_ENDPOINT)."""
+    key = client_key(settings) if key is None else key
+    return _clients.get(key, _shared_client, settings, key)
+
+
+def _shared_client(settings: MinioSettings, key: _ClientKey) -> Minio:
+    return new_client(settings, http_pool(settings, key))
+
+
+def new_client(settings: MinioSettings, pool: urllib3.PoolManager) -> Minio:
+    """An SDK client for this alias's internal endpoint over the given pool (not cached)."""
+    return Minio(
+        endpoint=settings.endpoint,
+        access_key=settings.access_key,
+        secret_key=settings.secret_key,
+        secure=settings.use_https,
+        region=settings.region,
+        http_client=pool,
+    )
+
+
+# -- signed requests --------------------------------------------------------------------------------------------
 
 
 class SourceError(Exception):
@@ -137,10 +225,11 @@ def _within_deadline(request: _Request) -> _Request:
 
 
 class S3Connection:
-    """Signed requests to one endpoint with one identity, through the alias's shared pool.
+    """One endpoint with one identity: signed requests through the alias's shared pool, and its SDK client.
 
-    The pool is looked up in this process's registry at each request (a dict lookup by a key computed
-    here once), never kept: an instance used before a fork must not hand the parent's sockets to the child.
+    The pool and the client are looked up in this process's registries at each use (a dict lookup by a key
+    computed here once), never kept: an instance used before a fork must not hand the parent's sockets to the
+    child. A storage owns one, shared by its uploads, its reads and its SDK calls.
     """
 
     __slots__ = ("_base", "_credentials", "_deadline", "_host", "_pool_key", "_scheme", "_settings", "endpoint")
@@ -151,9 +240,19 @@ class S3Connection:
         self._base = f"{self._scheme}://{settings.endpoint}"
         self._credentials = SigningCredentials(settings.access_key, settings.secret_key, settings.region)
         self._settings = settings
-        self._pool_key = clients.client_key(settings)
+        self._pool_key = client_key(settings)
         self._deadline = settings.request_deadline
         self.endpoint = settings.endpoint
+
+    @property
+    def client(self) -> Minio:
+        """This process's SDK client for the endpoint and identity."""
+        return get_client(self._settings, self._pool_key)
+
+    def body_digest(self, body: Buffer) -> str:
+        """The payload hash to sign an in-memory body with: its SHA-256 over plain HTTP, so the server rejects a
+        corrupted one; TLS already guarantees integrity, so there the CPU is saved."""
+        return UNSIGNED_PAYLOAD if self._scheme == "https" else hashlib.sha256(body).hexdigest()
 
     @_within_deadline
     def request(
@@ -192,7 +291,7 @@ class S3Connection:
             extra["Content-Length"] = str(length)
         else:
             raise ValueError("a streamed body needs its length")
-        pool = clients.http_pool(self._settings, self._pool_key)
+        pool = http_pool(self._settings, self._pool_key)
         response: urllib3.BaseHTTPResponse | None = None
         failure: BaseException | None = None
         for attempt in range(ATTEMPTS):

@@ -1,26 +1,25 @@
-"""URL building for one (alias, bucket): plain public URLs and presigned GETs, without network I/O."""
+"""Building the URLs of one bucket: plain public URLs and presigned GETs, without network I/O."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
-from typing import Final
+from datetime import timedelta
+from typing import TypeAlias
 
 from .settings import MAX_EXPIRY, MIN_EXPIRY, MinioSettings
-from .signing import PresignedURLSigner, SigningCredentials, quote_object_key
+from .signing import PresignedURLSigner, SigningCredentials, normalise_endpoint, quote_object_key
 
-_DEFAULT_PORTS: Final = {"http": ":80", "https": ":443"}
+# A per-call URL lifetime: seconds or a timedelta, None for the alias's MINIO_URL_EXPIRY_HOURS.
+Expiry: TypeAlias = int | float | timedelta | None
 
 
 def external_base(settings: MinioSettings) -> tuple[str, str]:
     """(scheme, host) that users' browsers reach; default ports are dropped like every S3 client does."""
-    scheme = "https" if settings.external_use_https else "http"
-    host = settings.external_endpoint.removesuffix(_DEFAULT_PORTS[scheme])
-    return scheme, host
+    return normalise_endpoint("https" if settings.external_use_https else "http", settings.external_endpoint)
 
 
-def expiry_seconds(expire: int | float | timedelta | None, default: int) -> int:
+def expiry_seconds(expire: Expiry, default: int) -> int:
     """Validate a per-call expiry (1 s .. 7 days); None means the alias default."""
     if expire is None:
         return default
@@ -53,43 +52,20 @@ class URLBuilder:
     def is_public(self) -> bool:
         return self._public
 
-    def public_url(self, name: str) -> str:
-        return self._public_prefix + quote_object_key(name)
-
-    def presigned_url(
-        self,
-        name: str,
-        *,
-        parameters: Mapping[str, str] | None = None,
-        expire: int | float | timedelta | None = None,
-        now: datetime | int | None = None,
-    ) -> str:
+    def url(self, name: str, *, parameters: Mapping[str, str] | None = None, expire: Expiry = None) -> str:
+        """Public buckets get a plain URL (parameters cannot be honoured unsigned); private ones are signed."""
+        if self._public and not parameters:
+            return self._public_prefix + quote_object_key(name)
         return self._signer.presign_get(
             bucket=self.bucket,
             key=name,
             expires=expiry_seconds(expire, self._default_expiry),
-            now=int(time.time()) if now is None else now,
+            now=int(time.time()),
             query=parameters,
         )
 
-    def url(
-        self,
-        name: str,
-        *,
-        parameters: Mapping[str, str] | None = None,
-        expire: int | float | timedelta | None = None,
-    ) -> str:
-        """Public buckets get a plain URL (parameters cannot be honoured unsigned); private ones are signed."""
-        if self._public and not parameters:
-            return self._public_prefix + quote_object_key(name)
-        return self.presigned_url(name, parameters=parameters, expire=expire)
-
     def url_many(
-        self,
-        names: Iterable[str],
-        *,
-        parameters: Mapping[str, str] | None = None,
-        expire: int | float | timedelta | None = None,
+        self, names: Iterable[str], *, parameters: Mapping[str, str] | None = None, expire: Expiry = None
     ) -> dict[str, str]:
         """``url()`` of each name, keyed by name; presigned ones share one signing time."""
         if self._public and not parameters:
