@@ -16,6 +16,7 @@ from typing import Annotated, Any, Final
 from urllib.parse import urlsplit
 
 import msgspec
+import msgspec.inspect
 import urllib3
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
@@ -140,17 +141,17 @@ class MinioSettings(Options, frozen=True, kw_only=True):
         return bucket in self.public_set
 
 
-def _schema() -> tuple[msgspec.inspect.Field, ...]:
+def _fields() -> tuple[msgspec.inspect.Field, ...]:
+    """The keys as msgspec reads the schema: name, type with its bound, required or not."""
     info = msgspec.inspect.type_info(Options)
-    assert isinstance(info, msgspec.inspect.StructType)
-    return info.fields
+    return info.fields if isinstance(info, msgspec.inspect.StructType) else ()
 
 
-KEYS: Final = tuple(field.encode_name for field in _schema())
-REQUIRED_KEYS: Final = frozenset(field.encode_name for field in _schema() if field.required)
+KEYS: Final = tuple(field.encode_name for field in _fields())
+REQUIRED_KEYS: Final = frozenset(field.encode_name for field in _fields() if field.required)
 BOUNDS: Final = {  # key -> the message for a value outside the bound its type declares
     field.encode_name: str(field.type.extra_json_schema["description"])
-    for field in _schema()
+    for field in _fields()
     if isinstance(field.type, msgspec.inspect.Metadata) and field.type.extra_json_schema
 }
 _RESOLVED: Final = frozenset(MinioSettings.__annotations__)  # MinioSettings computes these, whatever Options holds
@@ -203,7 +204,7 @@ def _listed_as_both(options: Options) -> str | None:
     return f"and MINIO_PRIVATE_BUCKETS both list {both}" if both else None
 
 
-Rule = Callable[[Options], "str | None"]  # the problem with the key's value, or None
+Rule = Callable[[Options], str | None]  # the problem with the key's value, or None
 
 
 def _unless(holds: Callable[[Options], bool], problem: str) -> Rule:
