@@ -287,6 +287,7 @@ def parse_options(alias: str, options: Mapping[str, Any]) -> MinioSettings:
 
 @sensitive_variables("options", "kept")
 def _derive(alias: str, options: Options) -> MinioSettings:
+    """The parsed keys, and what MinioSettings resolves or derives from them, computed once for the hot paths."""
     kept = MaskedOptions(
         {name: value for name, value in msgspec.structs.asdict(options).items() if name not in _RESOLVED}
     )
@@ -321,6 +322,8 @@ def get_settings(alias: str) -> MinioSettings:
 def settings_for(alias: str, overrides: Mapping[str, Any]) -> MinioSettings:
     """An alias's settings under one storage's keyword MINIO_* overrides: the alias's own (parsed once) when
     they only repeat its OPTIONS, as for a storage Django built; parsed for this storage otherwise."""
+    if not overrides:
+        return get_settings(alias)
     base = alias_options(alias)
     if overrides.items() <= base.items():
         return get_settings(alias)
