@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from django.core.cache import caches
 
-from . import BaseURLCache, CacheUnavailable
+from .base import BaseURLCache, CacheUnavailable
 
 __all__ = ["DjangoURLCache"]
 

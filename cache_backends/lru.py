@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 
-from . import BaseURLCache
+from .base import BaseURLCache
 
 __all__ = ["LRUCache"]
 

@@ -18,7 +18,7 @@ from redis import ConnectionPool, Redis, RedisError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from . import BaseURLCache, CacheUnavailable
+from .base import BaseURLCache, CacheUnavailable
 
 __all__ = ["RedisURLCache"]
 

@@ -9,6 +9,11 @@ from django.apps import AppConfig
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
+from .aliases import minio_aliases
+from .checks import check_minio_settings, parse_error_id
+from .policies import initialize_buckets, plan
+from .settings import get_settings
+
 logger = logging.getLogger("django_minio_backend")
 
 # Commands that exist to report problems: at start-up they neither fail on bad settings nor touch the server.
@@ -25,8 +30,6 @@ class DjangoMinioBackendConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self) -> None:
-        from .checks import check_minio_settings
-
         checks.register(check_minio_settings)
         if running_command() in DIAGNOSTIC_COMMANDS:
             return
@@ -42,9 +45,6 @@ def running_command() -> str | None:
 
 def parse_all() -> list[tuple[str, bool]]:
     """Parse every MinIO alias; returns (alias, MINIO_CONSISTENCY_CHECK_ON_START). Errors carry their check id."""
-    from .checks import parse_error_id
-    from .settings import get_settings, minio_aliases
-
     found: list[tuple[str, bool]] = []
     for alias in minio_aliases():
         try:
@@ -56,8 +56,6 @@ def parse_all() -> list[tuple[str, bool]]:
 
 def initialize_on_start(aliases: list[str]) -> None:
     """Create the missing buckets of these aliases and apply their policies, once for all of them."""
-    from .policies import initialize_buckets, plan
-
     reports = initialize_buckets(plan(aliases))
     for report in reports:
         if report.error is None and report.actions:

@@ -18,9 +18,11 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from .aliases import alias_options, minio_aliases
+from .masking import redact_url
 from .names import bucket_name_problem
 from .policies import BucketTarget, normalized, targets_for
-from .settings import MinioSettings, SettingError, alias_options, minio_aliases, parse_options, redact_url
+from .settings import MinioSettings, SettingError, parse_options
 
 PREFIX = "django_minio_backend."
 BOTH_PRIVATE_AND_PUBLIC = PREFIX + "E001"

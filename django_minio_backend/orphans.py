@@ -33,9 +33,9 @@ from django.db import models
 from minio import Minio
 from minio.deleteobjects import DeleteObject
 
+from .aliases import is_static_alias, minio_aliases
 from .connection import get_client
-from .policies import is_static_alias
-from .settings import MinioSettings, get_settings, minio_aliases
+from .settings import MinioSettings, get_settings
 from .static import MinioBackendStatic
 from .storage import MinioBackend
 

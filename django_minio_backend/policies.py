@@ -20,14 +20,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings as django_settings
-from django.utils.module_loading import import_string
 from minio import Minio
 from minio.error import S3Error
 
+from .aliases import is_static_alias, minio_aliases
 from .connection import S3Connection, get_client
 from .lifecycle import ABORT_AFTER_DAYS, LifecycleRefused, ensure_abort_rule
-from .settings import MinioSettings, get_settings, minio_aliases
+from .settings import MinioSettings, get_settings
 
 POLICY_VERSION = "2012-10-17"
 NO_POLICY_CODES = frozenset({"NoSuchBucketPolicy", "NoSuchPolicy"})
@@ -154,15 +153,6 @@ def is_public_read_policy(policy: dict[str, Any], bucket: str) -> bool:
 
 
 # -- planning ---------------------------------------------------------------------------------------
-def is_static_alias(alias: str) -> bool:
-    """True when the alias's backend is MinioBackendStatic (or a subclass)."""
-    from .static import MinioBackendStatic
-
-    storages: Mapping[str, Any] = getattr(django_settings, "STORAGES", {}) or {}
-    backend = import_string(storages[alias]["BACKEND"])
-    return isinstance(backend, type) and issubclass(backend, MinioBackendStatic)
-
-
 def managed_buckets(alias: str, settings: MinioSettings) -> tuple[str, ...]:
     """The buckets `initialize_buckets` creates for this alias (see the module docstring)."""
     if is_static_alias(alias):

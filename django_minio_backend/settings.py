@@ -1,25 +1,31 @@
 """Typed, parse-once settings for every MinIO storage alias.
 
-Users keep the `MINIO_*` keys of the previous release inside `STORAGES[alias]["OPTIONS"]`.
-They are converted into a frozen `MinioSettings` once per alias (and once per distinct set of
-constructor overrides), so the request path never touches raw dictionaries.
+`Options` is the one declaration of the `MINIO_*` keys users write in `STORAGES[alias]["OPTIONS"]`: each field
+is a key with its type, default and, where a type can say it, its bound; `RULES` checks what a type cannot.
+`MinioSettings` adds the values derived from the keys. Each alias is parsed once (and each distinct set of
+constructor overrides once per storage), so the request path reads plain attributes, never raw dictionaries.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
+from typing import Annotated, Any, Final
+from urllib.parse import urlsplit
 
 import msgspec
+import msgspec.inspect
 import urllib3
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.views.decorators.debug import sensitive_variables
+from msgspec import Meta
 
+from .aliases import alias_options
+from .masking import MaskedOptions
 from .signing import MAX_PRESIGN_EXPIRES, credentials_fingerprint
 
 MiB: Final = 1024 * 1024
@@ -30,9 +36,19 @@ MAX_PART_SIZE: Final = 5 * 1024 * MiB
 DEFAULT_MEDIA_BUCKET: Final = "auto-generated-bucket-media-files"
 DEFAULT_STATIC_BUCKET: Final = "auto-generated-bucket-static-files"
 URL_CACHE_KEYS: Final = ("MINIO_URL_CACHING_ENABLED", "MINIO_URL_CACHE_TIMEOUT", "MINIO_URL_CACHE_PREFIX")
+URL_CACHE_BACKENDS: Final = ("lru", "redis", "django")
 MAX_TIMEOUT: Final = 86_400.0  # seconds; a longer socket or thread wait overflows the platform's timers
+_FINITE: Final = sys.float_info.max  # as an upper bound it refuses infinity (NaN fails every bound)
 
 PolicyHook = tuple[str, dict[str, Any]]
+
+# Bounds msgspec checks while converting; the description is the message for a value outside them.
+Count = Annotated[int, Meta(ge=1, description="must be >= 1")]
+Timeout = Annotated[float, Meta(gt=0, le=MAX_TIMEOUT, description=f"must be > 0 and at most {MAX_TIMEOUT:.0f} seconds")]
+PartSize = Annotated[int, Meta(ge=MIN_PART_SIZE, le=MAX_PART_SIZE, description="must be between 5 MiB and 5 GiB")]
+Threshold = Annotated[int, Meta(ge=0, description="must be >= 0")]
+Deadline = Annotated[float, Meta(gt=0, le=_FINITE, description="must be > 0 seconds and finite")]
+ListingTTL = Annotated[float, Meta(ge=0, le=_FINITE, description="must be >= 0 seconds (0 turns the listing off)")]
 
 
 class SettingError(ImproperlyConfigured):
@@ -47,204 +63,108 @@ class SettingError(ImproperlyConfigured):
         self.problem = problem
 
 
-# Keys whose values never appear in a repr: the names Django's error reports hide among settings.
-_HIDDEN_KEYS = re.compile("API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE", flags=re.IGNORECASE)
-_STARS: Final = "********"
+def _key_of(field: str) -> str:
+    return f"MINIO_{field.upper()}"
 
 
-def redact_url(url: str) -> str:
-    """`url` without its user info or a `password=` query parameter, for messages and reprs."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return _STARS
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = f"{_STARS}@{netloc.rpartition('@')[2]}"
-    pairs = parts.query.split("&") if parts.query else []
-    query = "&".join(f"password={_STARS}" if pair.partition("=")[0].lower() == "password" else pair for pair in pairs)
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
-
-
-def _shown(name: object, value: object) -> str:
-    if isinstance(name, str) and _HIDDEN_KEYS.search(name):
-        return repr(_STARS)
-    if isinstance(name, str) and name.upper().endswith("URL") and isinstance(value, str):
-        return repr(redact_url(value))
-    return repr(value)
-
-
-class MaskedOptions(dict[str, Any]):
-    """OPTIONS as a dict whose repr hides secrets (keys like Django's hidden settings, passwords in URLs), so
-    storages, tracebacks and Django's error page never show them. Compares equal to the plain dict."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "{" + ", ".join(f"{name!r}: {_shown(name, value)}" for name, value in self.items()) + "}"
-
-
-class _Options(msgspec.Struct, forbid_unknown_fields=True, rename="upper"):
-    """The raw OPTIONS schema; field names are the user's keys without the `MINIO_` prefix."""
+class Options(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, rename=_key_of):
+    """The OPTIONS schema, one field per key, in the README's order: the key is MINIO_ + the field's name
+    upper-cased (unless the field names it), then its type (with its bound, if any) and its default.
+    tests/test_settings_table.py holds the README's settings table to it."""
 
     endpoint: str
     access_key: str
     secret_key: str
     use_https: bool = False
     region: str = "us-east-1"
-    external_endpoint: str | None = None
-    external_endpoint_use_https: bool | None = None
-    private_buckets: list[str] = []
-    public_buckets: list[str] = []
+    external_endpoint: str | None = None  # None or "": MINIO_ENDPOINT
+    external_endpoint_use_https: bool | None = None  # None: MINIO_USE_HTTPS
+    private_buckets: tuple[str, ...] = ()
+    public_buckets: tuple[str, ...] = ()
     default_bucket: str = DEFAULT_MEDIA_BUCKET
     static_files_bucket: str = DEFAULT_STATIC_BUCKET
-    url_expiry_hours: timedelta = MAX_EXPIRY
+    url_expiry: timedelta = msgspec.field(default=MAX_EXPIRY, name="MINIO_URL_EXPIRY_HOURS")  # a timedelta
     consistency_check_on_start: bool = False
     bucket_check_on_save: bool = False
-    policy_hooks: list[tuple[str, dict[str, Any]]] = []
+    policy_hooks: tuple[PolicyHook, ...] = ()
     multipart_upload: bool = False
-    multipart_threshold: int = 10 * MiB
-    multipart_part_size: int = 10 * MiB
-    http_client: Any = None
+    multipart_threshold: Threshold = 10 * MiB
+    multipart_part_size: PartSize = 10 * MiB
+    upload_workers: Count = 4
+    read_chunk_size: Count = 4 * MiB
+    http_client: urllib3.PoolManager | None = None
+    connect_timeout: Timeout = 5.0
+    read_timeout: Timeout = 60.0
+    health_check_timeout: Timeout = 3.0
+    request_deadline: Deadline = 30.0
     url_caching_enabled: bool = False
-    url_cache_timeout: int | None = None
-    url_cache_prefix: str = "minio_url_"
     url_cache_backend: str = "django"
+    url_cache_timeout: int | None = None  # None: 80 % of the expiry
+    url_cache_prefix: str = "minio_url_"
     url_cache_redis_url: str | None = None
     url_cache_django_alias: str = "default"
-    url_cache_max_entries: int = 10_000
-    upload_workers: int = 4
-    read_chunk_size: int = 4 * MiB
-    connect_timeout: float = 5.0
-    read_timeout: float = 60.0
-    health_check_timeout: float = 3.0
-    request_deadline: float = 30.0
+    url_cache_max_entries: Count = 10_000
     bucket_listing: bool = False
-    static_listing_ttl: float = 60.0
+    static_listing_ttl: ListingTTL = 60.0
 
     def __repr__(self) -> str:
-        return f"_Options(endpoint={self.endpoint!r}, access_key={self.access_key!r})"
+        return f"{type(self).__name__}(endpoint={self.endpoint!r}, access_key={self.access_key!r})"
 
     def __rich_repr__(self) -> list[tuple[str, Any]]:
+        """What rich's pretty printer shows: the fields of repr(), never the secret (msgspec's default shows all)."""
         return [("endpoint", self.endpoint), ("access_key", self.access_key)]
 
 
-class MinioSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """Validated settings of one storage alias (plus any constructor overrides)."""
+class MinioSettings(Options, frozen=True, kw_only=True):
+    """Validated settings of one storage alias (plus any constructor overrides): the keys as parsed, those whose
+    unset value means "from another key" redeclared resolved, and the values derived from them, each computed
+    once (url() and save() read them on every call)."""
 
     alias: str
-    endpoint: str
-    access_key: str
-    secret_key: str
+    endpoint: str  # lower-cased: browsers send host names lower-cased and the signature covers the host
+    external_endpoint: str  # MINIO_EXTERNAL_ENDPOINT, or MINIO_ENDPOINT; lower-cased
+    external_use_https: bool  # MINIO_EXTERNAL_ENDPOINT_USE_HTTPS, or MINIO_USE_HTTPS
+    url_cache_timeout: int  # MINIO_URL_CACHE_TIMEOUT, or 80 % of the expiry
+    url_expiry_seconds: int
     credentials_id: str  # a keyed hash of both keys: tells credentials apart in cache and client keys
-    use_https: bool
-    region: str
-    external_endpoint: str
-    external_use_https: bool
-    private_buckets: tuple[str, ...]
-    public_buckets: tuple[str, ...]
-    default_bucket: str
-    static_files_bucket: str
-    url_expiry: timedelta
-    consistency_check_on_start: bool
-    bucket_check_on_save: bool
-    policy_hooks: tuple[PolicyHook, ...]
-    multipart_upload: bool
-    multipart_threshold: int
-    multipart_part_size: int
-    http_client: urllib3.PoolManager | None
-    url_caching_enabled: bool
-    url_cache_timeout: int
-    url_cache_prefix: str
-    url_cache_backend: str
-    url_cache_redis_url: str | None
-    url_cache_django_alias: str
-    url_cache_max_entries: int
-    upload_workers: int
-    read_chunk_size: int
-    connect_timeout: float
-    read_timeout: float
-    health_check_timeout: float
-    request_deadline: float
-    bucket_listing: bool
-    static_listing_ttl: float
-    public_set: frozenset[str]
+    public_set: frozenset[str]  # the public buckets and the static bucket, which is always public
+    all_buckets: tuple[str, ...]  # every bucket this alias manages, each once, in a stable order
 
     def __repr__(self) -> str:
         return f"MinioSettings(alias={self.alias!r}, endpoint={self.endpoint!r}, access_key={self.access_key!r})"
 
     def __rich_repr__(self) -> list[tuple[str, Any]]:
-        """What rich's pretty printer shows: the fields of repr(), never the secret (msgspec's default shows all)."""
         return [("alias", self.alias), ("endpoint", self.endpoint), ("access_key", self.access_key)]
 
     def is_public(self, bucket: str) -> bool:
         """The static bucket is always public; the default bucket is private unless listed public."""
         return bucket in self.public_set
 
-    @property
-    def url_expiry_seconds(self) -> int:
-        return int(self.url_expiry.total_seconds())
 
-    @property
-    def all_buckets(self) -> tuple[str, ...]:
-        """Every bucket this alias manages, each once, in a stable order."""
-        ordered = (*self.private_buckets, *self.public_buckets, self.default_bucket)
-        return tuple(dict.fromkeys(ordered))
+def _fields() -> tuple[msgspec.inspect.Field, ...]:
+    """The keys as msgspec reads the schema: name, type with its bound, required or not."""
+    info = msgspec.inspect.type_info(Options)
+    return info.fields if isinstance(info, msgspec.inspect.StructType) else ()
 
 
-def _key(alias: str, name: str) -> str:
-    return f"STORAGES[{alias!r}]['OPTIONS'][{name!r}]"
+KEYS: Final = tuple(field.encode_name for field in _fields())
+REQUIRED_KEYS: Final = frozenset(field.encode_name for field in _fields() if field.required)
+BOUNDS: Final = {  # key -> the message for a value outside the bound its type declares
+    field.encode_name: str(field.type.extra_json_schema["description"])
+    for field in _fields()
+    if isinstance(field.type, msgspec.inspect.Metadata) and field.type.extra_json_schema
+}
+_RESOLVED: Final = frozenset(MinioSettings.__annotations__)  # MinioSettings computes these, whatever Options holds
 
 
-_LOCATION = re.compile(r"\$\.(\w+)")
+def _seconds(value: timedelta) -> int:
+    return int(value.total_seconds())
 
 
-def _fail(alias: str, error: msgspec.ValidationError) -> SettingError:
-    """Turn msgspec's `... - at `$.FIELD`` into a message naming alias and key."""
-    text = str(error)
-    found = _LOCATION.search(text)
-    if "Object missing required field" in text:
-        key = "MINIO_" + text.split("`")[1]
-        return SettingError(f"{_key(alias, key)} is required", alias=alias, key=key, problem="missing")
-    if "Object contains unknown field" in text:
-        key = "MINIO_" + text.split("`")[1]
-        return SettingError(f"{_key(alias, key)} is not a known setting", alias=alias, key=key, problem="unknown")
-    if found:
-        key = "MINIO_" + found.group(1)
-        reason = text.split(" - at ")[0]
-        return SettingError(f"{_key(alias, key)}: {reason}", alias=alias, key=key, problem="type")
-    return SettingError(f"STORAGES[{alias!r}]['OPTIONS']: {text}", alias=alias, key=None, problem="type")
-
-
-def _strip_prefix(alias: str, options: Mapping[str, Any]) -> MaskedOptions:
-    stripped = MaskedOptions()
-    for name in options:  # no local holds a value: this frame shows on error pages
-        if not isinstance(name, str) or not name.startswith("MINIO_"):
-            message = f"{_key(alias, name)} is not a known setting (keys start with MINIO_)"
-            raise SettingError(message, alias=alias, key=str(name), problem="unknown")
-        stripped[name.removeprefix("MINIO_")] = options[name]
-    return stripped
-
-
-# The frames that hold OPTIONS keep them in MaskedOptions, since Django's DEBUG page shows every local;
-# sensitive_variables also blanks them in the reports sent with DEBUG off.
-@sensitive_variables("options", "merged", "raw")
-def parse_options(alias: str, options: Mapping[str, Any]) -> MinioSettings:
-    """Validate raw OPTIONS (never mutating them) and derive the final settings."""
-    merged = MaskedOptions(options)
-    for name in URL_CACHE_KEYS:  # older projects set these at the top level of settings.py
-        if name not in merged and hasattr(django_settings, name):
-            merged[name] = getattr(django_settings, name)
-    try:
-        raw = msgspec.convert(_strip_prefix(alias, merged), _Options, strict=True)
-    except msgspec.ValidationError as exc:
-        raise _fail(alias, exc) from None
-    return _derive(alias, raw)
-
-
-def _require(condition: bool, alias: str, name: str, message: str) -> None:
-    if not condition:
-        raise SettingError(f"{_key(alias, name)} {message}", alias=alias, key=name, problem="value")
+def _cache_timeout(options: Options) -> int:
+    if options.url_cache_timeout is not None:
+        return options.url_cache_timeout
+    return int(_seconds(options.url_expiry) * 0.8)
 
 
 def _host_problem(value: str) -> str | None:
@@ -270,133 +190,124 @@ def _host_problem(value: str) -> str | None:
     return None
 
 
-@sensitive_variables("raw")
-def _derive(alias: str, raw: _Options) -> MinioSettings:
-    problem = _host_problem(raw.endpoint)
-    _require(problem is None, alias, "MINIO_ENDPOINT", problem or "")
-    if raw.external_endpoint:  # "" means unset, as None does
-        problem = _host_problem(raw.external_endpoint)
-        if problem is not None and "://" in raw.external_endpoint:
-            problem += " (MINIO_EXTERNAL_ENDPOINT_USE_HTTPS chooses https)"
-        _require(problem is None, alias, "MINIO_EXTERNAL_ENDPOINT", problem or "")
-    both = sorted(set(raw.private_buckets) & set(raw.public_buckets))
-    _require(not both, alias, "MINIO_PUBLIC_BUCKETS", f"and MINIO_PRIVATE_BUCKETS both list {both}")
-    _require(
-        MIN_EXPIRY <= raw.url_expiry_hours <= MAX_EXPIRY, alias, "MINIO_URL_EXPIRY_HOURS", "must be 1 second .. 7 days"
-    )
-    _require(
-        MIN_PART_SIZE <= raw.multipart_part_size <= MAX_PART_SIZE,
-        alias,
-        "MINIO_MULTIPART_PART_SIZE",
-        "must be between 5 MiB and 5 GiB",
-    )
-    _require(raw.multipart_threshold >= 0, alias, "MINIO_MULTIPART_THRESHOLD", "must be >= 0")
-    _require(raw.upload_workers >= 1, alias, "MINIO_UPLOAD_WORKERS", "must be >= 1")
-    _require(raw.read_chunk_size >= 1, alias, "MINIO_READ_CHUNK_SIZE", "must be >= 1")
-    _require(raw.url_cache_max_entries >= 1, alias, "MINIO_URL_CACHE_MAX_ENTRIES", "must be >= 1")
-    _require(
-        0 <= raw.static_listing_ttl < float("inf"),
-        alias,
-        "MINIO_STATIC_LISTING_TTL",
-        "must be >= 0 seconds (0 turns the listing off)",
-    )
-    for name, value in (
-        ("MINIO_CONNECT_TIMEOUT", raw.connect_timeout),
-        ("MINIO_READ_TIMEOUT", raw.read_timeout),
-        ("MINIO_HEALTH_CHECK_TIMEOUT", raw.health_check_timeout),
-    ):
-        _require(0 < value <= MAX_TIMEOUT, alias, name, f"must be > 0 and at most {MAX_TIMEOUT:.0f} seconds")
-    _require(0 < raw.request_deadline < float("inf"), alias, "MINIO_REQUEST_DEADLINE", "must be > 0 seconds and finite")
-    _require(
-        raw.http_client is None or isinstance(raw.http_client, urllib3.PoolManager),
-        alias,
-        "MINIO_HTTP_CLIENT",
-        "must be a urllib3.PoolManager",
-    )
-    _require(
-        raw.external_endpoint_use_https is None or raw.external_endpoint is not None,
-        alias,
-        "MINIO_EXTERNAL_ENDPOINT_USE_HTTPS",
+def _external_endpoint_problem(options: Options) -> str | None:
+    if not options.external_endpoint:  # "" means unset, as None does
+        return None
+    problem = _host_problem(options.external_endpoint)
+    if problem is not None and "://" in options.external_endpoint:
+        problem += " (MINIO_EXTERNAL_ENDPOINT_USE_HTTPS chooses https)"
+    return problem
+
+
+def _listed_as_both(options: Options) -> str | None:
+    both = sorted(set(options.private_buckets) & set(options.public_buckets))
+    return f"and MINIO_PRIVATE_BUCKETS both list {both}" if both else None
+
+
+Rule = Callable[[Options], str | None]  # the problem with the key's value, or None
+
+
+def _unless(holds: Callable[[Options], bool], problem: str) -> Rule:
+    return lambda options: None if holds(options) else problem
+
+
+# What no type can say: checked in this order once msgspec has converted the types, each naming its key.
+RULES: Final[Mapping[str, Rule]] = {
+    "MINIO_ENDPOINT": lambda options: _host_problem(options.endpoint),
+    "MINIO_EXTERNAL_ENDPOINT": _external_endpoint_problem,
+    "MINIO_PUBLIC_BUCKETS": _listed_as_both,
+    "MINIO_URL_EXPIRY_HOURS": _unless(lambda o: MIN_EXPIRY <= o.url_expiry <= MAX_EXPIRY, "must be 1 second .. 7 days"),
+    "MINIO_EXTERNAL_ENDPOINT_USE_HTTPS": _unless(
+        lambda o: o.external_endpoint_use_https is None or o.external_endpoint is not None,
         "is set but MINIO_EXTERNAL_ENDPOINT is not",
-    )
-    expiry_seconds = int(raw.url_expiry_hours.total_seconds())
-    cache_timeout = raw.url_cache_timeout if raw.url_cache_timeout is not None else int(expiry_seconds * 0.8)
-    _require(
-        0 < cache_timeout <= expiry_seconds,
-        alias,
-        "MINIO_URL_CACHE_TIMEOUT",
+    ),
+    "MINIO_URL_CACHE_TIMEOUT": _unless(
+        lambda o: 0 < _cache_timeout(o) <= _seconds(o.url_expiry),
         "must be > 0 and not longer than MINIO_URL_EXPIRY_HOURS",
+    ),
+    "MINIO_URL_CACHE_BACKEND": _unless(
+        lambda o: not o.url_caching_enabled or o.url_cache_backend in URL_CACHE_BACKENDS or "." in o.url_cache_backend,
+        'must be "lru", "redis", "django" or a dotted path to a class',
+    ),
+    "MINIO_URL_CACHE_REDIS_URL": _unless(
+        lambda o: not o.url_caching_enabled or o.url_cache_backend != "redis" or bool(o.url_cache_redis_url),
+        'is required by MINIO_URL_CACHE_BACKEND "redis"',
+    ),
+}
+
+
+def _key(alias: str, name: object) -> str:
+    return f"STORAGES[{alias!r}]['OPTIONS'][{name!r}]"
+
+
+_LOCATION = re.compile(r"\$\.(\w+)")
+
+
+def _fail(alias: str, error: msgspec.ValidationError) -> SettingError:
+    """Turn msgspec's `... - at `$.KEY`` into a message naming alias and key."""
+    text = str(error)
+    if "Object missing required field" in text:
+        key = text.split("`")[1]
+        return SettingError(f"{_key(alias, key)} is required", alias=alias, key=key, problem="missing")
+    if "Object contains unknown field" in text:
+        key = text.split("`")[1]
+        return SettingError(f"{_key(alias, key)} is not a known setting", alias=alias, key=key, problem="unknown")
+    found = _LOCATION.search(text)
+    if found is None:
+        return SettingError(f"STORAGES[{alias!r}]['OPTIONS']: {text}", alias=alias, key=None, problem="type")
+    key, reason = found.group(1), text.split(" - at ")[0]
+    if key in BOUNDS and ", got " not in reason:  # the right type, out of its bound
+        return SettingError(f"{_key(alias, key)} {BOUNDS[key]}", alias=alias, key=key, problem="value")
+    return SettingError(f"{_key(alias, key)}: {reason}", alias=alias, key=key, problem="type")
+
+
+# The frames that hold OPTIONS keep them in MaskedOptions, since Django's DEBUG page shows every local;
+# sensitive_variables also blanks them in the reports sent with DEBUG off.
+@sensitive_variables("options", "merged", "parsed")
+def parse_options(alias: str, options: Mapping[str, Any]) -> MinioSettings:
+    """Validate raw OPTIONS (never mutating them) and derive the final settings."""
+    merged = MaskedOptions(options)
+    for name in URL_CACHE_KEYS:  # older projects set these at the top level of settings.py
+        if name not in merged and hasattr(django_settings, name):
+            merged[name] = getattr(django_settings, name)
+    for name in merged:  # no local holds a value: this frame shows on error pages
+        if not isinstance(name, str) or not name.startswith("MINIO_"):
+            message = f"{_key(alias, name)} is not a known setting (keys start with MINIO_)"
+            raise SettingError(message, alias=alias, key=str(name), problem="unknown")
+    try:
+        parsed = msgspec.convert(merged, Options, strict=True)
+    except msgspec.ValidationError as exc:
+        raise _fail(alias, exc) from None
+    for key, rule in RULES.items():
+        problem = rule(parsed)
+        if problem is not None:
+            raise SettingError(f"{_key(alias, key)} {problem}", alias=alias, key=key, problem="value")
+    return _derive(alias, parsed)
+
+
+@sensitive_variables("options", "kept")
+def _derive(alias: str, options: Options) -> MinioSettings:
+    """The parsed keys, and what MinioSettings resolves or derives from them, computed once for the hot paths."""
+    kept = MaskedOptions(
+        {name: value for name, value in msgspec.structs.asdict(options).items() if name not in _RESOLVED}
     )
-    if raw.url_caching_enabled:
-        backend = raw.url_cache_backend
-        _require(
-            backend in ("lru", "redis", "django") or "." in backend,
-            alias,
-            "MINIO_URL_CACHE_BACKEND",
-            'must be "lru", "redis", "django" or a dotted path to a class',
-        )
-        _require(
-            backend != "redis" or bool(raw.url_cache_redis_url),
-            alias,
-            "MINIO_URL_CACHE_REDIS_URL",
-            'is required by MINIO_URL_CACHE_BACKEND "redis"',
-        )
-    # Host names are case-insensitive and browsers send them lower-cased; the signature covers the host.
-    external = (raw.external_endpoint or raw.endpoint).lower()
-    external_https = raw.external_endpoint_use_https
     return MinioSettings(
+        **kept,
         alias=alias,
-        endpoint=raw.endpoint.lower(),
-        access_key=raw.access_key,
-        secret_key=raw.secret_key,
-        credentials_id=credentials_fingerprint(raw.access_key, raw.secret_key),
-        use_https=raw.use_https,
-        region=raw.region,
-        external_endpoint=external,
-        external_use_https=raw.use_https if external_https is None else external_https,
-        private_buckets=tuple(raw.private_buckets),
-        public_buckets=tuple(raw.public_buckets),
-        default_bucket=raw.default_bucket,
-        static_files_bucket=raw.static_files_bucket,
-        url_expiry=raw.url_expiry_hours,
-        consistency_check_on_start=raw.consistency_check_on_start,
-        bucket_check_on_save=raw.bucket_check_on_save,
-        policy_hooks=tuple((bucket, policy) for bucket, policy in raw.policy_hooks),
-        multipart_upload=raw.multipart_upload,
-        multipart_threshold=raw.multipart_threshold,
-        multipart_part_size=raw.multipart_part_size,
-        http_client=raw.http_client,
-        url_caching_enabled=raw.url_caching_enabled,
-        url_cache_timeout=cache_timeout,
-        url_cache_prefix=raw.url_cache_prefix,
-        url_cache_backend=raw.url_cache_backend,
-        url_cache_redis_url=raw.url_cache_redis_url,
-        url_cache_django_alias=raw.url_cache_django_alias,
-        url_cache_max_entries=raw.url_cache_max_entries,
-        upload_workers=raw.upload_workers,
-        read_chunk_size=raw.read_chunk_size,
-        connect_timeout=raw.connect_timeout,
-        read_timeout=raw.read_timeout,
-        health_check_timeout=raw.health_check_timeout,
-        request_deadline=raw.request_deadline,
-        bucket_listing=raw.bucket_listing,
-        static_listing_ttl=raw.static_listing_ttl,
-        public_set=frozenset((*raw.public_buckets, raw.static_files_bucket)),
+        endpoint=options.endpoint.lower(),
+        external_endpoint=(options.external_endpoint or options.endpoint).lower(),
+        external_use_https=(
+            options.use_https if options.external_endpoint_use_https is None else options.external_endpoint_use_https
+        ),
+        url_cache_timeout=_cache_timeout(options),
+        url_expiry_seconds=_seconds(options.url_expiry),
+        credentials_id=credentials_fingerprint(options.access_key, options.secret_key),
+        public_set=frozenset((*options.public_buckets, options.static_files_bucket)),
+        all_buckets=tuple(dict.fromkeys((*options.private_buckets, *options.public_buckets, options.default_bucket))),
     )
 
 
 _cache: dict[str, MinioSettings] = {}
-
-
-def alias_options(alias: str) -> MaskedOptions:
-    """A copy of the OPTIONS of a STORAGES alias; an unknown alias is an error, never a fallback to 'default'."""
-    config = (getattr(django_settings, "STORAGES", {}) or {}).get(alias)  # no local holds all of STORAGES
-    if config is None:
-        raise ImproperlyConfigured(f"STORAGES has no alias {alias!r}")
-    options = config.get("OPTIONS") or {}
-    if not isinstance(options, Mapping):
-        raise SettingError(f"STORAGES[{alias!r}]['OPTIONS'] must be a dict", alias=alias, key=None, problem="type")
-    return MaskedOptions(options)
 
 
 def get_settings(alias: str) -> MinioSettings:
@@ -407,33 +318,16 @@ def get_settings(alias: str) -> MinioSettings:
     return found
 
 
-def alias_for(options: Mapping[str, Any], fallback: str) -> str:
-    """Find which STORAGES alias these OPTIONS came from (Django passes OPTIONS as kwargs, not the alias)."""
-    storages: Mapping[str, Any] = getattr(django_settings, "STORAGES", {}) or {}
-    if fallback in storages and (storages[fallback].get("OPTIONS") or {}) == options:
-        return fallback
-    for alias, config in storages.items():
-        if (config.get("OPTIONS") or {}) == options:
-            return str(alias)
-    return fallback
-
-
-def minio_aliases() -> list[str]:
-    """STORAGES aliases whose backend is one of ours (or a subclass)."""
-    from django.utils.module_loading import import_string
-
-    from .storage import MinioBackend
-
-    found: list[str] = []
-    storages: Mapping[str, Any] = getattr(django_settings, "STORAGES", {}) or {}
-    for alias, config in storages.items():
-        try:
-            backend = import_string(config["BACKEND"])
-        except ImportError:
-            continue
-        if isinstance(backend, type) and issubclass(backend, MinioBackend):
-            found.append(str(alias))
-    return found
+@sensitive_variables("overrides", "base")
+def settings_for(alias: str, overrides: Mapping[str, Any]) -> MinioSettings:
+    """An alias's settings under one storage's keyword MINIO_* overrides: the alias's own (parsed once) when
+    they only repeat its OPTIONS, as for a storage Django built; parsed for this storage otherwise."""
+    if not overrides:
+        return get_settings(alias)
+    base = alias_options(alias)
+    if overrides.items() <= base.items():
+        return get_settings(alias)
+    return parse_options(alias, MaskedOptions({**base, **overrides}))
 
 
 def _clear_cache(*, setting: str, **_: object) -> None:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 from minio.deleteobjects import DeleteObject
 
+from .aliases import STATIC
 from .listing import NOT_LISTED, BucketListing, ListedObject, listing_for
 from .names import clean_name
 from .storage import MinioBackend
@@ -31,12 +32,18 @@ class MinioBackendStatic(MinioBackend):
     """
 
     default_alias: ClassVar[str] = "staticfiles"
+    minio_role: ClassVar[str] = STATIC
 
-    def __init__(self, bucket_name: str = "", storage_name: str | None = None, **options: Any) -> None:
-        options.setdefault("replace_existing", True)  # collectstatic replaces files in place
+    def __init__(
+        self,
+        bucket_name: str = "",
+        storage_name: str | None = None,
+        replace_existing: bool = True,  # collectstatic replaces files in place
+        **options: Any,
+    ) -> None:
         if bucket_name:  # a static bucket is public whatever its name: its URLs are never signed
             options.setdefault("MINIO_STATIC_FILES_BUCKET", bucket_name)
-        super().__init__(bucket_name=bucket_name, storage_name=storage_name, **options)
+        super().__init__(bucket_name, storage_name, replace_existing, **options)
 
     def _default_bucket(self) -> str:
         return self.settings.static_files_bucket

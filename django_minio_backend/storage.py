@@ -24,22 +24,16 @@ from django.views.decorators.debug import sensitive_variables
 from minio import Minio
 from minio.datatypes import Object
 
+from .aliases import MEDIA, alias_for
 from .connection import S3Connection
 from .deadlines import each_within, within
 from .errors import BucketNotFoundError, is_not_found
 from .files import MinioFile, RangedReader
 from .health import MinioServerStatus, check_server
+from .masking import MaskedOptions
 from .names import clean_name, clean_prefix, refuse_backslash
 from .presign import Expiry, URLBuilder
-from .settings import (
-    URL_CACHE_KEYS,
-    MaskedOptions,
-    MinioSettings,
-    alias_for,
-    alias_options,
-    get_settings,
-    parse_options,
-)
+from .settings import REQUIRED_KEYS, URL_CACHE_KEYS, MinioSettings, settings_for
 from .source import UploadSource
 from .upload import Uploader, WriteMode
 from .urlcache import CachedURLBuilder
@@ -69,6 +63,7 @@ class MinioBackend(Storage):
     """
 
     default_alias: ClassVar[str] = "default"
+    minio_role: ClassVar[str] = MEDIA  # how aliases.py tells our aliases, and static from media, without importing us
 
     @sensitive_variables("options")
     def __init__(
@@ -78,6 +73,10 @@ class MinioBackend(Storage):
         replace_existing: bool = False,
         **options: Any,
     ) -> None:
+        # The keyword arguments as the caller wrote them (Django's deconstructible records them before any
+        # __init__ runs, so a subclass's defaults are not among them): for a storage Django built, its
+        # alias's OPTIONS, the keys it took as named parameters included.
+        self._given = MaskedOptions(getattr(self, "_constructor_args", ((), {}))[1])
         self._bucket_name = bucket_name
         self._storage_name = storage_name
         self._options = MaskedOptions(options)  # the instance shows no secret (vars(), error pages)
@@ -89,13 +88,17 @@ class MinioBackend(Storage):
     # work before settings are complete and follow override_settings(STORAGES=...) like Django's own.
     @cached_property
     def alias(self) -> str:
-        if self._storage_name:
-            return self._storage_name
-        return alias_for(self._options, self.default_alias) if self._options else self.default_alias
+        return alias_for(
+            self._given,
+            backend=type(self),
+            default=self.default_alias,
+            named=self._storage_name,
+            complete=REQUIRED_KEYS,
+        )
 
     @cached_property
     def settings(self) -> MinioSettings:
-        return self._resolve_settings(self.alias, self._options)
+        return settings_for(self.alias, self._options)
 
     @cached_property
     def bucket(self) -> str:
@@ -121,16 +124,6 @@ class MinioBackend(Storage):
         if setting in ("STORAGES", *URL_CACHE_KEYS):
             for name in ("alias", "settings", "bucket", "_urls", "_connection", "_uploader"):
                 self.__dict__.pop(name, None)
-
-    @staticmethod
-    @sensitive_variables("options", "base")
-    def _resolve_settings(alias: str, options: Mapping[str, Any]) -> MinioSettings:
-        if not options:
-            return get_settings(alias)
-        base = alias_options(alias)
-        if base == options:
-            return get_settings(alias)
-        return parse_options(alias, MaskedOptions({**base, **options}))
 
     def _default_bucket(self) -> str:
         return self.settings.default_bucket

@@ -8,7 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import storages
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...settings import minio_aliases
+from ...aliases import minio_aliases
 from ...storage import MinioBackend
 
 
