@@ -11,7 +11,7 @@ import sys
 from datetime import timedelta
 
 import django
-from _timing import interleaved, us_per_call
+from _timing import interleaved, us_per_call  # type: ignore[import-not-found]  # perf/ is on sys.path
 from django.conf import settings
 
 

@@ -187,9 +187,9 @@ class Results:
             for library in libraries:
                 cells = []
                 for (metric, _), width in zip(metrics, widths, strict=True):
-                    fig = by_key.get((library, metric))
+                    shown = by_key.get((library, metric))
                     ratio = ratios.get((case, metric, library))
-                    text = "-" if fig is None else _amount(fig.value)
+                    text = "-" if shown is None else _amount(shown.value)
                     if ratio is not None:
                         text += f" [{ratio:.2f}x]"
                     cells.append(f"{text:>{width}}")
@@ -200,8 +200,8 @@ class Results:
             yield ""
             yield f"curve: {curve.name} ({curve.y_label}, {curve.y_unit} against {curve.x_label})"
             for library, points in curve.series.items():
-                shown = ", ".join(f"{x:,.0f}: {_amount(y)}" for x, y in sorted(points))
-                yield f"  {library:24} {shown}"
+                listed = ", ".join(f"{x:,.0f}: {_amount(y)}" for x, y in sorted(points))
+                yield f"  {library:24} {listed}"
                 yield f"  {'':24} growth: {growth(points, curve.y_unit, curve.per)['text']}"
         for check in (check for check in self.checks if check.topic == topic):
             verdict = "met" if check.met else "NOT MET"

@@ -124,8 +124,8 @@ class _Library:
             self.storage = PreviousBackend(bucket_name=BUCKET, storage_name="default")
         elif name == STORAGES:
             _configure_django({}, "django.core.files.storage.FileSystemStorage")
-            from boto3.s3.transfer import TransferConfig
-            from storages.backends.s3 import S3Storage
+            from boto3.s3.transfer import TransferConfig  # type: ignore[import-untyped]
+            from storages.backends.s3 import S3Storage  # type: ignore[import-untyped]
 
             self.storage = S3Storage(
                 bucket_name=BUCKET,

@@ -105,7 +105,7 @@ def _previous_release(bench: Bench, names: list[str]) -> dict[str, float] | str:
 def _django_storages(bench: Bench) -> Callable[[str], str] | None:
     if not storages_installed():
         return None
-    from storages.backends.s3 import S3Storage
+    from storages.backends.s3 import S3Storage  # type: ignore[import-untyped]
 
     storage = S3Storage(
         bucket_name=PRIVATE,
@@ -225,16 +225,16 @@ def run(bench: Bench) -> None:
         results.add(TOPIC, "private url(), URL caching on", "time", PREVIOUS, previous["cached"], US, "lower")
         results.note(TOPIC, f"{PREVIOUS} with URL caching on sends a HEAD per url() call")
 
-    value = {key: timed[label] for key, label in labels.items()}
-    raw = value[("private url()", SDK)]
-    results.check(TOPIC, "private url() uncached / raw SDK presign", value[("private url()", OURS)] / raw, "<= 0.125")
+    by_key = {key: timed[label] for key, label in labels.items()}
+    raw = by_key[("private url()", SDK)]
+    results.check(TOPIC, "private url() uncached / raw SDK presign", by_key[("private url()", OURS)] / raw, "<= 0.125")
     if not isinstance(previous, str):
         results.check(
-            TOPIC, "public url() / previous release", value[("public url()", OURS)] / previous["public"], "<= 0.5"
+            TOPIC, "public url() / previous release", by_key[("public url()", OURS)] / previous["public"], "<= 0.5"
         )
-    results.check(TOPIC, "LRU cache hit, µs", value[("private url(), cache hit, lru", OURS)], "<= 2")
-    redis_hit = value[("private url(), cache hit, redis", OURS)]
-    bare_get = value[("private url(), cache hit, redis", "redis-py GET round trip")]
+    results.check(TOPIC, "LRU cache hit, µs", by_key[("private url(), cache hit, lru", OURS)], "<= 2")
+    redis_hit = by_key[("private url(), cache hit, redis", OURS)]
+    bare_get = by_key[("private url(), cache hit, redis", "redis-py GET round trip")]
     results.check(TOPIC, "redis cache hit / bare redis GET", redis_hit / bare_get, "<= 1.5")
     results.check(TOPIC, "S3 requests during all cache hits", requests_on_hits, "<= 0")
     bare.close()
@@ -252,13 +252,12 @@ def _url_many_curve(
     sizes = bench.pick([1, 10, 100, 1_000, 10_000], [1, 10, 100])
     names = _names(sizes[-1], prefix="many")
     _put_all(admin, names)
-    entries = {"MINIO_URL_CACHE_MAX_ENTRIES": 4 * len(names)}  # two entries a name: all of them fit
     lru = MinioBackend(
         bucket_name=PRIVATE,
         storage_name="default",
         MINIO_URL_CACHING_ENABLED=True,
         MINIO_URL_CACHE_BACKEND="lru",
-        **entries,
+        MINIO_URL_CACHE_MAX_ENTRIES=4 * len(names),  # two entries a name: all of them fit
     )
     redis = MinioBackend(
         bucket_name=PRIVATE,
@@ -283,14 +282,18 @@ def _url_many_curve(
     cases: dict[str, Case] = {}
     for label, call in series.items():
         for size in sizes:
-            chosen = names[:size]
-            cases[f"{label}|{size}"] = ((lambda _, call=call, chosen=chosen: call(chosen)), ["call"])
+            cases[f"{label}|{size}"] = (_one_call(call, names[:size]), ["call"])
     passes, budget = bench.pick((5, 0.05), (1, 0.005))
     timed = interleaved(cases, passes=passes, budget=budget)
     curve = bench.results.curve(TOPIC, "url_many(N names)", "names", "time per call", "µs", per="names")
     for key, micros in timed.items():
-        label, size = key.rsplit("|", 1)
-        curve.add(label, int(size), micros)
+        label, count = key.rsplit("|", 1)
+        curve.add(label, int(count), micros)
+
+
+def _one_call(call: Callable[[Sequence[str]], object], names: Sequence[str]) -> Callable[[str], object]:
+    """A case for _timing: each timed call is one call for all of `names`."""
+    return lambda _: call(names)
 
 
 def main() -> None:
