@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from perf._bench import Bench
+    from perf._bench import PREVIOUS_REQUIREMENTS, Bench
     from perf._machine import machine
     from perf._results import Results
     from tests.servers import start_seaweedfs
@@ -47,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = Results()
     outcome: dict[str, dict[str, object]] = {}
     print(f"perf: {'quick ' if args.quick else ''}run of {', '.join(topics)}; starting SeaweedFS ...", flush=True)
+    if args.quick:
+        print("(--quick checks that everything runs: its sizes are too small for figures or growth)")
     server = start_seaweedfs()
     with tempfile.TemporaryDirectory(prefix="perf-") as workdir:
         bench = Bench(quick=args.quick, results=results, server=server, workdir=Path(workdir))
@@ -74,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         quick=args.quick,
         command=["python", "-m", "perf", *(argv if argv is not None else sys.argv[1:])],
         topics=outcome,
-        machine=machine(ROOT),
+        machine={**machine(ROOT), "previous_release": " with ".join(PREVIOUS_REQUIREMENTS)},
     )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -140,6 +140,7 @@ def write_report(document: dict[str, Any], directory: Path) -> Path:
                 ("CPU", f"{machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB"),
                 ("OS, Python", f"{machine['os']}, Python {machine['python']}"),
                 ("server", machine["server"] or "?"),
+                ("previous release", machine.get("previous_release", "?")),
                 ("commit", f"{machine['git_commit']}{' (with local changes)' if machine['git_dirty'] else ''}"),
                 ("load average at the end", " ".join(f"{load:.2f}" for load in machine["load_average"])),
                 *((name, version) for name, version in machine["libraries"].items() if version),
