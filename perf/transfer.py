@@ -6,10 +6,11 @@ the cost of one save against its size (1 KiB ... 256 MiB: per-request overhead, 
 
 Each library runs in a fresh child process per repeat, which saves batches of files of one size
 (200 x 1 KiB ... 1 x 256 MiB) and then reads each batch back with open() and read(1 MiB) until the end
-(the SDK: get_object() and stream(1 MiB)). For each batch it reports seconds, peak RSS growth above the
-process's state just before (VmHWM, reset per batch), and process CPU time (all its threads, no child
-processes). 8 MiB parts, 4 in parallel wherever the library lets us say so. MB/s are 10^6 bytes per
-second; of the repeats, the fastest time, the least CPU and the highest memory count.
+(the SDK: get_object() and stream(1 MiB)), each direction repeated until it has taken half a second.
+For each batch it reports seconds, peak RSS growth above the process's state just before (VmHWM, reset
+per batch), and process CPU time (all its threads, no child processes). 8 MiB parts, 4 in parallel
+wherever the library lets us say so. MB/s are 10^6 bytes per second; of the repeats, the fastest time,
+the least CPU and the highest memory count.
 
 The previous release has our module name, so it runs from its own directory (with the minio SDK version
 it pins), only in a child process whose PYTHONPATH points there. Its multipart path (put_object with
@@ -54,6 +55,7 @@ FULL = [
     (1, 256 * MiB),
 ]
 QUICK = [(4, KiB), (2, 64 * KiB), (2, MiB), (1, 16 * MiB)]
+MIN_SECONDS = 0.5  # each batch is repeated until it has taken this long (--quick: once)
 TARGET_SIZES = {64 * MiB, 256 * MiB}  # where the download and CPU targets are checked (quick: its largest)
 
 
@@ -183,21 +185,49 @@ class _Library:
         return total
 
 
-def _batch(library: _Library, files: list[tuple[str, str]]) -> dict[str, Any]:
+def _passes(action: Callable[[int], None], min_seconds: float) -> dict[str, float]:
+    """Seconds and CPU seconds per pass of `action(pass)`, repeated until it has taken `min_seconds` (at least
+    once), so that short batches still give figures well above the noise; the peak memory of all passes."""
+    passes = 0
+
+    def repeated() -> None:
+        nonlocal passes
+        started = time.perf_counter()
+        while passes == 0 or time.perf_counter() - started < min_seconds:
+            action(passes)
+            passes += 1
+
+    measured = _measure(repeated)
+    return {
+        "s": measured["s"] / passes,
+        "cpu_s": measured["cpu_s"] / passes,
+        "rss_mib": measured["rss_mib"],
+        "passes": passes,
+    }
+
+
+def _batch(library: _Library, files: list[tuple[str, str]], min_seconds: float) -> dict[str, Any]:
+    """Save the files (under new names each pass), then read back what the last pass saved."""
     names: list[str] = []
-    up = _measure(lambda: names.extend(library.upload(path, name) for path, name in files))
-    sizes: list[int] = []
-    down = _measure(lambda: sizes.extend(library.download(name) for name in names))
+
+    def upload(index: int) -> None:
+        names[:] = [library.upload(path, name.format(index)) for path, name in files]
+
+    def download(_: int) -> None:
+        sizes = [library.download(name) for name in names]
+        if sizes != expected:
+            raise SystemExit(f"{library.name}: read back {sizes}, expected {expected}")
+
     expected = [os.path.getsize(path) for path, _ in files]
-    if sizes != expected:
-        raise SystemExit(f"{library.name}: read back {sizes}, expected {expected}")
-    return {"upload": up, "download": down}
+    return {"upload": _passes(upload, min_seconds), "download": _passes(download, min_seconds)}
 
 
-def child(library_name: str, server: dict[str, str], batches: list[list[tuple[str, str]]]) -> list[dict[str, Any]]:
+def child(
+    library_name: str, server: dict[str, str], batches: list[list[tuple[str, str]]], min_seconds: float
+) -> list[dict[str, Any]]:
     library = _Library(library_name, server["endpoint"], server["access_key"], server["secret_key"])
     library.warm_up(batches[0][0][0])
-    return [_batch(library, files) for files in batches]
+    return [_batch(library, files, min_seconds) for files in batches]
 
 
 # -- parent side -------------------------------------------------------------------------------------
@@ -224,7 +254,15 @@ def _run_child(bench: Bench, library: str, batches: list[list[tuple[str, str]]])
         "access_key": bench.server.access_key,
         "secret_key": bench.server.secret_key,
     }
-    command = [sys.executable, __file__, "--child", library, json.dumps(server), json.dumps(batches)]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        library,
+        json.dumps(server),
+        json.dumps(batches),
+        str(bench.pick(MIN_SECONDS, 0.0)),
+    ]
     found: list[dict[str, Any]] = child_json(command, env=clean_env(pythonpath), cwd=bench.workdir, label=library)
     return found
 
@@ -277,7 +315,7 @@ def run(bench: Bench) -> None:
         for library in libraries:  # interleaved, so drift in the machine's load hits all alike
             prefix = f"{library}/{run_index}/"
             batches = [
-                [(path, f"{prefix}{size}/{index}.bin") for index in range(count)]
+                [(path, f"{prefix}{size}/{{}}/{index}.bin") for index in range(count)]  # {}: the pass
                 for (count, size), path in zip(plan, paths, strict=True)
             ]
             found = _run_child(bench, library, batches)
@@ -288,6 +326,7 @@ def run(bench: Bench) -> None:
                     for direction in ("upload", "download"):
                         mine, new = best[direction], row[direction]
                         mine.update(
+                            passes=mine["passes"] + new["passes"],
                             s=min(mine["s"], new["s"]),
                             cpu_s=min(mine["cpu_s"], new["cpu_s"]),
                             rss_mib=max(mine["rss_mib"], new["rss_mib"]),
@@ -309,8 +348,28 @@ def run(bench: Bench) -> None:
                 results.add(TOPIC, case, "CPU", label, measured["cpu_s"] / (moved / GiB), "CPU s/GiB", "lower")
                 results.add(TOPIC, case, "peak RSS growth", label, measured["rss_mib"], "MiB", "lower")
                 per_file[direction].add(label, size, measured["s"] / count)
-    results.note(TOPIC, f"best of {repeat}; {PART // MiB} MiB parts, {WORKERS} workers; reads of {READ // MiB} MiB")
+    for direction, curve in per_file.items():
+        for library, points in curve.series.items():
+            results.note(TOPIC, f"{direction}, {library}: {_overhead_and_throughput(points)}")
+    results.note(
+        TOPIC,
+        f"best of {repeat} runs, each repeating a batch for at least {bench.pick(MIN_SECONDS, 0.0)} s; "
+        f"{PART // MiB} MiB parts, {WORKERS} workers; reads of {READ // MiB} MiB",
+    )
     _check(bench, plan)
+
+
+def _overhead_and_throughput(points: list[tuple[float, float]]) -> str:
+    """The curve as t(size) = overhead + size / throughput: the overhead is the time of the smallest file, the
+    throughput what the largest adds to it; the two cost alike at overhead x throughput bytes."""
+    (smallest, overhead), (largest, seconds) = min(points), max(points)
+    if seconds <= overhead or largest <= smallest:
+        return f"{overhead * 1e3:.2f} ms per request; no throughput to tell"
+    rate = (largest - smallest) / (seconds - overhead)
+    return (
+        f"{overhead * 1e3:.2f} ms per request, {rate / 1e6:.0f} MB/s beyond it; "
+        f"the two cost alike at {overhead * rate / KiB:,.0f} KiB"
+    )
 
 
 def _check(bench: Bench, plan: list[tuple[int, int]]) -> None:
@@ -347,7 +406,7 @@ def _check(bench: Bench, plan: list[tuple[int, int]]) -> None:
 def main() -> None:
     if sys.argv[1:2] == ["--child"]:
         library, server, batches = sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
-        print(json.dumps(child(library, server, batches)))
+        print(json.dumps(child(library, server, batches, float(sys.argv[5]))))
         return
     from perf.__main__ import topic_main
 
