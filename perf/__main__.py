@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -43,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tests.servers import start_seaweedfs
 
     started = datetime.now(tz=UTC)
+    where = {**machine(ROOT), "previous_release": " with ".join(PREVIOUS_REQUIREMENTS)}  # the code as it starts
     clock = time.perf_counter()
     results = Results()
     outcome: dict[str, dict[str, object]] = {}
@@ -76,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         quick=args.quick,
         command=["python", "-m", "perf", *(argv if argv is not None else sys.argv[1:])],
         topics=outcome,
-        machine={**machine(ROOT), "previous_release": " with ".join(PREVIOUS_REQUIREMENTS)},
+        machine={**where, "load_average_at_end": list(os.getloadavg())},
     )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
