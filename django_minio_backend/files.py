@@ -1,12 +1,12 @@
 """The file object returned by `storage.open()`: seekable, fetching byte ranges on demand.
 
 Reading the first KB of a 10 GB object costs one chunk-sized GET. Reading on in order keeps using the
-open response; past its end, ranges of a few chunks follow, each asked for on the shared pool while the
-one before is read, so the server is already sending it when it is needed. A seek elsewhere just moves
-the position. Bytes go from the socket straight into the caller's buffer; memory is a 64 KiB buffer
-plus what the caller asks for (a range asked for ahead waits in the socket's buffer, not ours). Every
-GET carries the ETag seen at open() in If-Match, so a file replaced while being read fails instead of
-mixing two versions.
+open response; past its end, ranges of a few chunks follow, each twice the one before up to a bound (a
+long read costs few requests), each asked for on the shared pool while the one before is read, so the
+server is already sending it when it is needed. A seek elsewhere just moves the position. Bytes go from
+the socket straight into the caller's buffer; memory is a 64 KiB buffer plus what the caller asks for
+(a range asked for ahead waits in the socket's buffer, not ours). Every GET carries the ETag seen at
+open() in If-Match, so a file replaced while being read fails instead of mixing two versions.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 MAX_SPAN: Final = 1 << 30  # a single GET never asks for more than this
 READ_AHEAD_CHUNKS: Final = 4  # reading on in order: ranges of this many chunks, each asked for ahead
+READ_AHEAD_MAX_CHUNKS: Final = 16  # ... doubling from one range to the next up to this many
 # BufferedReader's buffer: small reads (lines, FileResponse's 4 KiB blocks) are served from it, while reads
 # of a multiple of it go straight into the caller's result, received from the socket with no copy in between.
 READ_BUFFER: Final = 64 * 1024
@@ -76,6 +77,7 @@ class RangedReader(io.RawIOBase):
         self._response_at = 0  # position of the next byte the open response will give
         self._range = (0, 0)  # the last range asked for, [start, end)
         self._ahead: _Ahead | None = None
+        self._span = chunk_size * READ_AHEAD_CHUNKS  # the size of the next range read in order
 
     @classmethod
     def open(
@@ -211,11 +213,12 @@ class RangedReader(io.RawIOBase):
     def _response_for(self, position: int, wanted: int) -> urllib3.BaseHTTPResponse:
         """The open response if it is at `position`, else a new range:
 
-        - reading on where the last range ended: READ_AHEAD_CHUNKS chunks, and the range after it is asked
-          for while this one is read, so the server is already sending it (into the socket's buffer, not
-          ours) when it is needed (after the first chunk, once half of that is read);
+        - reading on where the last range ended: READ_AHEAD_CHUNKS chunks, each such range twice the one
+          before up to READ_AHEAD_MAX_CHUNKS, and the range after it is asked for while this one is read,
+          so the server is already sending it (into the socket's buffer, not ours) when it is needed
+          (after the first chunk, once half of that is read);
         - inside the last range (a dropped connection resumed, or a short seek): the rest of that range;
-        - elsewhere: one chunk, or what the caller wants.
+        - elsewhere: one chunk, or what the caller wants (and reading on from there starts small again).
         """
         if self._response is not None and self._response_at == position:
             return self._response
@@ -230,7 +233,12 @@ class RangedReader(io.RawIOBase):
                 if ahead is not None:
                     _discard(ahead.future)
                     ahead = None
-                span = self._chunk_size * READ_AHEAD_CHUNKS if reading_on else max(self._chunk_size, wanted)
+                if reading_on:
+                    span = self._span
+                    self._grow_span()
+                else:
+                    span = max(self._chunk_size, wanted)
+                    self._span = self._chunk_size * READ_AHEAD_CHUNKS
                 end = min(self._size, position + min(span, MAX_SPAN))
             response = self._get(position, end)
             self._ahead = ahead  # still right after a resumed range
@@ -269,12 +277,18 @@ class RangedReader(io.RawIOBase):
         """Ask for a range on this process's shared pool (looked up now: a file may outlive a fork)."""
         if not self._read_ahead_workers:
             return
-        end = min(self._size, start + self._chunk_size * READ_AHEAD_CHUNKS)
+        end = min(self._size, start + min(self._span, MAX_SPAN))
         try:
             future = shared_executor(self._read_ahead_workers).submit(self._get, start, end)
         except RuntimeError:  # the pool is shut down (the interpreter is exiting): read without asking ahead
             return
+        self._grow_span()
         self._ahead = _Ahead(start, end, future)
+
+    def _grow_span(self) -> None:
+        """Twice the range for the next read in order, up to READ_AHEAD_MAX_CHUNKS chunks: each range is a
+        signed request and a round trip, so a long read asks for few, while a short one asks for little."""
+        self._span = min(2 * self._span, self._chunk_size * READ_AHEAD_MAX_CHUNKS)
 
     def _collect(self, ahead: _Ahead) -> urllib3.BaseHTTPResponse:
         """The response asked for ahead; asked for here if the pool has not started on it (it is busy)."""

@@ -1,37 +1,38 @@
-"""collectstatic benchmark: requests and wall time of a first run and an unchanged re-run.
+"""collectstatic: requests and wall time of a first run and an unchanged re-run, at one size for every
+backend, and against the number of files (100 ... 5,000) for ours, the previous release and django-storages.
 
-    python -m perf.collectstatic [--files 200] [--repeat 3]
+    python -m perf.collectstatic [--quick] [--json PATH]
 
-Every run is a process of its own (as in a deploy) against one SeaweedFS started here, into a fresh
-public bucket per backend and repeat. Requests are every HTTP request the storage's client sent
-(our CountingPoolManager as MINIO_HTTP_CLIENT, or botocore's HTTP session for django-storages).
-Times are the median of the repeats of `call_command("collectstatic")` inside that process. The
-previous release (django-minio-backend 4.4.4, same module name) is loaded in its process from a
-separate directory with the minio SDK it pins, both installed there with pip when missing;
-django-storages runs when installed.
+Every run is a process of its own (as in a deploy), into a fresh public bucket per backend, size and
+repeat. Requests are every HTTP request the storage's client sent (our CountingPoolManager as
+MINIO_HTTP_CLIENT, or botocore's HTTP session for django-storages). Times are the median of the repeats
+of `call_command("collectstatic")` inside that process. The previous release (django-minio-backend
+4.4.4, same module name) is loaded in its process from a separate directory with the minio SDK it pins.
 """
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from perf._bench import PREVIOUS, child_json, clean_env, previous_release, storages_installed
+from perf._results import OURS
+
+if TYPE_CHECKING:
+    from perf._bench import Bench
+
+TOPIC = "collectstatic"
 ROOT = Path(__file__).resolve().parent.parent
-PREVIOUS_RELEASE = ("django-minio-backend==4.4.4", "minio==7.2.19")  # it pins minio 7.2.19, whose API differs
-PREVIOUS_DIR = Path(os.environ.get("PERF_PREVIOUS_RELEASE_DIR", Path(tempfile.gettempdir()) / "dmb-prev-4.4.4"))
 
 OURS_FIRST = ("django_minio_backend", "django.contrib.staticfiles")  # our collectstatic wins
 DJANGO_FIRST = ("django.contrib.staticfiles", "django_minio_backend")  # Django's collectstatic wins
@@ -60,6 +61,13 @@ BACKENDS = (
     Backend("django-storages S3ManifestStaticStorage", "storages", S3_MANIFEST, STATICFILES_ONLY),
 )
 BASELINE = "django-storages S3StaticStorage"
+# The curve: the parallel collectstatic of ours against each peer's plain one.
+CURVE = {OURS: "ours, our collectstatic (parallel)", PREVIOUS: "previous release 4.4.4", "django-storages": BASELINE}
+VARIANTS = {  # the case of the other backends' figures; the manifest storages are compared with each other
+    "ours, Django's collectstatic": ", ours with Django's collectstatic",
+    "ours manifest, our collectstatic": ", manifest storage",
+    "django-storages S3ManifestStaticStorage": ", manifest storage",
+}
 
 
 @dataclass
@@ -147,43 +155,16 @@ def child(spec: dict[str, Any]) -> Run:
     return Run(seconds=time.perf_counter() - started, requests=count())
 
 
-# -- the parent: server, sources, table --------------------------------------------------------------
-
-
-def previous_release_dir() -> Path | None:
-    if (PREVIOUS_DIR / "django_minio_backend" / "models.py").exists() and (PREVIOUS_DIR / "minio").exists():
-        return PREVIOUS_DIR
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(PREVIOUS_DIR)]
-    result = subprocess.run([*command, *PREVIOUS_RELEASE], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        print(f"(previous release not measured: pip failed: {result.stderr.strip()[-300:]})")
-        return None
-    return PREVIOUS_DIR
-
-
-def storages_installed() -> bool:
-    try:
-        import boto3  # type: ignore[import-untyped]  # noqa: F401
-        import storages  # type: ignore[import-untyped]  # noqa: F401
-    except ImportError:
-        return False
-    return True
+# -- the parent: sources, buckets, figures -----------------------------------------------------------
 
 
 def run_child(spec: dict[str, Any]) -> Run:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    result = subprocess.run(
+    found = child_json(
         [sys.executable, "-m", "perf.collectstatic", "--child", json.dumps(spec)],
+        env=clean_env(str(ROOT)),
         cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+        label=spec["label"],
     )
-    if result.returncode != 0:
-        raise RuntimeError(f"{spec['label']} failed:\n{result.stderr[-3000:]}")
-    found = json.loads(result.stdout.strip().splitlines()[-1])
     return Run(seconds=found["seconds"], requests=found["requests"])
 
 
@@ -200,84 +181,125 @@ def _fresh_bucket(admin: Any) -> str:
     return bucket
 
 
-def measure(files: int, repeat: int) -> dict[str, tuple[list[Run], list[Run]]]:
-    from minio import Minio
-
+def _measure(
+    bench: Bench, admin: Any, backends: Sequence[Backend], files: int, repeat: int
+) -> dict[str, tuple[list[Run], list[Run]]]:
+    """First and unchanged runs of each backend, `repeat` times, interleaved, over `files` source files."""
     from tests.collecting import write_css_files
-    from tests.servers import start_seaweedfs
 
-    backends = [backend for backend in BACKENDS if backend.kind != "storages" or storages_installed()]
-    previous = previous_release_dir()
-    backends = [backend for backend in backends if backend.kind != "previous" or previous is not None]
+    previous = previous_release()
+    sources = bench.workdir / f"static-{files}"
+    if not sources.exists():
+        write_css_files(sources, files)
     results: dict[str, tuple[list[Run], list[Run]]] = {backend.label: ([], []) for backend in backends}
-    server = start_seaweedfs()
-    try:
-        admin = Minio(
-            endpoint=server.endpoint, access_key=server.access_key, secret_key=server.secret_key, secure=False
-        )
-        with tempfile.TemporaryDirectory(prefix="perf-static-") as sources:
-            write_css_files(Path(sources), files)
-            for _ in range(repeat):
-                for backend in backends:
-                    spec = {
-                        "label": backend.label,
-                        "kind": backend.kind,
-                        "storage": backend.storage,
-                        "apps": list(backend.apps),
-                        "endpoint": server.endpoint,
-                        "access_key": server.access_key,
-                        "secret_key": server.secret_key,
-                        "bucket": _fresh_bucket(admin),
-                        "sources": sources,
-                        "previous_dir": str(previous or ""),
-                    }
-                    first, again = results[backend.label]
-                    first.append(run_child(spec))
-                    again.append(run_child(spec))
-    finally:
-        server.stop()
+
+    def both_runs(backend: Backend) -> None:
+        spec = {
+            "label": backend.label,
+            "kind": backend.kind,
+            "storage": backend.storage,
+            "apps": list(backend.apps),
+            "endpoint": bench.server.endpoint,
+            "access_key": bench.server.access_key,
+            "secret_key": bench.server.secret_key,
+            "bucket": _fresh_bucket(admin),
+            "sources": str(sources),
+            "previous_dir": str(previous),
+        }
+        first, again = results[backend.label]
+        first.append(run_child(spec))
+        again.append(run_child(spec))
+
+    # --quick only checks that everything runs: its backends run side by side, to finish sooner.
+    with ThreadPoolExecutor(max_workers=bench.pick(1, 3)) as pool:
+        for _ in range(repeat):
+            list(pool.map(both_runs, backends))
     return results
 
 
-def _requests(runs: list[Run]) -> str:
-    worst = max(runs, key=lambda run: run.total)
-    detail = ", ".join(f"{count} {kind}" for kind, count in sorted(worst.requests.items(), key=lambda kv: -kv[1]))
-    return f"{worst.total} ({detail})" if detail else "0"
+def _median(runs: list[Run]) -> float:
+    return statistics.median(run.seconds for run in runs)
 
 
-def table(results: dict[str, tuple[list[Run], list[Run]]], files: int, repeat: int) -> str:
-    def median(runs: list[Run]) -> float:
-        return statistics.median(run.seconds for run in runs)
+def _worst_requests(runs: list[Run]) -> Run:
+    return max(runs, key=lambda run: run.total)
 
-    base = results.get(BASELINE)
-    lines = [
-        f"collectstatic, {files} CSS files, local SeaweedFS, median of {repeat} runs; ratio = time / {BASELINE}'s",
-        "",
-        "| backend | first run: requests | time | ratio | unchanged re-run: requests | time | ratio |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for label, (first, again) in results.items():
-        ratios = ["", ""]
-        if base is not None:
-            ratios = [f"{median(first) / median(base[0]):.2f}", f"{median(again) / median(base[1]):.2f}"]
-        lines.append(
-            f"| {label} | {_requests(first)} | {median(first):.2f} s | {ratios[0]} "
-            f"| {_requests(again)} | {median(again):.2f} s | {ratios[1]} |"
+
+def _library(backend: Backend) -> str:
+    """Figures of one case compare libraries: our variants are named in the case, a peer is its library."""
+    return {"ours": OURS, "previous": PREVIOUS, "storages": "django-storages"}[backend.kind]
+
+
+def run(bench: Bench) -> None:
+    from minio import Minio
+
+    results = bench.results
+    previous = previous_release()
+    backends = [backend for backend in BACKENDS if backend.kind != "storages" or storages_installed()]
+    if not storages_installed():
+        results.note(TOPIC, "django-storages not installed (pip install -e '.[bench]'): not measured")
+    if isinstance(previous, str):
+        results.note(TOPIC, f"{PREVIOUS}: {previous}")
+        backends = [backend for backend in backends if backend.kind != "previous"]
+    admin = Minio(
+        endpoint=bench.server.endpoint,
+        access_key=bench.server.access_key,
+        secret_key=bench.server.secret_key,
+        secure=False,
+    )
+
+    files, repeat = bench.pick((200, 3), (5, 1))
+    table = _measure(bench, admin, backends, files, repeat)
+    for backend in backends:
+        first, again = table[backend.label]
+        library = _library(backend)
+        variant = VARIANTS.get(backend.label, "")
+        for run_label, runs in (("first run", first), ("unchanged re-run", again)):
+            case = f"{files} files, {run_label}{variant}"
+            results.add(TOPIC, case, "time", library, _median(runs), "s", "lower")
+            worst = _worst_requests(runs)
+            results.add(TOPIC, case, "all", library, worst.total, "requests", "lower")
+            for kind, count in sorted(worst.requests.items()):
+                results.add(TOPIC, case, kind, library, count, "requests", "lower")
+    results.note(TOPIC, f"median of {repeat} runs each; requests: the most any run sent")
+
+    curve_backends = [backend for backend in backends if backend.label in CURVE.values()]
+    sizes = bench.pick([100, 200, 500, 1_000, 2_000, 5_000], [5, 20])
+    curves = {
+        (run_label, metric): results.curve(
+            TOPIC, f"collectstatic {run_label}: {metric}", "files", metric, unit, per="files"
         )
-    return "\n".join(lines)
+        for run_label in ("first run", "unchanged re-run")
+        for metric, unit in (("time", "s"), ("requests", "requests"))
+    }
+    for size in sizes:
+        found = table if size == files else _measure(bench, admin, curve_backends, size, 1)
+        for backend in curve_backends:
+            library = _library(backend)
+            for run_label, runs in zip(("first run", "unchanged re-run"), found[backend.label], strict=True):
+                curves[(run_label, "time")].add(library, size, _median(runs))
+                curves[(run_label, "requests")].add(library, size, _worst_requests(runs).total)
+                if run_label == "unchanged re-run":
+                    for kind, count in _worst_requests(runs).requests.items():
+                        results.curve(
+                            TOPIC,
+                            f"collectstatic unchanged re-run: {kind} requests",
+                            "files",
+                            "requests",
+                            kind,
+                            per="files",
+                        ).add(library, size, count)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m perf.collectstatic", description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=200)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        run = child(json.loads(args.child))
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["--child"]:
+        run = child(json.loads(arguments[1]))
         print(json.dumps({"seconds": run.seconds, "requests": run.requests}))
         return
-    print(table(measure(args.files, args.repeat), args.files, args.repeat))
+    from perf.__main__ import topic_main
+
+    topic_main(TOPIC, arguments)
 
 
 if __name__ == "__main__":

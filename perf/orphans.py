@@ -1,34 +1,35 @@
-"""clean_orphaned_minio_files: this package against the previous release (4.4.4), same bucket, same rows.
+"""clean_orphaned_minio_files: this package against the previous release (4.4.4), same bucket, same rows,
+and the dry run against the number of objects in the bucket (1,000 ... 100,000).
 
-Run from the repository root:
+    python -m perf.orphans [--quick] [--json PATH]
 
-    pip install --target /tmp/prev django-minio-backend==4.4.4 --no-deps
-    python perf/orphans.py [--objects 10000] [--referenced 2000] [--previous /tmp/prev]
-
-Both commands run in child processes (the two packages share a module name) against one SeaweedFS
-server and one SQLite file; only the command itself is timed, Django's start-up is not. The bucket
-is filled again before every deleting run. Timings are printed, never asserted.
+Both commands run in child processes (the two packages share a module name) against one SQLite file
+whose rows reference every fifth object; only the command itself is timed, Django's start-up is not.
+The bucket grows from one size to the next with parallel empty PUTs (about 1,000 a second here). At the
+table's size the deleting runs are measured too, the deleted objects put back after each.
 """
 
 from __future__ import annotations
 
-import argparse
 import io
-import json
 import os
 import subprocess
 import sys
-import tempfile
 import textwrap
-from collections.abc import Callable
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from perf._bench import PREVIOUS, ROOT, child_json, previous_release
+from perf._results import OURS
 
-from tests.servers import S3Server, start_seaweedfs  # noqa: E402 - after the path set-up
-from tests.settings import ARCHIVE_BUCKET, BACKUP_BUCKET, PRIVATE_BUCKET, PUBLIC_BUCKET  # noqa: E402
+if TYPE_CHECKING:
+    from perf._bench import Bench
+
+TOPIC = "orphans"
+EVERY = 5  # one row references every fifth object
+CHECK_MISSING_ROWS = 5_000  # 4.4.4 sends a HEAD per row and alias: --check-missing only up to this many rows
 
 SETTINGS = """
     import os
@@ -57,115 +58,158 @@ import django_minio_backend
 print(json.dumps({"seconds": time.perf_counter() - started, "package": django_minio_backend.__file__}))
 """
 
-
-def child(env: dict[str, str], pythonpath: str, *args: str) -> float:
-    """Run the command in a child whose import path starts with `pythonpath` (the cwd is not on it)."""
-    result = subprocess.run(
-        [sys.executable, "-c", CHILD, *args],
-        env={**env, "PYTHONPATH": pythonpath},
-        cwd=env["BENCH_WORKDIR"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    found = json.loads(result.stdout.strip().splitlines()[-1])
-    expected = pythonpath.split(os.pathsep)[0]
-    if not str(found["package"]).startswith(expected):
-        raise RuntimeError(f"child imported {found['package']}, not the package under {expected}")
-    return float(found["seconds"])
+ROWS = """
+import sys
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", run_syncdb=True, verbosity=0)
+from tests.testapp.models import Album
+Album.objects.all().delete()
+rows, every = int(sys.argv[1]), int(sys.argv[2])
+Album.objects.bulk_create([Album(backup=f"bulk/{i * every:06d}.bin") for i in range(rows)], batch_size=500)
+"""
 
 
-def fill(server: S3Server, names: list[str]) -> None:
-    from minio import Minio
-
-    client = Minio(endpoint=server.endpoint, access_key=server.access_key, secret_key=server.secret_key, secure=False)
-    for bucket in (PRIVATE_BUCKET, PUBLIC_BUCKET, ARCHIVE_BUCKET, BACKUP_BUCKET):
-        if not client.bucket_exists(bucket_name=bucket):
-            client.make_bucket(bucket_name=bucket)
-
-    def one(name: str) -> None:
-        client.put_object(bucket_name=BACKUP_BUCKET, object_name=name, data=io.BytesIO(b"x"), length=1)
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(one, names))
+def _name(index: int) -> str:
+    return f"bulk/{index:06d}.bin"
 
 
-def count(server: S3Server) -> int:
-    from minio import Minio
+class _Bucket:
+    """The cleaner's bucket (the test settings' backup bucket), filled with empty objects in parallel."""
 
-    client = Minio(endpoint=server.endpoint, access_key=server.access_key, secret_key=server.secret_key, secure=False)
-    return sum(1 for _ in client.list_objects(bucket_name=BACKUP_BUCKET, recursive=True))
+    def __init__(self, bench: Bench) -> None:
+        from minio import Minio
+        from urllib3 import PoolManager
+
+        from tests.settings import ARCHIVE_BUCKET, BACKUP_BUCKET, PRIVATE_BUCKET, PUBLIC_BUCKET
+
+        server = bench.server
+        self.name = BACKUP_BUCKET
+        self.client = Minio(
+            endpoint=server.endpoint,
+            access_key=server.access_key,
+            secret_key=server.secret_key,
+            secure=False,
+            http_client=PoolManager(maxsize=16),
+        )
+        for bucket in (PRIVATE_BUCKET, PUBLIC_BUCKET, ARCHIVE_BUCKET, BACKUP_BUCKET):
+            if not self.client.bucket_exists(bucket_name=bucket):
+                self.client.make_bucket(bucket_name=bucket)
+
+    def put(self, indexes: Sequence[int]) -> None:
+        def one(index: int) -> None:
+            self.client.put_object(bucket_name=self.name, object_name=_name(index), data=io.BytesIO(b""), length=0)
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(one, indexes))
+
+    def count(self) -> int:
+        return sum(1 for _ in self.client.list_objects(bucket_name=self.name, recursive=True))
 
 
-def best(runs: int, run: Callable[[], float]) -> float:
-    return min(run() for _ in range(runs))
+class _Commands:
+    """Runs the command of either package in a child process with the bench settings."""
+
+    def __init__(self, bench: Bench, previous: Path | None) -> None:
+        workdir = bench.workdir / "orphans"
+        workdir.mkdir(exist_ok=True)
+        (workdir / "bench_settings.py").write_text(textwrap.dedent(SETTINGS))
+        self.workdir = workdir
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "bench_settings",
+            "BENCH_DB": str(workdir / "bench.sqlite3"),
+            "BENCH_ENDPOINT": bench.server.endpoint,
+            "BENCH_ACCESS_KEY": bench.server.access_key,
+            "BENCH_SECRET_KEY": bench.server.secret_key,
+        }
+        self.paths = {OURS: os.pathsep.join([str(ROOT), str(workdir)])}
+        if previous is not None:
+            self.paths[PREVIOUS] = os.pathsep.join([str(previous), str(ROOT), str(workdir)])
+
+    def rows(self, count: int) -> None:
+        command = [sys.executable, "-c", ROWS, str(count), str(EVERY)]
+        env = {**self.env, "PYTHONPATH": self.paths[OURS]}
+        subprocess.run(command, env=env, cwd=self.workdir, check=True)
+
+    def seconds(self, library: str, *args: str) -> float:
+        """Run the command of `library` (its import path first, the cwd not on it); its own time."""
+        pythonpath = self.paths[library]
+        found: dict[str, Any] = child_json(
+            [sys.executable, "-c", CHILD, *args],
+            env={**self.env, "PYTHONPATH": pythonpath},
+            cwd=self.workdir,
+            label=f"{library} clean_orphaned_minio_files",
+        )
+        expected = pythonpath.split(os.pathsep)[0]
+        if not str(found["package"]).startswith(expected):
+            raise RuntimeError(f"child imported {found['package']}, not the package under {expected}")
+        return float(found["seconds"])
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--objects", type=int, default=10_000, help="objects in the bucket")
-    parser.add_argument("--rows", type=int, default=2_000, help="rows referencing objects (beyond --objects: missing)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the best is shown")
-    parser.add_argument("--previous", default="/tmp/prev")
-    args = parser.parse_args()
-    if not (Path(args.previous) / "django_minio_backend").is_dir():
-        parser.error(f"previous release not found in {args.previous}: see the module docstring")
+# The arguments of each run, for ours and the previous release (which has no --older-than and deletes
+# without asking).
+DRY_RUN = {OURS: ["--dry-run", "--older-than", "0"], PREVIOUS: ["--dry-run"]}
+CHECK_MISSING = {library: [*args, "--check-missing"] for library, args in DRY_RUN.items()}
+DELETE = {OURS: ["--older-than", "0", "--noinput"], PREVIOUS: []}
 
-    server = start_seaweedfs()
-    try:
-        with tempfile.TemporaryDirectory() as workdir:
-            Path(workdir, "bench_settings.py").write_text(textwrap.dedent(SETTINGS))
-            env = {
-                **os.environ,
-                "DJANGO_SETTINGS_MODULE": "bench_settings",
-                "BENCH_DB": str(Path(workdir) / "bench.sqlite3"),
-                "BENCH_ENDPOINT": server.endpoint,
-                "BENCH_ACCESS_KEY": server.access_key,
-                "BENCH_SECRET_KEY": server.secret_key,
-                "BENCH_WORKDIR": workdir,
-            }
-            ours = os.pathsep.join([str(ROOT), workdir])
-            previous = os.pathsep.join([args.previous, str(ROOT), workdir])
-            names = [f"bulk/{index:06d}.bin" for index in range(args.objects)]
-            step = max(args.objects // args.rows, 1)
-            setup = (
-                "import django; django.setup()\n"
-                "from django.core.management import call_command\n"
-                "call_command('migrate', run_syncdb=True, verbosity=0)\n"
-                "from tests.testapp.models import Album\n"
-                f"rows = [Album(backup=f'bulk/{{i * {step}:06d}}.bin') for i in range({args.rows})]\n"
-                "Album.objects.bulk_create(rows, batch_size=500)\n"
-            )
-            subprocess.run([sys.executable, "-c", setup], env={**env, "PYTHONPATH": ours}, cwd=workdir, check=True)
-            fill(server, names)
-            kept = len({index * step for index in range(args.rows)} & set(range(args.objects)))
-            print(f"{args.objects} objects in {BACKUP_BUCKET}, {args.rows} rows referencing {kept} of them")
-            print(f"{'run (best of ' + str(args.repeat) + ')':34} {'this package':>13} {'4.4.4':>10} {'ratio':>7}")
-            runs = [("dry run", ["--dry-run", "--older-than", "0"], ["--dry-run"])]
-            if args.rows <= 5_000:  # 4.4.4 sends a HEAD per row and alias
-                runs.append(
-                    ("dry run + --check-missing", [*runs[0][1], "--check-missing"], ["--dry-run", "--check-missing"])
-                )
-            for label, our_args, old_args in runs:
-                new = min(child(env, ours, *our_args) for _ in range(args.repeat))
-                old = min(child(env, previous, *old_args) for _ in range(args.repeat))
-                print(f"{label:34} {new:12.3f}s {old:9.3f}s {old / new:6.1f}x")
 
-            def delete(pythonpath: str, *extra: str) -> float:
-                fill(server, names)
-                seconds = child(env, pythonpath, *extra)
-                left = count(server)
-                if left != kept:
-                    raise RuntimeError(f"{left} objects left after deleting, expected {kept}")
-                return seconds
+def run(bench: Bench) -> None:
+    results = bench.results
+    previous = previous_release()
+    if isinstance(previous, str):
+        results.note(TOPIC, f"{PREVIOUS}: {previous}")
+    commands = _Commands(bench, None if isinstance(previous, str) else previous)
+    libraries = list(commands.paths)
+    bucket = _Bucket(bench)
+    sizes = bench.pick([1_000, 3_000, 10_000, 30_000, 100_000], [200, 1_000])
+    table_size = bench.pick(10_000, 200)
+    repeat = bench.pick(3, 1)
+    curve = results.curve(TOPIC, "dry run", "objects in the bucket", "time", "s", per="objects")
+    filled = 0
+    for size in sizes:
+        bucket.put(range(filled, size))
+        filled = size
+        rows = size // EVERY
+        commands.rows(rows)
+        dry = {
+            library: min(commands.seconds(library, *DRY_RUN[library]) for _ in range(repeat)) for library in libraries
+        }
+        for library, seconds in dry.items():
+            curve.add(library, size, seconds)
+        if size != table_size:
+            continue
+        case = f"{size:,} objects, {rows:,} rows"
+        for library, seconds in dry.items():
+            results.add(TOPIC, f"{case}: dry run", "time", library, seconds, "s", "lower")
+        if rows <= CHECK_MISSING_ROWS:
+            for library in libraries:
+                seconds = min(commands.seconds(library, *CHECK_MISSING[library]) for _ in range(repeat))
+                results.add(TOPIC, f"{case}: dry run + --check-missing", "time", library, seconds, "s", "lower")
+        orphans = [index for index in range(size) if index % EVERY]
+        for library in libraries:
+            times = []
+            for _ in range(repeat):
+                times.append(commands.seconds(library, *DELETE[library]))
+                left = bucket.count()
+                bucket.put(orphans)
+                if left != size - len(orphans):
+                    break
+            if left == size - len(orphans):
+                results.add(TOPIC, f"{case}: delete the orphans", "time", library, min(times), "s", "lower")
+            elif library == OURS:
+                raise RuntimeError(f"{left} objects left after deleting, expected {size - len(orphans)}")
+            else:  # 4.4.4 with the minio it pins: remove_objects() takes keywords only; it prints the error
+                results.note(TOPIC, f"{library} deleted nothing ({left} of {size} objects left): not measured")
+    results.note(TOPIC, f"best of {repeat}; the curve grows one bucket with empty objects, rows = objects / {EVERY}")
 
-            new = best(args.repeat, lambda: delete(ours, "--older-than", "0", "--noinput"))
-            old = best(args.repeat, lambda: delete(previous))
-            print(f"{'delete orphans (both left ' + str(kept) + ')':34} {new:12.3f}s {old:9.3f}s {old / new:6.1f}x")
-    finally:
-        server.stop()
-    return 0
+
+def main() -> None:
+    from perf.__main__ import topic_main
+
+    topic_main(TOPIC)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

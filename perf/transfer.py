@@ -1,49 +1,65 @@
-"""Upload and download throughput and peak memory: ours against the raw minio SDK, the previous release
-(django-minio-backend 4.4.4) and django-storages (boto3), all against one local SeaweedFS in the same run.
+"""Uploads and downloads: throughput, peak memory and the client's own CPU per GiB, for ours, the raw minio
+SDK, the previous release (django-minio-backend 4.4.4) and django-storages (boto3), in the same run; and
+the cost of one save against its size (1 KiB ... 256 MiB: per-request overhead, then throughput).
 
-    python -m perf.transfer [--repeat N] [--only small,medium,large]
+    python -m perf.transfer [--quick] [--json PATH]
 
-Scenarios: 50 files of 1 MiB, 2 of 64 MiB, 1 of 256 MiB; 8 MiB parts, 4 in parallel wherever the
-library lets us say so. Every (library, scenario) runs in a fresh child process that reports MB/s
-(10^6 bytes per second) and peak RSS growth above its own idle state, measured separately for the
-uploads and for reading all the files back. Of `--repeat` runs, the fastest time and the highest
-memory are shown.
+Each library runs in a fresh child process per repeat, which saves batches of files of one size
+(200 x 1 KiB ... 1 x 256 MiB) and then reads each batch back with open() and read(1 MiB) until the end
+(the SDK: get_object() and stream(1 MiB)), each direction repeated until it has taken half a second.
+For each batch it reports seconds, peak RSS growth above the process's state just before (VmHWM, reset
+per batch), and process CPU time (all its threads, no child processes). 8 MiB parts, 4 in parallel
+wherever the library lets us say so. MB/s are 10^6 bytes per second; of the repeats, the fastest time,
+the least CPU and the highest memory count.
 
-The previous release has our module name, so it is installed into its own directory, with the minio
-SDK version it pins in another (done here when missing:
-`pip install --no-deps --target /tmp/prev-dmb django-minio-backend==4.4.4` and
-`pip install --no-deps --target /tmp/prev-dmb-minio minio==7.2.19`), and only ever imported by a
-child process whose PYTHONPATH points there.
+The previous release has our module name, so it runs from its own directory (with the minio SDK version
+it pins), only in a child process whose PYTHONPATH points there. Its multipart path (put_object with
+length=-1 on minio 7.2.19) fails with BadDigest on SeaweedFS, so it runs with its default: one PUT of
+the file read whole into memory.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-MiB = 1024 * 1024
+if TYPE_CHECKING:
+    from perf._bench import Bench
+
+TOPIC = "transfer"
+KiB = 1024
+MiB = 1024 * KiB
+GiB = 1024 * MiB
 PART = 8 * MiB
 WORKERS = 4
+READ = MiB  # what the reading loop asks for at a time
+READ_CHUNK = 4 * MiB  # MINIO_READ_CHUNK_SIZE, the default: peak memory of a read should stay under 2 of them
 BUCKET = "perf-transfer"
 ROOT = Path(__file__).resolve().parent.parent
-PREVIOUS_DIR = Path(os.environ.get("PERF_PREVIOUS_DIR", "/tmp/prev-dmb"))
-PREVIOUS_VERSION = "4.4.4"
-PREVIOUS_SDK_DIR = Path(os.environ.get("PERF_PREVIOUS_SDK_DIR", "/tmp/prev-dmb-minio"))
-PREVIOUS_SDK = "minio==7.2.19"  # what 4.4.4 pins; 7.2.20 dropped put_object(headers=...) that it passes
-SCENARIOS = {"small": (50, 1 * MiB), "medium": (2, 64 * MiB), "large": (1, 256 * MiB)}
-BACKEND = "django_minio_backend.models.MinioBackend"  # ours and the previous release: same import path
-LIBRARIES = ("ours", "minio-sdk", "previous", "django-storages")
+SDK = "minio-sdk"
+STORAGES = "django-storages"
+# (files, size) per batch; the 1 MiB, 64 MiB and 256 MiB batches are the throughput table's scenarios
+FULL = [
+    (200, KiB),
+    (100, 16 * KiB),
+    (50, 256 * KiB),
+    (50, MiB),
+    (16, 4 * MiB),
+    (4, 16 * MiB),
+    (2, 64 * MiB),
+    (1, 256 * MiB),
+]
+QUICK = [(4, KiB), (2, 64 * KiB), (2, MiB), (1, 16 * MiB)]
+MIN_SECONDS = 0.5  # each batch is repeated until it has taken this long (--quick: once)
+TARGET_SIZES = {64 * MiB, 256 * MiB}  # where the download and CPU targets are checked (quick: its largest)
 
 
-# -- child side: one library, one scenario, fresh process ---------------------------------------------
+# -- child side: one library, every batch, fresh process ----------------------------------------------
 def _status_kib(field: str) -> int:
     with open("/proc/self/status", encoding="ascii") as status:
         for line in status:
@@ -52,15 +68,20 @@ def _status_kib(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def _measure(action: Callable[[], None]) -> tuple[float, float]:
-    """Seconds taken and peak RSS growth (MiB) of `action`, the peak counter reset just before it."""
+def _measure(action: Callable[[], None]) -> dict[str, float]:
+    """Seconds, process CPU seconds and peak RSS growth (MiB) of `action`, the peak reset just before it."""
     with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
         clear.write("5")  # resets VmHWM (peak RSS) to the current RSS
     before = _status_kib("VmRSS")
+    cpu = time.process_time()
     started = time.perf_counter()
     action()
     elapsed = time.perf_counter() - started
-    return elapsed, max(0, _status_kib("VmHWM") - before) / 1024
+    return {
+        "s": elapsed,
+        "cpu_s": time.process_time() - cpu,
+        "rss_mib": max(0, _status_kib("VmHWM") - before) / 1024,
+    }
 
 
 def _configure_django(options: dict[str, Any], backend: str) -> None:
@@ -77,7 +98,7 @@ def _configure_django(options: dict[str, Any], backend: str) -> None:
 
 
 class _Library:
-    """What a child needs from each library: save a local file, stream an object back."""
+    """What a child needs from each library: save a local file, read an object back."""
 
     def __init__(self, name: str, endpoint: str, access_key: str, secret_key: str) -> None:
         self.name = name
@@ -92,26 +113,21 @@ class _Library:
             "MINIO_MULTIPART_THRESHOLD": PART,
             "MINIO_MULTIPART_PART_SIZE": PART,
         }
+        backend = "django_minio_backend.models.MinioBackend"  # ours and the previous release: same import path
         if name == "ours":
-            _configure_django(
-                {**minio_options, "MINIO_UPLOAD_WORKERS": WORKERS}, "django_minio_backend.models.MinioBackend"
-            )
+            _configure_django({**minio_options, "MINIO_UPLOAD_WORKERS": WORKERS}, backend)
             from django_minio_backend import MinioBackend
 
             self.storage: Any = MinioBackend(bucket_name=BUCKET)
         elif name == "previous":
-            # Its multipart path (put_object with length=-1 on minio 7.2.19) fails with BadDigest on this
-            # server, so it runs with its default: one PUT of the file read whole into memory.
-            _configure_django(
-                {**minio_options, "MINIO_MULTIPART_UPLOAD": False}, "django_minio_backend.models.MinioBackend"
-            )
+            _configure_django({**minio_options, "MINIO_MULTIPART_UPLOAD": False}, backend)
             from django_minio_backend.models import MinioBackend as PreviousBackend
 
             self.storage = PreviousBackend(bucket_name=BUCKET, storage_name="default")
-        elif name == "django-storages":
+        elif name == STORAGES:
             _configure_django({}, "django.core.files.storage.FileSystemStorage")
-            from boto3.s3.transfer import TransferConfig
-            from storages.backends.s3 import S3Storage
+            from boto3.s3.transfer import TransferConfig  # type: ignore[import-untyped]
+            from storages.backends.s3 import S3Storage  # type: ignore[import-untyped]
 
             self.storage = S3Storage(
                 bucket_name=BUCKET,
@@ -130,15 +146,13 @@ class _Library:
 
             self.client = Minio(endpoint=endpoint, access_key=access_key, secret_key=secret_key, secure=False)
 
-    def warm_up(self) -> None:
-        """Imports, clients and the first connection, outside the measured part."""
-        if self.name == "minio-sdk":
-            self.client.bucket_exists(bucket_name=BUCKET)
-        else:
-            self.storage.exists("warm-up")
+    def warm_up(self, path: str) -> None:
+        """Imports, clients, first connections and first-call set-ups (such as the MIME table), outside the
+        measured part: one small save and read."""
+        self.download(self.upload(path, f"warm-up/{self.name}"))
 
     def upload(self, path: str, name: str) -> str:
-        if self.name == "minio-sdk":
+        if self.name == SDK:
             with open(path, "rb") as data:
                 self.client.put_object(
                     bucket_name=BUCKET,
@@ -156,167 +170,247 @@ class _Library:
 
     def download(self, name: str) -> int:
         total = 0
-        if self.name == "minio-sdk":
+        if self.name == SDK:
             response = self.client.get_object(bucket_name=BUCKET, object_name=name)
             try:
-                for chunk in response.stream(MiB):
+                for chunk in response.stream(READ):
                     total += len(chunk)
             finally:
                 response.close()
                 response.release_conn()
             return total
         with self.storage.open(name, "rb") as handle:
-            for chunk in handle.chunks(chunk_size=MiB):
+            while chunk := handle.read(READ):
                 total += len(chunk)
         return total
 
 
-def child(arguments: argparse.Namespace) -> None:
-    library = _Library(arguments.child, arguments.endpoint, arguments.access_key, arguments.secret_key)
-    files = json.loads(arguments.files)
-    library.warm_up()
+def _passes(action: Callable[[int], None], min_seconds: float) -> dict[str, float]:
+    """Seconds and CPU seconds per pass of `action(pass)`, repeated until it has taken `min_seconds` (at least
+    once), so that short batches still give figures well above the noise; the peak memory of all passes."""
+    passes = 0
+
+    def repeated() -> None:
+        nonlocal passes
+        started = time.perf_counter()
+        while passes == 0 or time.perf_counter() - started < min_seconds:
+            action(passes)
+            passes += 1
+
+    measured = _measure(repeated)
+    return {
+        "s": measured["s"] / passes,
+        "cpu_s": measured["cpu_s"] / passes,
+        "rss_mib": measured["rss_mib"],
+        "passes": passes,
+    }
+
+
+def _batch(library: _Library, files: list[tuple[str, str]], min_seconds: float) -> dict[str, Any]:
+    """Save the files (under new names each pass), then read back what the last pass saved."""
     names: list[str] = []
-    upload_s, upload_rss = _measure(lambda: names.extend(library.upload(path, name) for path, name in files))
-    sizes: list[int] = []
-    download_s, download_rss = _measure(lambda: sizes.extend(library.download(name) for name in names))
+
+    def upload(index: int) -> None:
+        names[:] = [library.upload(path, name.format(index)) for path, name in files]
+
+    def download(_: int) -> None:
+        sizes = [library.download(name) for name in names]
+        if sizes != expected:
+            raise SystemExit(f"{library.name}: read back {sizes}, expected {expected}")
+
     expected = [os.path.getsize(path) for path, _ in files]
-    if sizes != expected:
-        raise SystemExit(f"{arguments.child}: read back {sizes}, expected {expected}")
-    print(json.dumps({"upload_s": upload_s, "upload_rss": upload_rss, "download_s": download_s,
-                      "download_rss": download_rss}))  # fmt: skip
+    return {"upload": _passes(upload, min_seconds), "download": _passes(download, min_seconds)}
+
+
+def child(
+    library_name: str, server: dict[str, str], batches: list[list[tuple[str, str]]], min_seconds: float
+) -> list[dict[str, Any]]:
+    library = _Library(library_name, server["endpoint"], server["access_key"], server["secret_key"])
+    library.warm_up(batches[0][0][0])
+    return [_batch(library, files, min_seconds) for files in batches]
 
 
 # -- parent side -------------------------------------------------------------------------------------
-def _install(target: Path, marker: str, requirement: str) -> bool:
-    if (target / marker).exists():
-        return True
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), requirement]
-    return subprocess.run(command, check=False).returncode == 0
+def _make_file(directory: Path, size: int) -> str:
+    path = directory / f"transfer-{size}.bin"
+    if not path.exists():
+        with path.open("wb") as out:
+            left = size
+            while left:
+                out.write(os.urandom(min(left, MiB)))
+                left -= min(left, MiB)
+    return str(path)
 
 
-def _previous_path() -> str | None:
-    """PYTHONPATH for the previous release and the SDK version it pins (each in its own directory)."""
-    release = _install(PREVIOUS_DIR, "django_minio_backend/models.py", f"django-minio-backend=={PREVIOUS_VERSION}")
-    sdk = _install(PREVIOUS_SDK_DIR, "minio/api.py", PREVIOUS_SDK)
-    return f"{PREVIOUS_DIR}{os.pathsep}{PREVIOUS_SDK_DIR}" if release and sdk else None
+def _run_child(bench: Bench, library: str, batches: list[list[tuple[str, str]]]) -> list[dict[str, Any]]:
+    from perf._bench import child_json, clean_env, previous_release
 
-
-def _available(library: str) -> bool:
-    if library == "django-storages":
-        probe = "import storages.backends.s3, boto3"
-        return subprocess.run([sys.executable, "-c", probe], check=False, capture_output=True).returncode == 0
-    if library == "previous":
-        return _previous_path() is not None
-    return True
-
-
-def _make_files(directory: Path, scenario: str) -> list[str]:
-    count, size = SCENARIOS[scenario]
-    paths = []
-    for index in range(count):
-        path = directory / f"{scenario}-{index}.bin"
-        if not path.exists():
-            with path.open("wb") as out:
-                for _ in range(size // MiB):
-                    out.write(os.urandom(MiB))
-        paths.append(str(path))
-    return paths
-
-
-def _run_child(library: str, server: Any, files: list[tuple[str, str]]) -> dict[str, float]:
-    environment = dict(os.environ)
+    previous = previous_release()
     # The script's own directory (perf/) comes first on sys.path, never the project root, so the previous
     # release's module of the same name is what `import django_minio_backend` finds in its child.
-    environment["PYTHONPATH"] = (_previous_path() or "") if library == "previous" else str(ROOT)
+    pythonpath = str(previous) if library == "previous" else str(ROOT)
+    server = {
+        "endpoint": bench.server.endpoint,
+        "access_key": bench.server.access_key,
+        "secret_key": bench.server.secret_key,
+    }
     command = [
-        sys.executable, __file__, "--child", library, "--endpoint", server.endpoint,
-        "--access-key", server.access_key, "--secret-key", server.secret_key, "--files", json.dumps(files),
-    ]  # fmt: skip
-    done = subprocess.run(command, env=environment, cwd=tempfile.gettempdir(), capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"{library} failed:\n{done.stderr[-3000:]}")
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+        sys.executable,
+        __file__,
+        "--child",
+        library,
+        json.dumps(server),
+        json.dumps(batches),
+        str(bench.pick(MIN_SECONDS, 0.0)),
+    ]
+    found: list[dict[str, Any]] = child_json(command, env=clean_env(pythonpath), cwd=bench.workdir, label=library)
+    return found
 
 
 def _clear(client: Any, prefix: str) -> None:
     from minio.deleteobjects import DeleteObject
 
-    names = [DeleteObject(item.object_name) for item in client.list_objects(bucket_name=BUCKET, prefix=prefix,
-                                                                            recursive=True)]  # fmt: skip
-    for error in client.remove_objects(bucket_name=BUCKET, delete_object_list=names):
+    listed = client.list_objects(bucket_name=BUCKET, prefix=prefix, recursive=True)
+    for error in client.remove_objects(
+        bucket_name=BUCKET, delete_object_list=[DeleteObject(item.object_name) for item in listed]
+    ):
         raise RuntimeError(f"cleanup failed: {error}")
 
 
-def _rows(results: dict[str, dict[str, dict[str, float]]], scenario: str) -> Iterator[str]:
-    count, size = SCENARIOS[scenario]
-    total_mb = count * size / 1e6
-    yield f"\n{count} x {size // MiB} MiB   (upload MB/s, peak RSS growth MiB | download MB/s, peak RSS growth MiB)"
-    for library, found in results.items():
-        if scenario in found:
-            row = found[scenario]
-            yield (
-                f"  {library:16} up {total_mb / row['upload_s']:7.1f} MB/s {row['upload_rss']:7.1f} MiB"
-                f"   | down {total_mb / row['download_s']:7.1f} MB/s {row['download_rss']:7.1f} MiB"
-            )
-    ours = results.get("ours", {}).get(scenario)
-    others = [found[scenario] for library, found in results.items() if library != "ours" and scenario in found]
-    if ours and others:
-        best_up = min(row["upload_s"] for row in others)
-        best_down = min(row["download_s"] for row in others)
-        yield (
-            f"  ours / best other: upload {best_up / ours['upload_s']:.2f}x, "
-            f"download {best_down / ours['download_s']:.2f}x"
-        )
+def _size(size: int) -> str:
+    return f"{size // MiB} MiB" if size >= MiB else f"{size // KiB} KiB"
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--only", default=",".join(SCENARIOS))
-    parser.add_argument("--libraries", default=",".join(LIBRARIES))
-    parser.add_argument("--child")
-    parser.add_argument("--endpoint")
-    parser.add_argument("--access-key")
-    parser.add_argument("--secret-key")
-    parser.add_argument("--files")
-    arguments = parser.parse_args(argv)
-    if arguments.child:
-        child(arguments)
-        return
-
+def run(bench: Bench) -> None:
     from minio import Minio
 
-    from tests.servers import start_seaweedfs
+    from perf._bench import PREVIOUS, previous_release, storages_installed
+    from perf._results import OURS
 
-    libraries = [name for name in arguments.libraries.split(",") if _available(name)]
-    scenarios = arguments.only.split(",")
-    server = start_seaweedfs()
-    results: dict[str, dict[str, dict[str, float]]] = {library: {} for library in libraries}
-    try:
-        admin = Minio(endpoint=server.endpoint, access_key=server.access_key, secret_key=server.secret_key,
-                      secure=False)  # fmt: skip
+    results = bench.results
+    labels = {"ours": OURS, SDK: SDK, "previous": PREVIOUS, STORAGES: STORAGES}
+    libraries = ["ours", SDK]
+    previous = previous_release()
+    if isinstance(previous, str):
+        results.note(TOPIC, f"{PREVIOUS}: {previous}")
+    else:
+        libraries.append("previous")
+    if storages_installed():
+        libraries.append(STORAGES)
+    else:
+        results.note(TOPIC, "django-storages not installed (pip install -e '.[bench]'): not measured")
+    plan = bench.pick(FULL, QUICK)
+    repeat = bench.pick(3, 1)
+    paths = [_make_file(bench.workdir, size) for _, size in plan]
+    admin = Minio(
+        endpoint=bench.server.endpoint,
+        access_key=bench.server.access_key,
+        secret_key=bench.server.secret_key,
+        secure=False,
+    )
+    if not admin.bucket_exists(bucket_name=BUCKET):
         admin.make_bucket(bucket_name=BUCKET)
-        with tempfile.TemporaryDirectory(prefix="perf-transfer-") as directory:
-            for scenario in scenarios:
-                paths = _make_files(Path(directory), scenario)
-                for run in range(arguments.repeat):
-                    for library in libraries:  # interleaved, so drift in the machine's load hits all alike
-                        prefix = f"{library}/{scenario}/{run}/"
-                        files = [(path, f"{prefix}{index}.bin") for index, path in enumerate(paths)]
-                        row = _run_child(library, server, files)
-                        kept = results[library].setdefault(scenario, row)
-                        for key, value in row.items():  # fastest time, and the highest memory seen
-                            kept[key] = min(kept[key], value) if key.endswith("_s") else max(kept[key], value)
-                        _clear(admin, prefix)
-                    server.vacuum()
-        print(f"perf.transfer: SeaweedFS 4.48 on loopback, {PART // MiB} MiB parts, {WORKERS} workers, "
-              f"best of {arguments.repeat}")  # fmt: skip
-        for scenario in scenarios:
-            for line in _rows(results, scenario):
-                print(line)
-    finally:
-        server.stop()
+    kept: dict[str, list[dict[str, dict[str, float]]]] = {}
+    for run_index in range(repeat):
+        for library in libraries:  # interleaved, so drift in the machine's load hits all alike
+            prefix = f"{library}/{run_index}/"
+            batches = [
+                [(path, f"{prefix}{size}/{{}}/{index}.bin") for index in range(count)]  # {}: the pass
+                for (count, size), path in zip(plan, paths, strict=True)
+            ]
+            found = _run_child(bench, library, batches)
+            if library not in kept:
+                kept[library] = found
+            else:  # the fastest time, the least CPU, the highest memory seen
+                for best, row in zip(kept[library], found, strict=True):
+                    for direction in ("upload", "download"):
+                        mine, new = best[direction], row[direction]
+                        mine.update(
+                            passes=mine["passes"] + new["passes"],
+                            s=min(mine["s"], new["s"]),
+                            cpu_s=min(mine["cpu_s"], new["cpu_s"]),
+                            rss_mib=max(mine["rss_mib"], new["rss_mib"]),
+                        )
+            _clear(admin, prefix)
+        bench.server.vacuum()
+
+    per_file = {
+        direction: results.curve(TOPIC, f"{verb}: seconds per file", "file size (bytes)", "time per file", "s")
+        for direction, verb in (("upload", "save()"), ("download", "open() + read() to the end"))
+    }
+    for library, rows in kept.items():
+        label = labels[library]
+        for (count, size), row in zip(plan, rows, strict=True):
+            moved = count * size
+            for direction, measured in row.items():
+                case = f"{direction} {count} x {_size(size)}"
+                results.add(TOPIC, case, "throughput", label, moved / measured["s"] / 1e6, "MB/s", "higher")
+                results.add(TOPIC, case, "CPU", label, measured["cpu_s"] / (moved / GiB), "CPU s/GiB", "lower")
+                results.add(TOPIC, case, "peak RSS growth", label, measured["rss_mib"], "MiB", "lower")
+                per_file[direction].add(label, size, measured["s"] / count)
+    for direction, curve in per_file.items():
+        for library, points in curve.series.items():
+            results.note(TOPIC, f"{direction}, {library}: {_overhead_and_throughput(points)}")
+    results.note(
+        TOPIC,
+        f"best of {repeat} runs, each repeating a batch for at least {bench.pick(MIN_SECONDS, 0.0)} s; "
+        f"{PART // MiB} MiB parts, {WORKERS} workers; reads of {READ // MiB} MiB",
+    )
+    _check(bench, plan)
+
+
+def _overhead_and_throughput(points: list[tuple[float, float]]) -> str:
+    """The curve as t(size) = overhead + size / throughput: the overhead is the time of the smallest file, the
+    throughput what the largest adds to it; the two cost alike at overhead x throughput bytes."""
+    (smallest, overhead), (largest, seconds) = min(points), max(points)
+    if seconds <= overhead or largest <= smallest:
+        return f"{overhead * 1e3:.2f} ms per request; no throughput to tell"
+    rate = (largest - smallest) / (seconds - overhead)
+    return (
+        f"{overhead * 1e3:.2f} ms per request, {rate / 1e6:.0f} MB/s beyond it; "
+        f"the two cost alike at {overhead * rate / KiB:,.0f} KiB"
+    )
+
+
+def _check(bench: Bench, plan: list[tuple[int, int]]) -> None:
+    """The issue's targets, at 64 and 256 MiB (--quick: at its largest size)."""
+    from perf._results import OURS
+
+    results = bench.results
+    sizes = [(count, size) for count, size in plan if size in TARGET_SIZES] or [plan[-1]]
+    figures = {fig.key: fig.value for fig in results.figures if fig.topic == TOPIC}
+    for count, size in sizes:
+        up, down = f"upload {count} x {_size(size)}", f"download {count} x {_size(size)}"
+
+        def value(case: str, metric: str, library: str) -> float | None:
+            return figures.get((TOPIC, case, metric, library))
+
+        pairs = [
+            (
+                f"{down}: throughput ours / SDK",
+                value(down, "throughput", OURS),
+                value(down, "throughput", SDK),
+                ">= 1.0",
+            ),
+            (f"{up}: CPU per GiB ours / SDK", value(up, "CPU", OURS), value(up, "CPU", SDK), "<= 0.7"),
+            (f"{down}: CPU per GiB ours / SDK", value(down, "CPU", OURS), value(down, "CPU", SDK), "<= 1.0"),
+        ]
+        for name, mine, theirs, target in pairs:
+            if mine is not None and theirs:
+                results.check(TOPIC, name, mine / theirs, target)
+        rss = value(down, "peak RSS growth", OURS)
+        if rss is not None:
+            results.check(TOPIC, f"{down}: peak RSS growth, MiB", rss, f"<= {2 * READ_CHUNK / MiB:g}")
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        library, server, batches = sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
+        print(json.dumps(child(library, server, batches, float(sys.argv[5]))))
+        return
+    from perf.__main__ import topic_main
+
+    topic_main(TOPIC)
 
 
 if __name__ == "__main__":

@@ -1,40 +1,54 @@
-"""URL benchmark: µs per url() call against a loopback SeaweedFS and redis-server, all baselines in one run.
+"""URLs: µs per url() call, and url_many() against the number of names (1 ... 10,000).
 
-    python -m perf.urls
+    python -m perf.urls [--quick] [--json PATH]
 
 Measures the raw minio SDK presign, our uncached and public URLs, our cache hits on every backend (plus
 url_many and a bare Redis GET for reference), django-storages' S3 backend and the previous release
-(django-minio-backend 4.4.4, installed with pip --target into /tmp and timed in a child process, since its
-module name is ours too). Counts the S3 requests made during all cache hits, which must be zero.
+(django-minio-backend 4.4.4 with the minio it pins, timed in a child process, since its module name is
+ours too), all in interleaved passes in this run. Counts the S3 requests made during all cache hits,
+which must be zero. The url_many curve times one call for the first N names of objects that exist,
+cache hits (lru and redis) and uncached, against a loop of url() or presign calls of the peers.
 """
 
 from __future__ import annotations
 
+import io
 import json
-import os
-import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-PREVIOUS_RELEASE = "django-minio-backend==4.4.4"
-PREVIOUS_TARGET = Path(tempfile.gettempdir()) / "prev-dmb"
+from perf._bench import PREVIOUS, child_json, clean_env, previous_release, storages_installed
+from perf._results import OURS
+
+if TYPE_CHECKING:
+    from perf._bench import Bench
+
+TOPIC = "urls"
 PRIVATE, PUBLIC = "bench-private", "bench-public"
 EXPIRY = 2 * 3600
-NAMES = [
-    f"media/2024-05-{index % 28 + 1:02d}/photo {index:03d}{' ü+%~' if index % 5 == 0 else ''}.jpg"
-    for index in range(100)
-]
 HERE = Path(__file__).resolve().parent
+SDK = "minio-sdk"
+STORAGES = "django-storages"
+US = "µs/call"
+
+
+def _names(count: int, prefix: str = "media") -> list[str]:
+    return [
+        f"{prefix}/2024-05-{index % 28 + 1:02d}/photo {index:05d}{' ü+%~' if index % 5 == 0 else ''}.jpg"
+        for index in range(count)
+    ]
 
 
 def _configure(endpoint: str, access_key: str, secret_key: str, redis_url: str) -> None:
     import django
     from django.conf import settings
 
+    if settings.configured:
+        return
     settings.configure(
         INSTALLED_APPS=[],
         USE_TZ=True,
@@ -61,49 +75,43 @@ def _configure(endpoint: str, access_key: str, secret_key: str, redis_url: str) 
     django.setup()
 
 
-def _previous_release(endpoint: str, access_key: str, secret_key: str) -> dict[str, float] | str:
+def _previous_release(bench: Bench, names: list[str]) -> dict[str, float] | str:
     """µs per call of the previous release, or the reason it could not be measured."""
-    if not (PREVIOUS_TARGET / "django_minio_backend").is_dir():
-        command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(PREVIOUS_TARGET)]
-        install = subprocess.run([*command, PREVIOUS_RELEASE], capture_output=True, text=True)
-        if install.returncode != 0:
-            return f"not measured: pip install {PREVIOUS_RELEASE} failed ({install.stderr.strip()[-200:]})"
+    directory = previous_release()
+    if isinstance(directory, str):
+        return directory
     config = {
-        "endpoint": endpoint,
-        "access_key": access_key,
-        "secret_key": secret_key,
+        "endpoint": bench.server.endpoint,
+        "access_key": bench.server.access_key,
+        "secret_key": bench.server.secret_key,
         "private": PRIVATE,
         "public": PUBLIC,
         "expiry": EXPIRY,
-        "names": NAMES,
-        "cached_names": 20,  # it sends a HEAD per call even on a hit: keep the run short
-        "target": str(PREVIOUS_TARGET),
+        "names": names,
+        "cached_names": bench.pick(20, 5),  # it sends a HEAD per call even on a hit: keep the run short
+        "passes": bench.pick(9, 2),
+        "target": str(directory),
     }
-    env = {**os.environ, "PYTHONPATH": str(PREVIOUS_TARGET)}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    child = subprocess.run(
+    # The script's directory (perf/) comes first on sys.path, never the project root.
+    result: dict[str, float] = child_json(
         [sys.executable, str(HERE / "_previous_release.py"), json.dumps(config)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tempfile.gettempdir(),
+        env=clean_env(str(directory)),
+        cwd=bench.workdir,
+        label="previous release url()",
     )
-    if child.returncode != 0:
-        return f"not measured: {child.stderr.strip()[-300:]}"
-    result: dict[str, float] = json.loads(child.stdout.strip().splitlines()[-1])
     return result
 
 
-def _django_storages(endpoint: str, access_key: str, secret_key: str) -> Callable[[str], str] | None:
-    try:
-        from storages.backends.s3 import S3Storage
-    except ImportError:
+def _django_storages(bench: Bench) -> Callable[[str], str] | None:
+    if not storages_installed():
         return None
+    from storages.backends.s3 import S3Storage  # type: ignore[import-untyped]
+
     storage = S3Storage(
         bucket_name=PRIVATE,
-        endpoint_url=f"http://{endpoint}",
-        access_key=access_key,
-        secret_key=secret_key,
+        endpoint_url=f"http://{bench.server.endpoint}",
+        access_key=bench.server.access_key,
+        secret_key=bench.server.secret_key,
         region_name="us-east-1",
         signature_version="s3v4",
         addressing_style="path",
@@ -113,56 +121,45 @@ def _django_storages(endpoint: str, access_key: str, secret_key: str) -> Callabl
     return url
 
 
-def _whole_page(storage: Any) -> Callable[[str], object]:
-    """One url_many() call for all NAMES, timed as one 'call' (divided by len(NAMES) afterwards)."""
-    return lambda _: storage.url_many(NAMES)
+def _put_all(admin: Any, names: Sequence[str]) -> None:
+    def put(name: str) -> None:
+        admin.put_object(bucket_name=PRIVATE, object_name=name, data=io.BytesIO(b"x"), length=1)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(put, names))
 
 
-def _table(rows: Sequence[tuple[str, float | None, str]], reference: float) -> str:
-    lines = [f"{'case':58} {'µs/call':>10} {'vs raw SDK':>11}", "-" * 81]
-    for label, value, note in rows:
-        if value is None:
-            lines.append(f"{label:58} {'-':>10} {'':>11}  {note}")
-            continue
-        ratio = value / reference
-        shown = f"1/{1 / ratio:.1f}" if ratio < 1 else f"{ratio:.1f}x"
-        lines.append(f"{label:58} {value:10.2f} {shown:>11}  {note}".rstrip())
-    return "\n".join(lines)
+def run(bench: Bench) -> None:
+    from minio import Minio
 
-
-def main() -> None:
-    sys.path.insert(0, str(HERE.parent))
-    from tests.servers import start_redis, start_seaweedfs
-
-    print("URL benchmark: starting SeaweedFS and redis-server on loopback ...", flush=True)
-    s3 = start_seaweedfs()
-    redis_server = start_redis()
-    try:
-        _run(s3.endpoint, s3.access_key, s3.secret_key, redis_server.url)
-    finally:
-        redis_server.stop()
-        s3.stop()
-
-
-def _run(endpoint: str, access_key: str, secret_key: str, redis_url: str) -> None:
-    _configure(endpoint, access_key, secret_key, redis_url)
-    import io
+    server = bench.server
+    redis_url = bench.redis_url()
+    _configure(server.endpoint, server.access_key, server.secret_key, redis_url)
 
     import redis
-    from minio import Minio
 
     from django_minio_backend import MinioBackend
     from django_minio_backend.policies import public_read_policy, set_policy
+    from perf._timing import Case, interleaved
     from tests.counting import CountingPoolManager
 
-    admin = Minio(endpoint=endpoint, access_key=access_key, secret_key=secret_key, secure=False, region="us-east-1")
+    results = bench.results
+    passes, budget = bench.pick((9, 0.08), (2, 0.01))
+    names = _names(100)
+    admin = Minio(
+        endpoint=server.endpoint,
+        access_key=server.access_key,
+        secret_key=server.secret_key,
+        secure=False,
+        region="us-east-1",
+    )
     for bucket in (PRIVATE, PUBLIC):
-        admin.make_bucket(bucket_name=bucket)
+        if not admin.bucket_exists(bucket_name=bucket):
+            admin.make_bucket(bucket_name=bucket)
     set_policy(admin, PUBLIC, public_read_policy(PUBLIC))
-    for name in NAMES:
-        admin.put_object(bucket_name=PRIVATE, object_name=name, data=io.BytesIO(b"x"), length=1)
+    _put_all(admin, names)
 
-    counter = CountingPoolManager()
+    counter = CountingPoolManager(maxsize=16)
 
     def cached(backend: str, **extra: Any) -> MinioBackend:
         return MinioBackend(
@@ -174,71 +171,135 @@ def _run(endpoint: str, access_key: str, secret_key: str, redis_url: str) -> Non
             **extra,
         )
 
-    from perf._timing import Case, interleaved
-
     storages = {
         "lru": cached("lru"),
         "redis": cached("redis"),
-        "django (LocMemCache)": cached("django"),
-        "django (RedisCache)": cached("django", MINIO_URL_CACHE_DJANGO_ALIAS="redis", MINIO_URL_CACHE_PREFIX="dj_"),
+        "django LocMemCache": cached("django"),
+        "django RedisCache": cached("django", MINIO_URL_CACHE_DJANGO_ALIAS="redis", MINIO_URL_CACHE_PREFIX="dj_"),
     }
     for storage in storages.values():
-        storage.url_many(NAMES)  # fill: one HEAD per object, as they were written elsewhere
+        storage.url_many(names)  # fill: one HEAD per object, as they were written elsewhere
     bare = redis.Redis.from_url(redis_url, decode_responses=True)
-    bare.set("bench-bare-key", storages["lru"].url(NAMES[0]))
-    s3storages = _django_storages(endpoint, access_key, secret_key)
+    bare.set("bench-bare-key", storages["lru"].url(names[0]))
+    peer_url = _django_storages(bench)
 
     def raw_presign(name: str) -> str:
         return admin.presigned_get_object(bucket_name=PRIVATE, object_name=name, expires=timedelta(seconds=EXPIRY))
 
-    cases: dict[str, Case] = {
-        "raw minio SDK presigned_get_object": (raw_presign, NAMES),
-        "ours: private url(), uncached (signing)": (MinioBackend(bucket_name=PRIVATE).url, NAMES),
-        "ours: public url()": (MinioBackend(bucket_name=PUBLIC).url, NAMES),
+    def whole_page(storage: MinioBackend) -> Callable[[str], object]:
+        return lambda _: storage.url_many(names)
+
+    # (case, library) -> what is timed; url_many cases are one call for all names, divided afterwards
+    cases: dict[tuple[str, str], Case] = {
+        ("private url()", SDK): (raw_presign, names),
+        ("private url()", OURS): (MinioBackend(bucket_name=PRIVATE).url, names),
+        ("public url()", OURS): (MinioBackend(bucket_name=PUBLIC).url, names),
     }
     for label, storage in storages.items():
-        cases[f"ours: private url(), cache hit, {label}"] = (storage.url, NAMES)
+        cases[(f"private url(), cache hit, {label}", OURS)] = (storage.url, names)
+    cases[("private url(), URL caching on", OURS)] = cases[("private url(), cache hit, lru", OURS)]
     for label in ("lru", "redis"):
-        cases[f"ours: url_many(100 names), cache hit, {label}, per name"] = (_whole_page(storages[label]), ["page"])
-    cases["bare redis-py GET round trip"] = (lambda _: bare.get("bench-bare-key"), ["k"] * 100)
-    if s3storages is not None:
-        cases["django-storages S3Storage.url()"] = (s3storages, NAMES)
-    counter.reset()
-    print(f"timing {len(cases)} cases in interleaved passes ...", flush=True)
-    timed = interleaved(cases)
-    s3_requests_on_hits = counter.count()
-    for label in timed:
-        if label.startswith("ours: url_many"):
-            timed[label] /= len(NAMES)
-    raw = timed["raw minio SDK presigned_get_object"]
-    uncached = timed["ours: private url(), uncached (signing)"]
-    public = timed["ours: public url()"]
-    hits = {label: timed[f"ours: private url(), cache hit, {label}"] for label in storages}
-    bare_get = timed["bare redis-py GET round trip"]
-    rows: list[tuple[str, float | None, str]] = [(label, value, "") for label, value in timed.items()]
-    if s3storages is None:
-        rows.append(("django-storages S3Storage.url()", None, "not installed"))
-
-    previous = _previous_release(endpoint, access_key, secret_key)
-    if isinstance(previous, str):
-        for label in ("private, uncached", "public", "private, cache on (hit)"):
-            rows.append((f"{PREVIOUS_RELEASE}: {label}", None, previous))
+        cases[(f"url_many(100 names), cache hit, {label}, per name", OURS)] = (whole_page(storages[label]), ["p"])
+    cases[("private url(), cache hit, redis", "redis-py GET round trip")] = (
+        lambda _: bare.get("bench-bare-key"),
+        ["k"] * 100,
+    )
+    if peer_url is not None:
+        cases[("private url()", STORAGES)] = (peer_url, names)
     else:
-        rows.append((f"{PREVIOUS_RELEASE}: private, uncached", previous["private"], ""))
-        rows.append((f"{PREVIOUS_RELEASE}: public", previous["public"], ""))
-        rows.append((f"{PREVIOUS_RELEASE}: private, cache on (hit)", previous["cached"], "HEAD per call"))
+        results.note(TOPIC, "django-storages not installed (pip install -e '.[bench]'): not measured")
+    counter.reset()
+    labels = {key: f"{key[0]} | {key[1]}" for key in cases}
+    timed = interleaved({labels[key]: case for key, case in cases.items()}, passes=passes, budget=budget)
+    requests_on_hits = counter.count()
+    for (case, library), label in labels.items():
+        value = timed[label] / (len(names) if case.startswith("url_many") else 1)
+        results.add(TOPIC, case, "time", library, value, US, "lower")
 
-    print()
-    print(_table(rows, raw))
-    print()
-    print("Targets:")
-    print(f"  private uncached vs raw SDK: 1/{raw / uncached:.1f} (target: at most 1/8)")
+    previous = _previous_release(bench, names)
+    if isinstance(previous, str):
+        results.note(TOPIC, f"{PREVIOUS}: {previous}")
+    else:
+        results.add(TOPIC, "private url()", "time", PREVIOUS, previous["private"], US, "lower")
+        results.add(TOPIC, "public url()", "time", PREVIOUS, previous["public"], US, "lower")
+        results.add(TOPIC, "private url(), URL caching on", "time", PREVIOUS, previous["cached"], US, "lower")
+        results.note(TOPIC, f"{PREVIOUS} with URL caching on sends a HEAD per url() call")
+
+    by_key = {key: timed[label] for key, label in labels.items()}
+    raw = by_key[("private url()", SDK)]
+    results.check(TOPIC, "private url() uncached / raw SDK presign", by_key[("private url()", OURS)] / raw, "<= 0.125")
     if not isinstance(previous, str):
-        print(f"  public vs previous release: {public / previous['public']:.3f}x (target: at most 0.5x)")
-    print(f"  LRU hit: {hits['lru']:.2f} µs = 1/{raw / hits['lru']:.0f} of the raw SDK presign (target: at most 2 µs)")
-    print(f"  Redis hit vs bare GET: {hits['redis'] / bare_get:.2f}x (target: at most 1.5x)")
-    print(f"  S3 requests during all cache hits: {s3_requests_on_hits} (target: 0)")
+        results.check(
+            TOPIC, "public url() / previous release", by_key[("public url()", OURS)] / previous["public"], "<= 0.5"
+        )
+    results.check(TOPIC, "LRU cache hit, µs", by_key[("private url(), cache hit, lru", OURS)], "<= 2")
+    redis_hit = by_key[("private url(), cache hit, redis", OURS)]
+    bare_get = by_key[("private url(), cache hit, redis", "redis-py GET round trip")]
+    results.check(TOPIC, "redis cache hit / bare redis GET", redis_hit / bare_get, "<= 1.5")
+    results.check(TOPIC, "S3 requests during all cache hits", requests_on_hits, "<= 0")
     bare.close()
+    _url_many_curve(bench, admin, raw_presign, peer_url)
+
+
+def _url_many_curve(
+    bench: Bench, admin: Any, raw_presign: Callable[[str], str], peer_url: Callable[[str], str] | None
+) -> None:
+    """One url_many() call for N names, N = 1 ... 10,000: the cost should grow linearly, with the one cache
+    round trip spread over more names as N grows."""
+    from django_minio_backend import MinioBackend
+    from perf._timing import Case, interleaved
+
+    sizes = bench.pick([1, 10, 100, 1_000, 10_000], [1, 10, 100])
+    names = _names(sizes[-1], prefix="many")
+    _put_all(admin, names)
+    lru = MinioBackend(
+        bucket_name=PRIVATE,
+        storage_name="default",
+        MINIO_URL_CACHING_ENABLED=True,
+        MINIO_URL_CACHE_BACKEND="lru",
+        MINIO_URL_CACHE_MAX_ENTRIES=4 * len(names),  # two entries a name: all of them fit
+    )
+    redis = MinioBackend(
+        bucket_name=PRIVATE,
+        storage_name="default",
+        MINIO_URL_CACHING_ENABLED=True,
+        MINIO_URL_CACHE_BACKEND="redis",
+        MINIO_URL_CACHE_PREFIX="many_",
+    )
+    uncached = MinioBackend(bucket_name=PRIVATE)
+    for storage in (lru, redis):  # the HEAD per name of the fill, spread over threads
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(storage.url, names))
+
+    series: dict[str, Callable[[Sequence[str]], object]] = {
+        "ours, cache hit, lru": lru.url_many,
+        "ours, cache hit, redis": redis.url_many,
+        "ours, uncached (signing)": uncached.url_many,
+        f"{SDK} (presign loop)": lambda chosen: [raw_presign(name) for name in chosen],
+    }
+    if peer_url is not None:
+        series[f"{STORAGES} (url() loop)"] = lambda chosen: [peer_url(name) for name in chosen]
+    cases: dict[str, Case] = {}
+    for label, call in series.items():
+        for size in sizes:
+            cases[f"{label}|{size}"] = (_one_call(call, names[:size]), ["call"])
+    passes, budget = bench.pick((5, 0.05), (1, 0.005))
+    timed = interleaved(cases, passes=passes, budget=budget)
+    curve = bench.results.curve(TOPIC, "url_many(N names)", "names", "time per call", "µs", per="names")
+    for key, micros in timed.items():
+        label, count = key.rsplit("|", 1)
+        curve.add(label, int(count), micros)
+
+
+def _one_call(call: Callable[[Sequence[str]], object], names: Sequence[str]) -> Callable[[str], object]:
+    """A case for _timing: each timed call is one call for all of `names`."""
+    return lambda _: call(names)
+
+
+def main() -> None:
+    from perf.__main__ import topic_main
+
+    topic_main(TOPIC)
 
 
 if __name__ == "__main__":

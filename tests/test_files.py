@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import os
 import random
 import threading
@@ -18,7 +19,7 @@ from minio import Minio
 
 from django_minio_backend import MinioBackend
 from django_minio_backend.executor import executor_workers, shared_executor
-from django_minio_backend.files import READ_AHEAD_CHUNKS, MinioFile, ObjectChangedError
+from django_minio_backend.files import READ_AHEAD_CHUNKS, READ_AHEAD_MAX_CHUNKS, MinioFile, ObjectChangedError
 from django_minio_backend.settings import MiB
 from tests.counting import CountingPoolManager
 from tests.faultproxy import Action, FaultProxy, Relay, RequestHead
@@ -31,8 +32,9 @@ CHUNK = 1 * MiB
 
 
 def storage(**options: Any) -> MinioBackend:
-    """A private storage reading in CHUNK-sized ranges."""
-    return private_storage(MINIO_READ_CHUNK_SIZE=CHUNK, **options)
+    """A private storage reading in CHUNK-sized ranges unless told otherwise."""
+    options.setdefault("MINIO_READ_CHUNK_SIZE", CHUNK)
+    return private_storage(**options)
 
 
 @pytest.fixture(scope="module")
@@ -83,14 +85,18 @@ def gets(proxy: FaultProxy) -> list[str]:
     return [head.headers["range"] for head in proxy.requests if head.method == "GET"]
 
 
-AHEAD = READ_AHEAD_CHUNKS * CHUNK  # the ranges of a sequential read after the first chunk
+AHEAD = READ_AHEAD_CHUNKS * CHUNK  # the first range of a sequential read after open()'s chunk
 
 
-def sequential_ranges(size: int) -> list[str]:
-    """open()'s chunk, then ranges of AHEAD bytes, each asked for while the one before is read."""
-    starts = [0, *range(CHUNK, size, AHEAD)]
-    ends = [*starts[1:], size]
-    return [f"bytes={start}-{end - 1}" for start, end in zip(starts, ends, strict=True)]
+def sequential_ranges(size: int, chunk: int = CHUNK) -> list[str]:
+    """open()'s chunk, then ranges of READ_AHEAD_CHUNKS chunks that double up to READ_AHEAD_MAX_CHUNKS,
+    each asked for while the one before is read."""
+    bounds = [0, chunk]
+    span = READ_AHEAD_CHUNKS * chunk
+    while bounds[-1] < size:
+        bounds.append(min(size, bounds[-1] + span))
+        span = min(2 * span, READ_AHEAD_MAX_CHUNKS * chunk)
+    return [f"bytes={start}-{end - 1}" for start, end in itertools.pairwise(bounds)]
 
 
 def test_sequential_reading_asks_for_the_next_range_ahead(
@@ -104,8 +110,25 @@ def test_sequential_reading_asks_for_the_next_range_ahead(
             assert handle.read() == payload
         ranges = gets(proxy)
     whole = sequential_ranges(len(payload))
-    assert len(whole) == 4
+    assert whole == [f"bytes=0-{CHUNK - 1}", f"bytes={CHUNK}-{5 * CHUNK - 1}", f"bytes={5 * CHUNK}-{len(payload) - 1}"]
     assert ranges == whole + whole
+
+
+def test_a_long_sequential_read_asks_for_fewer_larger_ranges(
+    live_settings: dict[str, Any], s3_server: S3Server, stored_name: str, payload: bytes
+) -> None:
+    """Each range asked for ahead is twice the one before, up to READ_AHEAD_MAX_CHUNKS chunks: a long read
+    costs few requests (each is a signed request and a server round trip), and a short one asks for little."""
+    chunk = 64 * 1024
+    with FaultProxy(s3_server.endpoint) as proxy:
+        with storage(MINIO_ENDPOINT=proxy.endpoint, MINIO_READ_CHUNK_SIZE=chunk).open(stored_name) as handle:
+            assert b"".join(handle.chunks(chunk_size=MiB)) == payload
+        ranges = gets(proxy)
+    spans = [int(end) - int(start) + 1 for start, end in (found[6:].split("-") for found in ranges)]
+    assert spans[:5] == [chunk, 4 * chunk, 8 * chunk, 16 * chunk, 16 * chunk]
+    assert set(spans[4:-1]) == {READ_AHEAD_MAX_CHUNKS * chunk}
+    assert ranges == sequential_ranges(len(payload), chunk)
+    assert len(ranges) == 12  # fixed ranges of 4 chunks would take 37
 
 
 def test_a_jump_asks_for_a_chunk_or_what_the_caller_wants(
