@@ -84,6 +84,33 @@ def test_initialize_buckets_fails_with_a_non_zero_exit(down: str) -> None:
     assert message == f"initialize_buckets failed for 2 bucket(s): {ARCHIVE_BUCKET}, {BACKUP_BUCKET}"
 
 
+def test_initialize_buckets_check_passes_when_every_bucket_is_as_configured(live_settings: dict[str, Any]) -> None:
+    run("initialize_buckets")
+    out, err = run("initialize_buckets", "--check")
+    assert err == "" and out.splitlines()[0] == "test-media-private [default]: up to date (private)"
+    assert all(line.endswith(")") and ": up to date (" in line for line in out.splitlines())
+
+
+def test_initialize_buckets_check_fails_and_dry_run_does_not_when_a_bucket_would_change(
+    live_settings: dict[str, Any], admin_client: Minio, unique: str
+) -> None:
+    storages = copy.deepcopy(live_settings)
+    storages["archive"]["OPTIONS"]["MINIO_PRIVATE_BUCKETS"].append(f"{unique}-new")
+    with override_settings(STORAGES=storages):
+        out, err = run("initialize_buckets", "--dry-run")
+        assert f"{unique}-new [archive]: would create; would add lifecycle rule" in out and err == ""
+        assert "test-media-private [default]: up to date (private)" in out
+        out, err = io.StringIO(), io.StringIO()
+        with pytest.raises(CommandError) as info:
+            call_command("initialize_buckets", "--check", "--silenced", stdout=out, stderr=err)
+    assert (out.getvalue(), err.getvalue()) == ("", "")
+    assert str(info.value) == (
+        f"1 bucket(s) differ from the settings: {unique}-new; run initialize_buckets to bring them in line."
+    )
+    assert info.value.returncode == 1  # what manage.py exits with
+    assert not admin_client.bucket_exists(bucket_name=f"{unique}-new")
+
+
 # -- is_minio_available ---------------------------------------------------------------------------
 def test_is_minio_available_reports_every_alias(live_settings: dict[str, Any]) -> None:
     out, err = run("is_minio_available")
