@@ -100,10 +100,10 @@ def test_initialize_buckets_check_fails_and_dry_run_does_not_when_a_bucket_would
         out, err = run("initialize_buckets", "--dry-run")
         assert f"{unique}-new [archive]: would create; would add lifecycle rule" in out and err == ""
         assert "test-media-private [default]: up to date (private)" in out
-        out, err = io.StringIO(), io.StringIO()
+        printed, errors = io.StringIO(), io.StringIO()
         with pytest.raises(CommandError) as info:
-            call_command("initialize_buckets", "--check", "--silenced", stdout=out, stderr=err)
-    assert (out.getvalue(), err.getvalue()) == ("", "")
+            call_command("initialize_buckets", "--check", "--silenced", stdout=printed, stderr=errors)
+    assert (printed.getvalue(), errors.getvalue()) == ("", "")
     assert str(info.value) == (
         f"1 bucket(s) differ from the settings: {unique}-new; run initialize_buckets to bring them in line."
     )
