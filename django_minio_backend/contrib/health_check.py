@@ -14,6 +14,7 @@ is reported with the probe's account of what it tried, not a generic timeout.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from datetime import timedelta
 from typing import cast
@@ -38,10 +39,8 @@ class MinioHealthCheck(HealthCheck):
     alias: str = "default"
 
     def __post_init__(self) -> None:
-        try:
+        with contextlib.suppress(ImproperlyConfigured):  # run() reports it; a health page must not fail to build
             self.timeout = timedelta(seconds=probe_timeout(get_settings(self.alias)))
-        except ImproperlyConfigured:
-            pass  # run() reports it; a health page must not fail to build
 
     def run(self) -> None:
         """Synchronous on purpose: the view runs it in its executor, so the probe never blocks the event loop."""
