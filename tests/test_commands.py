@@ -17,7 +17,7 @@ from minio import Minio
 
 from django_minio_backend.management.commands import clean_orphaned_minio_files
 from tests.counting import CountingPoolManager
-from tests.helpers import drop_bucket, empty_bucket, other_spelling, put_objects, stored_names
+from tests.helpers import PseudoTerminal, drop_bucket, empty_bucket, other_spelling, put_objects, stored_names
 from tests.servers import free_ports
 from tests.settings import ARCHIVE_BUCKET, BACKUP_BUCKET
 from tests.testapp.models import Album, Attachment, Report, Scan
@@ -303,6 +303,44 @@ class Terminal(io.StringIO):
 
     def isatty(self) -> bool:
         return True
+
+
+def test_on_a_terminal_the_scan_shows_one_line_redrawn_in_place(
+    orphan_buckets: None, admin_client: Minio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = [f"t/{index:02d}.bin" for index in range(30)]
+    put_objects(admin_client, BACKUP_BUCKET, *names)
+    Album.objects.bulk_create([Album(backup=name) for name in names[::6]])  # 5 referenced, 25 orphans
+    monkeypatch.setattr(clean_orphaned_minio_files.Command, "progress_interval", 0.0)  # redraw on every object
+    with PseudoTerminal() as terminal:
+        call_command(
+            "clean_orphaned_minio_files",
+            "--dry-run",
+            "--older-than",
+            "0",
+            "--bucket",
+            BACKUP_BUCKET,
+            stdout=terminal.stream,
+            no_color=True,  # the summary's colour would depend on pytest's own stdout
+        )
+    lines = terminal.output.split("\n")
+    assert not [line for line in lines if line.startswith("  ... ")]  # no log-style lines on a terminal
+    found = [line.rpartition("\r\x1b[K")[2] for line in lines if "Found orphaned file: " in line]
+    assert found == [f"Found orphaned file: {BACKUP_BUCKET}/{name}" for name in sorted(set(names) - set(names[::6]))]
+    redrawn = [part for line in lines for part in line.split("\r\x1b[K")[1:] if "objects scanned" in part]
+    assert len(redrawn) >= 29 and redrawn[-1] == f"{BACKUP_BUCKET}: 30 objects scanned, 25 orphans found"
+    assert lines[-2].startswith("Summary: 1 bucket(s) scanned; 30 objects listed")
+    with PseudoTerminal() as quiet:
+        call_command(
+            "clean_orphaned_minio_files",
+            "--dry-run",
+            "--bucket",
+            BACKUP_BUCKET,
+            verbosity=0,
+            stdout=quiet.stream,
+            no_color=True,
+        )
+    assert quiet.output.startswith("Summary: ") and quiet.output.count("\n") == 1
 
 
 def test_asks_for_confirmation_only_on_a_terminal(
