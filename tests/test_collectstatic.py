@@ -55,6 +55,7 @@ def test_first_run_uploads_each_file_and_an_unchanged_rerun_only_lists(
         assert "0 static files copied, 200 unmodified" in output
 
 
+@pytest.mark.slow
 def test_2500_files_use_a_paginated_listing(
     live_settings: dict[str, Any],
     fresh_bucket: str,

@@ -267,6 +267,7 @@ def test_older_than_deletes_only_orphans_older_than_the_age(orphan_buckets: None
     assert stored_names(admin_client, BACKUP_BUCKET) == {"new.txt"}
 
 
+@pytest.mark.slow
 def test_2500_orphans_are_listed_in_pages_and_deleted_in_batches_with_progress(
     orphan_buckets: None,
     live_settings: dict[str, Any],
