@@ -201,3 +201,52 @@ def _across_aliases(targets: Iterable[BucketTarget]) -> Iterable[CheckMessage]:
                 id=SEVERAL_HOOKS,
                 obj=where,
             )
+
+
+# -- deploy checks (`manage.py check --deploy`) ---------------------------------------------------------------
+# Fine in development, wrong in production. Their ids are W1xx, apart from the checks that always run.
+EXTERNAL_HTTP_UNDER_SSL_REDIRECT = PREFIX + "W101"
+PUBLIC_BUCKET_LISTABLE = PREFIX + "W102"
+
+
+def check_minio_deploy(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """Registered with deploy=True. Aliases that do not parse are left to `check_minio_settings`."""
+    parsed = _parsed_aliases()
+    messages: list[CheckMessage] = []
+    for alias, settings in parsed.items():
+        messages.extend(_external_http_under_ssl_redirect(alias, settings))
+    messages.extend(_listable_public_buckets(targets_for(parsed)))
+    return messages
+
+
+def _parsed_aliases() -> dict[str, MinioSettings]:
+    parsed: dict[str, MinioSettings] = {}
+    for alias in minio_aliases():
+        try:
+            parsed[alias] = parse_options(alias, alias_options(alias))
+        except ImproperlyConfigured:
+            continue
+    return parsed
+
+
+def _external_http_under_ssl_redirect(alias: str, settings: MinioSettings) -> Iterable[CheckMessage]:
+    if getattr(django_settings, "SECURE_SSL_REDIRECT", False) and not settings.external_use_https:
+        yield Warning(
+            f"File URLs are http://{settings.external_endpoint}/... while SECURE_SSL_REDIRECT makes the site https: "
+            "browsers block them as mixed content, and they travel unencrypted (presigned ones included).",
+            hint="Serve the external endpoint over TLS and set MINIO_EXTERNAL_ENDPOINT_USE_HTTPS: True.",
+            id=EXTERNAL_HTTP_UNDER_SSL_REDIRECT,
+            obj=_where(alias),
+        )
+
+
+def _listable_public_buckets(targets: Iterable[BucketTarget]) -> Iterable[CheckMessage]:
+    for target in targets:
+        if target.public and target.listing and not target.hooks:  # a hook's policy replaces the listing one
+            yield Warning(
+                f"Public bucket {target.bucket!r} can be listed by anyone (MINIO_BUCKET_LISTING): every object "
+                "name in it is visible, including names only meant to be known to those given a link.",
+                hint="Set MINIO_BUCKET_LISTING: False unless the bucket is meant to be browsed.",
+                id=PUBLIC_BUCKET_LISTABLE,
+                obj=", ".join(_where(alias) for alias in target.aliases),
+            )

@@ -36,9 +36,14 @@ class MinioServerStatus:
         return f"<MinioServerStatus {state}: {self.details}>"
 
 
+def probe_timeout(settings: MinioSettings) -> float:
+    """Seconds the probe may take: MINIO_HEALTH_CHECK_TIMEOUT, never more than MINIO_REQUEST_DEADLINE."""
+    return min(settings.health_check_timeout, settings.request_deadline)
+
+
 def check_server(settings: MinioSettings, bucket: str | None = None) -> MinioServerStatus:
     """Probe the server of `settings`; the signed fallback asks for `bucket` (default: the default bucket)."""
-    timeout = min(settings.health_check_timeout, settings.request_deadline)
+    timeout = probe_timeout(settings)
     deadline = time.monotonic() + timeout
     found: list[MinioServerStatus] = []
     worker = threading.Thread(

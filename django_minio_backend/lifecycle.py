@@ -14,6 +14,7 @@ of every object is left alone, so a longer limit set there is respected.
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import xml.etree.ElementTree as ET
 from typing import Final
@@ -23,7 +24,16 @@ from minio.error import S3Error
 from .connection import S3Connection
 from .signing import EMPTY_SHA256
 
-__all__ = ["ABORT_AFTER_DAYS", "ABORT_RULE_ID", "LifecycleRefused", "ensure_abort_rule"]
+__all__ = [
+    "ABORT_AFTER_DAYS",
+    "ABORT_RULE_ID",
+    "LifecycleRefused",
+    "empty_rules",
+    "ensure_abort_rule",
+    "read_rules",
+    "with_abort_rule",
+    "write_rules",
+]
 
 ABORT_RULE_ID: Final = "DjangoMinioBackendAbortIncompleteUploads"
 ABORT_AFTER_DAYS: Final = 1
@@ -45,34 +55,50 @@ class LifecycleRefused(Exception):
 def ensure_abort_rule(connection: S3Connection, bucket: str) -> str | None:
     """Make `bucket` abort incomplete multipart uploads; returns "added" or "updated", or None when
     nothing had to change. Raises LifecycleRefused, or the server's error: nothing is written then."""
-    document = _read(connection, bucket)
+    changed = with_abort_rule(read_rules(connection, bucket))
+    if changed is None:
+        return None
+    document, done = changed
+    write_rules(connection, bucket, document)
+    return done
+
+
+def with_abort_rule(document: ET.Element) -> tuple[ET.Element, str] | None:
+    """The rules with ours in place and "added" or "updated", or None when `document` needs no change.
+    Pure: `document` itself is left as it is, so a dry run can compare without writing."""
     rules = [element for element in document if _name(element) == "Rule"]
     ours = [rule for rule in rules if _text(rule, "ID") == ABORT_RULE_ID]
     if any(_aborts_every_upload(rule) for rule in rules if rule not in ours):
         return None  # the bucket's own rule decides when incomplete uploads go
     if len(ours) == 1 and _is_current(ours[0]):
         return None
-    for rule in ours:
-        document.remove(rule)
-    document.append(_abort_rule(_namespace(document)))
-    _write(connection, bucket, document)
-    return "updated" if ours else "added"
+    changed = copy.deepcopy(document)
+    for rule in [element for element in changed if _text(element, "ID") == ABORT_RULE_ID]:
+        changed.remove(rule)
+    changed.append(_abort_rule(_namespace(changed)))
+    return changed, "updated" if ours else "added"
 
 
-def _read(connection: S3Connection, bucket: str) -> ET.Element:
+def empty_rules() -> ET.Element:
+    """The rules of a bucket that has none (or does not exist yet)."""
+    return ET.Element(f"{{{S3_NAMESPACE}}}LifecycleConfiguration")
+
+
+def read_rules(connection: S3Connection, bucket: str) -> ET.Element:
     """The bucket's lifecycle document, or an empty one when it has none."""
     try:
         response = connection.request("GET", bucket, query=_QUERY, payload_sha256=EMPTY_SHA256)
     except S3Error as error:
         if error.code == "NoSuchLifecycleConfiguration":
-            return ET.Element(f"{{{S3_NAMESPACE}}}LifecycleConfiguration")
+            return empty_rules()
         if error.code in REFUSED_CODES:
             raise LifecycleRefused(error.code) from error
         raise
     return ET.fromstring(response.data)
 
 
-def _write(connection: S3Connection, bucket: str, document: ET.Element) -> None:
+def write_rules(connection: S3Connection, bucket: str, document: ET.Element) -> None:
+    """Replace the bucket's lifecycle document."""
     namespace = _namespace(document)
     body = ET.tostring(document, encoding="utf-8", default_namespace=namespace or None)
     headers = {

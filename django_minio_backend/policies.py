@@ -16,7 +16,7 @@ aliases sharing a server share its buckets, and each bucket is created and given
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from minio.error import S3Error
 
 from .aliases import is_static_alias, minio_aliases
 from .connection import S3Connection, get_client
-from .lifecycle import ABORT_AFTER_DAYS, LifecycleRefused, ensure_abort_rule
+from .lifecycle import ABORT_AFTER_DAYS, LifecycleRefused, empty_rules, read_rules, with_abort_rule, write_rules
 from .settings import MinioSettings, get_settings
 
 POLICY_VERSION = "2012-10-17"
@@ -219,6 +219,89 @@ def targets_for(configured: Mapping[str, MinioSettings]) -> list[BucketTarget]:
     return list(targets.values())
 
 
+# -- changes: each kind of bucket state, desired against current ----------------------------------------
+@dataclass(frozen=True)
+class Change:
+    """One way a bucket differs from the settings: what a run would do (`planned`), what it reports once done
+    (`done`), the differences line by line (`details`, e.g. a policy diff) and the call that makes it."""
+
+    planned: str
+    done: str
+    apply: Callable[[], object]
+    details: tuple[str, ...] = ()
+
+
+def _bucket_change(target: BucketTarget) -> Change | None:
+    if get_client(target.settings).bucket_exists(bucket_name=target.bucket):
+        return None
+    if not target.managed:
+        raise LookupError("bucket does not exist; MINIO_POLICY_HOOKS never create buckets, list it in a bucket setting")
+    return Change(
+        "create",
+        "created",
+        lambda: get_client(target.settings).make_bucket(bucket_name=target.bucket, location=target.settings.region),
+    )
+
+
+def _policy_change(target: BucketTarget, exists: bool) -> Change | None:
+    current = get_policy(get_client(target.settings), target.bucket) if exists else None
+    wanted = target.wanted_policy
+    if wanted is not None:
+        if same_policy(current, wanted):
+            return None
+        planned, done = (
+            ("apply policy hook", "policy hook applied")
+            if target.hooks
+            else ("set public read policy", "public read policy set")
+        )
+        return Change(
+            planned,
+            done,
+            lambda: set_policy(get_client(target.settings), target.bucket, wanted),
+            policy_diff(current, wanted),
+        )
+    if current is not None and is_public_read_policy(current, target.bucket):
+        diff = policy_diff(current, None)
+        return Change(
+            "remove public policy",
+            "public policy removed",
+            lambda: remove_policy(get_client(target.settings), target.bucket),
+            diff,
+        )
+    return None
+
+
+def _lifecycle_change(target: BucketTarget, exists: bool) -> Change | None:
+    """A bucket we manage aborts incomplete multipart uploads; a bucket only hooked is someone else's."""
+    if not target.managed:
+        return None
+    connection = S3Connection(target.settings)
+    changed = with_abort_rule(read_rules(connection, target.bucket) if exists else empty_rules())
+    if changed is None:
+        return None
+    document, done = changed
+    verb = {"added": "add", "updated": "update"}[done]
+    days = f"{ABORT_AFTER_DAYS} day{'s' if ABORT_AFTER_DAYS != 1 else ''}"
+    rule = f"(incomplete multipart uploads aborted after {days})"
+    return Change(
+        f"{verb} lifecycle rule {rule}",
+        f"lifecycle rule {done} {rule}",
+        lambda: write_rules(connection, target.bucket, document),
+    )
+
+
+# The state of an existing (or just created) bucket, one unit per kind: each compares what the settings want
+# with what the server has (`exists` False: the bucket is still to be created, so nothing is asked).
+STATE_CHANGES: tuple[Callable[[BucketTarget, bool], Change | None], ...] = (_policy_change, _lifecycle_change)
+
+
+def policy_diff(current: dict[str, Any] | None, wanted: dict[str, Any] | None) -> tuple[str, ...]:
+    """Statements to remove (`-`) and to add (`+`), compared by meaning as `same_policy` does."""
+    old = normalized(current)[1] if current is not None else frozenset()
+    new = normalized(wanted)[1] if wanted is not None else frozenset()
+    return (*(f"policy - {item}" for item in sorted(old - new)), *(f"policy + {item}" for item in sorted(new - old)))
+
+
 # -- applying ---------------------------------------------------------------------------------------
 @dataclass
 class BucketReport:
@@ -226,6 +309,7 @@ class BucketReport:
     actions: list[str] = field(default_factory=list)  # what this run changed
     notes: list[str] = field(default_factory=list)  # what could not be done, without failing the bucket
     error: str | None = None
+    planned: list[Change] = field(default_factory=list)  # a dry run's changes, not made
 
     @property
     def state(self) -> str:
@@ -235,70 +319,59 @@ class BucketReport:
             return "public, listable" if self.target.listing else "public"
         return "private"
 
+    @property
+    def differs(self) -> bool:
+        """The bucket is not (or was not, before this run) as the settings want it."""
+        return bool(self.actions or self.planned or self.error is not None)
+
     def describe(self) -> str:
         where = ", ".join(self.target.aliases)
         if self.error is not None:
             return f"{self.target.bucket} [{where}]: FAILED: {self.error}"
-        done = "; ".join(self.actions) if self.actions else "up to date"
+        if self.planned:
+            done = "; ".join(f"would {change.planned}" for change in self.planned)
+        else:
+            done = "; ".join(self.actions) if self.actions else "up to date"
         notes = "".join(f"; {note}" for note in self.notes)
-        return f"{self.target.bucket} [{where}]: {done} ({self.state}){notes}"
+        details = "".join(f"\n    {line}" for change in self.planned for line in change.details)
+        return f"{self.target.bucket} [{where}]: {done} ({self.state}){notes}{details}"
+
+    def make(self, change: Change | None, *, dry_run: bool) -> None:
+        if change is None:
+            return
+        if dry_run:
+            self.planned.append(change)
+            return
+        change.apply()
+        self.actions.append(change.done)
 
 
-def _create(target: BucketTarget, report: BucketReport) -> None:
-    client = get_client(target.settings)
-    if client.bucket_exists(bucket_name=target.bucket):
-        return
-    if not target.managed:
-        raise LookupError("bucket does not exist; MINIO_POLICY_HOOKS never create buckets, list it in a bucket setting")
-    client.make_bucket(bucket_name=target.bucket, location=target.settings.region)
-    report.actions.append("created")
-
-
-def _apply_policy(target: BucketTarget, report: BucketReport) -> None:
-    client = get_client(target.settings)
-    current = get_policy(client, target.bucket)
-    wanted = target.wanted_policy
-    if wanted is not None:
-        if not same_policy(current, wanted):
-            set_policy(client, target.bucket, wanted)
-            report.actions.append("policy hook applied" if target.hooks else "public read policy set")
-    elif current is not None and is_public_read_policy(current, target.bucket):
-        remove_policy(client, target.bucket)
-        report.actions.append("public policy removed")
-
-
-def _apply_lifecycle(target: BucketTarget, report: BucketReport) -> None:
-    """A bucket we manage aborts incomplete multipart uploads; a bucket only hooked is someone else's."""
-    if not target.managed:
-        return
-    try:
-        done = ensure_abort_rule(S3Connection(target.settings), target.bucket)
-    except LifecycleRefused as refused:
-        report.notes.append(f"lifecycle rule not set, the server refuses it ({refused.code})")
-        return
-    if done is not None:
-        days = f"{ABORT_AFTER_DAYS} day{'s' if ABORT_AFTER_DAYS != 1 else ''}"
-        report.actions.append(f"lifecycle rule {done} (incomplete multipart uploads aborted after {days})")
-
-
-def initialize_buckets(targets: Sequence[BucketTarget]) -> list[BucketReport]:
+def initialize_buckets(targets: Sequence[BucketTarget], *, dry_run: bool = False) -> list[BucketReport]:
     """Create every missing bucket first, then give each its policy and lifecycle rule, so a hook always
-    finds its bucket.
+    finds its bucket. With `dry_run`, only read: each report lists the changes a run would make.
 
     Idempotent: a run right after another changes nothing. A failure is reported on its bucket and the
     other buckets are still handled.
     """
     reports = [BucketReport(target) for target in targets]
-    for report in reports:
+    missing: set[int] = set()
+    for index, report in enumerate(reports):
         try:
-            _create(report.target, report)
+            change = _bucket_change(report.target)
+            if change is not None and dry_run:
+                missing.add(index)
+            report.make(change, dry_run=dry_run)
         except Exception as exc:  # noqa: BLE001 - reported per bucket by the caller
             report.error = str(exc) or type(exc).__name__
-    for report in reports:
-        if report.error is None:
+    for index, report in enumerate(reports):
+        if report.error is not None:
+            continue
+        for unit in STATE_CHANGES:
             try:
-                _apply_policy(report.target, report)
-                _apply_lifecycle(report.target, report)
+                report.make(unit(report.target, index not in missing), dry_run=dry_run)
+            except LifecycleRefused as refused:
+                report.notes.append(f"lifecycle rule not set, the server refuses it ({refused.code})")
             except Exception as exc:  # noqa: BLE001 - reported per bucket by the caller
                 report.error = str(exc) or type(exc).__name__
+                break
     return reports

@@ -4,14 +4,19 @@ through the code under test), anonymous HTTP requests, storage factories, upload
 from __future__ import annotations
 
 import io
+import os
 import re
+import threading
+import time
+import tty
 import urllib.error
 import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO, Any, cast
+from types import TracebackType
+from typing import IO, Any, TextIO, cast
 
 from minio import Minio
 from minio.deleteobjects import DeleteObject
@@ -177,3 +182,47 @@ class RecordingCache:
     def delete(self, key: str) -> None:
         self.calls.append("delete")
         self.inner.delete(key)
+
+
+# -- a pseudo-terminal, for output meant for a TTY ----------------------------------------------------------------
+class PseudoTerminal:
+    """`stream` writes to the slave side of a new pseudo-terminal (its isatty() is True, as a user's shell would
+    give a command); on leaving the block, `output` holds every character written, read from the master side by a
+    thread so writes never block. Raw mode: no "\n" -> "\r\n" rewriting, so `output` is exactly what was sent."""
+
+    _END = "\x00end-of-output\x00"
+
+    def __init__(self) -> None:
+        self._master, slave = os.openpty()
+        tty.setraw(slave)
+        self.stream: TextIO = open(slave, "w", encoding="utf-8")  # noqa: SIM115 - closed in __exit__
+        self.output = ""
+        self._read = bytearray()
+        self._reader = threading.Thread(target=self._pump, name="pty-reader", daemon=True)
+
+    def __enter__(self) -> PseudoTerminal:
+        self._reader.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stream.write(self._END)  # everything before it has been read once the reader has seen it
+        self.stream.flush()
+        deadline = time.monotonic() + 10
+        while self._END.encode() not in self._read and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.stream.close()
+        self._reader.join(10)
+        os.close(self._master)
+        self.output = bytes(self._read).decode("utf-8").split(self._END)[0]
+
+    def _pump(self) -> None:
+        while True:
+            try:
+                data = os.read(self._master, 65536)
+            except OSError:  # EIO: the slave side is closed
+                return
+            if not data:
+                return
+            self._read.extend(data)

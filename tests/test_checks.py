@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
-from django_minio_backend.checks import check_minio_settings
+from django_minio_backend.checks import check_minio_deploy, check_minio_settings
 from tests.helpers import BASE, MEDIA, STATIC
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -201,3 +201,69 @@ def test_other_commands_fail_at_start_up_naming_key_and_id(tmp_path: Path) -> No
     assert result.returncode != 0
     assert "ImproperlyConfigured: STORAGES['default']['OPTIONS']['MINIO_URL_EXPIRY_HOURS']" in result.stderr
     assert "[django_minio_backend.E003]" in result.stderr
+
+
+# -- deploy checks -----------------------------------------------------------------------------------------------
+def deploy_ids(storages: dict[str, Any], **django_settings: Any) -> list[str]:
+    with override_settings(STORAGES=storages, **django_settings):
+        return [message.id or "" for message in check_minio_deploy()]
+
+
+def media(**options: Any) -> dict[str, Any]:
+    return {"default": {"BACKEND": MEDIA, "OPTIONS": {**BASE, **options}}}
+
+
+W101, W102 = "django_minio_backend.W101", "django_minio_backend.W102"
+EXTERNAL = {"MINIO_EXTERNAL_ENDPOINT": "files.example.com"}
+
+
+@pytest.mark.parametrize(
+    ("options", "ssl_redirect", "expected"),
+    [
+        ({}, True, [W101]),  # URLs use MINIO_ENDPOINT over http
+        (EXTERNAL, True, [W101]),
+        ({**EXTERNAL, "MINIO_EXTERNAL_ENDPOINT_USE_HTTPS": True}, True, []),
+        ({"MINIO_USE_HTTPS": True}, True, []),  # no external endpoint: it is MINIO_ENDPOINT, over https
+        ({**EXTERNAL, "MINIO_USE_HTTPS": True, "MINIO_EXTERNAL_ENDPOINT_USE_HTTPS": False}, True, [W101]),
+        (EXTERNAL, False, []),
+    ],
+)
+def test_plain_http_urls_on_a_site_redirecting_to_https_are_w101(
+    options: dict[str, Any], ssl_redirect: bool, expected: list[str]
+) -> None:
+    assert deploy_ids(media(**options), SECURE_SSL_REDIRECT=ssl_redirect) == expected
+
+
+def test_w101_names_the_alias_and_the_url_users_get() -> None:
+    with override_settings(STORAGES=media(**EXTERNAL), SECURE_SSL_REDIRECT=True):
+        (message,) = check_minio_deploy()
+    assert message.obj == "STORAGES['default']" and "http://files.example.com/" in message.msg
+
+
+def test_public_buckets_anyone_can_list_are_w102() -> None:
+    hook = {"Version": "2012-10-17", "Statement": []}
+    listing = {"MINIO_BUCKET_LISTING": True}
+    assert deploy_ids(media(MINIO_PUBLIC_BUCKETS=["pub"], **listing)) == [W102]
+    assert deploy_ids(media(MINIO_PUBLIC_BUCKETS=["pub"])) == []
+    assert deploy_ids(media(MINIO_PRIVATE_BUCKETS=["priv"], MINIO_DEFAULT_BUCKET="priv", **listing)) == []
+    assert deploy_ids(media(MINIO_PUBLIC_BUCKETS=["pub"], MINIO_POLICY_HOOKS=[("pub", hook)], **listing)) == []
+    static = {"staticfiles": {"BACKEND": STATIC, "OPTIONS": {**BASE, **listing}}}
+    with override_settings(STORAGES=static):
+        (message,) = check_minio_deploy()
+    assert message.id == W102 and message.obj == "STORAGES['staticfiles']"
+    assert "'auto-generated-bucket-static-files'" in message.msg
+
+
+def test_deploy_checks_run_only_with_check_deploy_and_skip_aliases_that_do_not_parse() -> None:
+    storages = {
+        **media(MINIO_PUBLIC_BUCKETS=["pub"], MINIO_BUCKET_LISTING=True),
+        "broken": {"BACKEND": MEDIA, "OPTIONS": {"MINIO_ENDPOINT": "minio:9000"}},
+    }
+    with override_settings(STORAGES=storages, SECURE_SSL_REDIRECT=True):
+        with pytest.raises(SystemCheckError) as info:
+            call_command("check", "--deploy", "--fail-level", "WARNING", verbosity=0)
+        assert W101 in str(info.value) and W102 in str(info.value)
+        assert "django_minio_backend.E010" in str(info.value)  # the broken alias, from the usual checks
+        with pytest.raises(SystemCheckError) as info:
+            call_command("check", "--fail-level", "WARNING", verbosity=0)
+        assert W101 not in str(info.value) and W102 not in str(info.value)

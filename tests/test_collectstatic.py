@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
@@ -17,9 +18,10 @@ from django.core.management.base import CommandError
 from minio import Minio
 
 from django_minio_backend import MinioBackendStatic
+from django_minio_backend.management.commands import collectstatic as our_collectstatic
 from tests.collecting import collect_setup, css_name, requests_by_kind, touch, write_css_files
 from tests.counting import CountingPoolManager
-from tests.helpers import stored_bytes, stored_names
+from tests.helpers import PseudoTerminal, stored_bytes, stored_names
 
 
 def collectstatic(*args: str, **options: Any) -> str:
@@ -53,6 +55,7 @@ def test_first_run_uploads_each_file_and_an_unchanged_rerun_only_lists(
         assert "0 static files copied, 200 unmodified" in output
 
 
+@pytest.mark.slow
 def test_2500_files_use_a_paginated_listing(
     live_settings: dict[str, Any],
     fresh_bucket: str,
@@ -189,3 +192,61 @@ def test_files_above_the_multipart_threshold_are_uploaded(
         assert isinstance(storage, MinioBackendStatic)
         assert storage.size("big.bin") == 2048
     assert stored_names(admin_client, fresh_bucket) == {"big.bin", "small.txt"}
+
+
+# -- progress ------------------------------------------------------------------------------------------------------
+PROGRESS = re.compile(r"(\d+)/(\d+) files, \d+\.\d MB, \d+\.\d MB/s")
+
+
+def test_on_a_terminal_progress_is_one_line_redrawn_in_place(
+    live_settings: dict[str, Any],
+    fresh_bucket: str,
+    tmp_path: Path,
+    counting_pool: CountingPoolManager,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_css_files(tmp_path, 30)
+    monkeypatch.setattr(our_collectstatic.Command, "progress_intervals", (0.0, 0.0))  # redraw on every file
+    with collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool), PseudoTerminal() as terminal:
+        call_command("collectstatic", interactive=False, verbosity=1, stdout=terminal.stream)
+    redraws = terminal.output.split("\r\x1b[K")[1:]
+    assert len(redraws) == 31  # one per file, and the final state
+    counts = [int(match.group(1)) for match in map(PROGRESS.match, redraws) if match]
+    assert len(counts) == 31 and counts == sorted(counts) and counts[-1] == 30
+    last, _, summary = redraws[-1].partition("\n")
+    assert PROGRESS.fullmatch(last) and all("\n" not in redraw for redraw in redraws[:-1])  # one line throughout
+    assert summary.strip() == "30 static files copied."
+
+
+def test_in_a_log_progress_is_plain_periodic_lines(
+    live_settings: dict[str, Any],
+    fresh_bucket: str,
+    tmp_path: Path,
+    counting_pool: CountingPoolManager,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_css_files(tmp_path, 30)
+    monkeypatch.setattr(our_collectstatic.Command, "progress_intervals", (0.0, 0.0))  # a line on every file
+    with collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool):
+        output = collectstatic()
+    assert "\r" not in output and "\x1b" not in output
+    lines = [line for line in output.splitlines() if PROGRESS.fullmatch(line)]
+    assert [line.split("/")[0] for line in lines] == [str(done) for done in range(1, 31)]
+    assert output.splitlines()[-1] == "30 static files copied."
+
+
+def test_default_intervals_keep_a_short_run_quiet_in_a_log_and_verbosity_0_quiet_everywhere(
+    live_settings: dict[str, Any],
+    fresh_bucket: str,
+    tmp_path: Path,
+    counting_pool: CountingPoolManager,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_css_files(tmp_path, 30)
+    with collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool):
+        assert collectstatic().strip() == "30 static files copied."  # under 5 s: no periodic line yet
+    monkeypatch.setattr(our_collectstatic.Command, "progress_intervals", (0.0, 0.0))
+    touched = write_css_files(tmp_path, 30, age_seconds=-5.0)  # newer than what is stored: all sent again
+    with collect_setup(live_settings, fresh_bucket, tmp_path, counting_pool), PseudoTerminal() as terminal:
+        call_command("collectstatic", interactive=False, verbosity=0, stdout=terminal.stream)
+    assert terminal.output == "" and len(touched) == 30

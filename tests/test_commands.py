@@ -17,7 +17,7 @@ from minio import Minio
 
 from django_minio_backend.management.commands import clean_orphaned_minio_files
 from tests.counting import CountingPoolManager
-from tests.helpers import drop_bucket, empty_bucket, other_spelling, put_objects, stored_names
+from tests.helpers import PseudoTerminal, drop_bucket, empty_bucket, other_spelling, put_objects, stored_names
 from tests.servers import free_ports
 from tests.settings import ARCHIVE_BUCKET, BACKUP_BUCKET
 from tests.testapp.models import Album, Attachment, Report, Scan
@@ -82,6 +82,33 @@ def test_initialize_buckets_fails_with_a_non_zero_exit(down: str) -> None:
     assert f"{ARCHIVE_BUCKET} [archive]: FAILED:" in err and f"{BACKUP_BUCKET} [archive]: FAILED:" in err
     assert "test-media-private" not in err  # the reachable aliases were initialised
     assert message == f"initialize_buckets failed for 2 bucket(s): {ARCHIVE_BUCKET}, {BACKUP_BUCKET}"
+
+
+def test_initialize_buckets_check_passes_when_every_bucket_is_as_configured(live_settings: dict[str, Any]) -> None:
+    run("initialize_buckets")
+    out, err = run("initialize_buckets", "--check")
+    assert err == "" and out.splitlines()[0] == "test-media-private [default]: up to date (private)"
+    assert all(line.endswith(")") and ": up to date (" in line for line in out.splitlines())
+
+
+def test_initialize_buckets_check_fails_and_dry_run_does_not_when_a_bucket_would_change(
+    live_settings: dict[str, Any], admin_client: Minio, unique: str
+) -> None:
+    storages = copy.deepcopy(live_settings)
+    storages["archive"]["OPTIONS"]["MINIO_PRIVATE_BUCKETS"].append(f"{unique}-new")
+    with override_settings(STORAGES=storages):
+        out, err = run("initialize_buckets", "--dry-run")
+        assert f"{unique}-new [archive]: would create; would add lifecycle rule" in out and err == ""
+        assert "test-media-private [default]: up to date (private)" in out
+        printed, errors = io.StringIO(), io.StringIO()
+        with pytest.raises(CommandError) as info:
+            call_command("initialize_buckets", "--check", "--silenced", stdout=printed, stderr=errors)
+    assert (printed.getvalue(), errors.getvalue()) == ("", "")
+    assert str(info.value) == (
+        f"1 bucket(s) differ from the settings: {unique}-new; run initialize_buckets to bring them in line."
+    )
+    assert info.value.returncode == 1  # what manage.py exits with
+    assert not admin_client.bucket_exists(bucket_name=f"{unique}-new")
 
 
 # -- is_minio_available ---------------------------------------------------------------------------
@@ -240,6 +267,7 @@ def test_older_than_deletes_only_orphans_older_than_the_age(orphan_buckets: None
     assert stored_names(admin_client, BACKUP_BUCKET) == {"new.txt"}
 
 
+@pytest.mark.slow
 def test_2500_orphans_are_listed_in_pages_and_deleted_in_batches_with_progress(
     orphan_buckets: None,
     live_settings: dict[str, Any],
@@ -276,6 +304,44 @@ class Terminal(io.StringIO):
 
     def isatty(self) -> bool:
         return True
+
+
+def test_on_a_terminal_the_scan_shows_one_line_redrawn_in_place(
+    orphan_buckets: None, admin_client: Minio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = [f"t/{index:02d}.bin" for index in range(30)]
+    put_objects(admin_client, BACKUP_BUCKET, *names)
+    Album.objects.bulk_create([Album(backup=name) for name in names[::6]])  # 5 referenced, 25 orphans
+    monkeypatch.setattr(clean_orphaned_minio_files.Command, "progress_interval", 0.0)  # redraw on every object
+    with PseudoTerminal() as terminal:
+        call_command(
+            "clean_orphaned_minio_files",
+            "--dry-run",
+            "--older-than",
+            "0",
+            "--bucket",
+            BACKUP_BUCKET,
+            stdout=terminal.stream,
+            no_color=True,  # the summary's colour would depend on pytest's own stdout
+        )
+    lines = terminal.output.split("\n")
+    assert not [line for line in lines if line.startswith("  ... ")]  # no log-style lines on a terminal
+    found = [line.rpartition("\r\x1b[K")[2] for line in lines if "Found orphaned file: " in line]
+    assert found == [f"Found orphaned file: {BACKUP_BUCKET}/{name}" for name in sorted(set(names) - set(names[::6]))]
+    redrawn = [part for line in lines for part in line.split("\r\x1b[K")[1:] if "objects scanned" in part]
+    assert len(redrawn) >= 29 and redrawn[-1] == f"{BACKUP_BUCKET}: 30 objects scanned, 25 orphans found"
+    assert lines[-2].startswith("Summary: 1 bucket(s) scanned; 30 objects listed")
+    with PseudoTerminal() as quiet:
+        call_command(
+            "clean_orphaned_minio_files",
+            "--dry-run",
+            "--bucket",
+            BACKUP_BUCKET,
+            verbosity=0,
+            stdout=quiet.stream,
+            no_color=True,
+        )
+    assert quiet.output.startswith("Summary: ") and quiet.output.count("\n") == 1
 
 
 def test_asks_for_confirmation_only_on_a_terminal(

@@ -80,6 +80,7 @@ def report(outcomes: Mapping[str, Outcome]) -> str:
 # --- item 6 (and 5): metadata calls and single requests end within the deadline ---------------------------------------
 
 
+@pytest.mark.slow
 def test_calls_end_within_the_deadline_whatever_the_server_does(
     live_settings: dict[str, Any], s3_server: S3Server, media: MinioBackend, unique: str
 ) -> None:

@@ -566,3 +566,82 @@ def test_rules_that_cannot_be_read_are_never_overwritten(
     assert "InvalidBucketState" in (report.error or "")
     assert not [head for head in proxy.requests if head.method == "PUT" and "lifecycle" in head.target]
     assert rules(s3_server, buckets["private"]) == users
+
+
+# -- dry runs: the same comparison, nothing written (live server) ------------------------------------------
+def dry_run(storages: dict[str, Any]) -> dict[str, BucketReport]:
+    with override_settings(STORAGES=storages):
+        reports = initialize_buckets(plan(), dry_run=True)
+    return {report.target.bucket: report for report in reports}
+
+
+def only_reads(counting_pool: CountingPoolManager) -> bool:
+    return {method for method, _ in counting_pool.requests} <= {"GET", "HEAD"}
+
+
+@pytest.mark.usefixtures("cleanup")
+def test_dry_run_of_missing_buckets_lists_every_change_and_makes_none(
+    live_settings: dict[str, Any],
+    admin_client: Minio,
+    counting_pool: CountingPoolManager,
+    buckets: dict[str, str],
+) -> None:
+    storages = storages_for(live_settings, counting_pool, buckets)
+    planned = dry_run(storages)
+    assert counting_pool.count() > 0 and only_reads(counting_pool)
+    assert not any(admin_client.bucket_exists(bucket_name=bucket) for bucket in buckets.values())
+    public = planned[buckets["public"]]
+    assert [change.planned for change in public.planned] == [
+        "create",
+        "set public read policy",
+        f"add lifecycle rule (incomplete multipart uploads aborted after {ABORT_AFTER_DAYS} day)",
+    ]
+    assert public.actions == [] and public.differs
+    statement = f'"Resource": ["arn:aws:s3:::{buckets["public"]}/*"]'
+    assert public.describe().splitlines() == [
+        f"{buckets['public']} [default]: would create; would set public read policy; would add lifecycle rule "
+        f"(incomplete multipart uploads aborted after {ABORT_AFTER_DAYS} day) (public)",
+        f'    policy + {{"Action": ["s3:GetObject"], "Effect": "Allow", "Principal": {{"AWS": ["*"]}}, {statement}}}',
+    ]
+    assert [change.planned for change in planned[buckets["private"]].planned][:1] == ["create"]
+
+    real = run(storages)  # what the dry run promised is what a run does
+    assert {bucket: [change.done for change in report.planned] for bucket, report in planned.items()} == {
+        bucket: report.actions for bucket, report in real.items()
+    }
+    counting_pool.reset()
+    again = dry_run(storages)
+    assert not any(report.differs for report in again.values()) and only_reads(counting_pool)
+
+
+@pytest.mark.usefixtures("cleanup")
+def test_dry_run_of_drifted_buckets_shows_the_policy_diff_and_the_missing_rule(
+    live_settings: dict[str, Any],
+    admin_client: Minio,
+    s3_server: S3Server,
+    counting_pool: CountingPoolManager,
+    buckets: dict[str, str],
+) -> None:
+    storages = storages_for(live_settings, counting_pool, buckets)
+    run(storages)
+    listable = public_read_policy(buckets["public"], listing=True)
+    set_policy(admin_client, buckets["public"], listable)  # someone made it listable by hand
+    set_policy(admin_client, buckets["private"], public_read_policy(buckets["private"]))  # and this one public
+    connection(s3_server).request("DELETE", buckets["static"], query=[("lifecycle", "")], payload_sha256=sha256(b""))
+    counting_pool.reset()
+    planned = dry_run(storages)
+    assert only_reads(counting_pool)
+    assert planned[buckets["public"]].describe().splitlines() == [
+        f"{buckets['public']} [default]: would set public read policy (public)",
+        '    policy - {"Action": ["s3:ListBucket"], "Effect": "Allow", "Principal": {"AWS": ["*"]}, '
+        f'"Resource": ["arn:aws:s3:::{buckets["public"]}"]}}',
+    ]
+    private = planned[buckets["private"]]
+    assert [change.planned for change in private.planned] == ["remove public policy"]
+    assert [line[:9] for line in private.planned[0].details] == ["policy - "]
+    assert [change.planned for change in planned[buckets["static"]].planned] == [
+        f"add lifecycle rule (incomplete multipart uploads aborted after {ABORT_AFTER_DAYS} day)"
+    ]
+    assert same_policy(get_policy(admin_client, buckets["public"]), listable)  # nothing was changed
+    assert same_policy(get_policy(admin_client, buckets["private"]), public_read_policy(buckets["private"]))
+    assert rules(s3_server, buckets["static"]) == {}

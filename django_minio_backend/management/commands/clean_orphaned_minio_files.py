@@ -1,4 +1,8 @@
-"""Delete objects that no FileField row references; optionally report rows whose object is missing."""
+"""Delete objects that no FileField row references; optionally report rows whose object is missing.
+
+Progress (objects scanned, orphans found) is one line redrawn on a terminal, a plain line every
+`progress_every` objects in a log, and nothing at verbosity 0 (progress.py).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from ...orphans import (
     parse_age,
     shown,
 )
+from ...progress import ProgressLine
 
 DEFAULT_AGE = "1h"
 
@@ -36,7 +41,9 @@ class Command(BaseCommand):
         "Delete objects in MinIO buckets that no FileField/ImageField row references (per bucket), "
         "and with --check-missing report rows whose object is missing."
     )
-    progress_every = 10_000  # objects listed between two progress lines
+    progress_every = 10_000  # objects listed between two progress lines in a log
+    progress_interval = 0.1  # seconds between two redraws of the progress line on a terminal
+    _line: ProgressLine
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--dry-run", action="store_true", help="List orphans without deleting anything.")
@@ -71,6 +78,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.verbosity: int = options["verbosity"]
+        self._line = ProgressLine(
+            self.stdout, self.verbosity, terminal_interval=self.progress_interval, log_interval=None
+        )
         dry_run: bool = options["dry_run"]
         age: timedelta | None = options["older_than"]
         cutoff = datetime.now(tz=UTC) - age if age is not None else None
@@ -85,7 +95,7 @@ class Command(BaseCommand):
 
     def _say(self, text: str, level: int = 1) -> None:
         if self.verbosity >= level:
-            self.stdout.write(text)
+            self._line.say(text)
 
     def _select(self, wanted: list[str] | None) -> list[BucketGroup]:
         groups, skipped = bucket_groups()
@@ -125,8 +135,9 @@ class Command(BaseCommand):
         self._say(f"Bucket {group.bucket} [{', '.join(group.aliases)}]: {len(referenced)} names referenced by {fields}")
         seen: set[str] | None = set() if check_missing else None
         batch: list[str] = []
+        every = 1 if self._line.on_terminal else self.progress_every  # a terminal's line redraws itself in time
         try:
-            for name in iter_orphans(scan, referenced, cutoff, seen, self._progress, self.progress_every):
+            for name in iter_orphans(scan, referenced, cutoff, seen, self._progress, every):
                 self._say(f"Found orphaned file: {group.bucket}/{shown(name)}")
                 if not dry_run:
                     batch.append(name)
@@ -137,6 +148,7 @@ class Command(BaseCommand):
                 self._delete(scan, batch)
         except Exception as exc:  # noqa: BLE001 - reported per bucket, the others still run
             scan.errors.append(f"scanning {group.bucket} failed after {scan.listed} objects: {exc}")
+        self._line.finish(lambda: _scanned(scan))
         for error in scan.errors:
             self.stderr.write(error)
         if check_missing and seen is not None:
@@ -148,7 +160,10 @@ class Command(BaseCommand):
             self._say(f"Deleted {scan.group.bucket}/{shown(name)} on its own: XML cannot carry its key in a batch")
 
     def _progress(self, scan: BucketScan) -> None:
-        self._say(f"  ... {scan.group.bucket}: {scan.listed} objects listed, {scan.orphans} orphans so far")
+        if self._line.on_terminal:
+            self._line.update(lambda: _scanned(scan))
+        else:
+            self._say(f"  ... {scan.group.bucket}: {scan.listed} objects listed, {scan.orphans} orphans so far")
 
     def _report_missing(self, scan: BucketScan, missing: set[str]) -> None:
         if not scan.complete:
@@ -182,3 +197,7 @@ class Command(BaseCommand):
             parts.append(f"{failed} bucket(s) failed")
         style = self.style.ERROR if failed else self.style.SUCCESS
         self.stdout.write(style("Summary: " + "; ".join(parts)))
+
+
+def _scanned(scan: BucketScan) -> str:
+    return f"{scan.group.bucket}: {scan.listed} objects scanned, {scan.orphans} orphans found"

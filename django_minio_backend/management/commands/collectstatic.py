@@ -6,19 +6,25 @@ storages it keeps one bucket listing for the whole run (so deciding what to uplo
 request per 1,000 objects), uploads through the process-wide bounded pool, overwrites changed
 files in place instead of deleting them first (a live site never sees them missing), and clears
 with batched deletes. Other storages, `--link` and `--dry-run` get Django's behaviour.
+
+While uploading it shows files done / total and MB/s (progress.py): one line redrawn on a terminal, a plain
+line every few seconds in a log, nothing at verbosity 0.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib.staticfiles.finders import get_finders
 from django.contrib.staticfiles.management.commands import collectstatic
 from django.core.files.storage import Storage
 from django.core.management.base import CommandError
 
 from ...batch import UploadBatch, UploadFailed
 from ...names import clean_prefix
+from ...progress import ProgressLine, Tally
 from ...static import MinioBackendStatic
 
 
@@ -26,6 +32,8 @@ class Command(collectstatic.Command):
     help = collectstatic.Command.help + " Uploads to MinIO storages run in parallel."
 
     _uploads: UploadBatch | None = None
+    _progress: ProgressLine | None = None
+    progress_intervals = (0.1, 5.0)  # seconds between redraws on a terminal, between lines in a log
 
     def collect(self) -> dict[str, list[str]]:
         storage = self.storage
@@ -41,6 +49,9 @@ class Command(collectstatic.Command):
         self._found: dict[str, tuple[Storage, str]] = {}
         self._inline_from = storage.settings.multipart_threshold
         self._uploads = UploadBatch(storage.settings.upload_workers)
+        self._tally = Tally(self._count_files())
+        on_terminal, in_log = self.progress_intervals
+        self._progress = ProgressLine(self.stdout, self.verbosity, terminal_interval=on_terminal, log_interval=in_log)
         post_process, self.post_process = self.post_process, False
         try:
             collected = super().collect()
@@ -50,6 +61,8 @@ class Command(collectstatic.Command):
         finally:
             self._uploads.stop()
             self._uploads = None
+            self._progress.finish(self._tally.describe)
+            self._progress = None
             self.post_process = post_process
         if post_process and hasattr(storage, "post_process"):
             try:
@@ -64,8 +77,10 @@ class Command(collectstatic.Command):
             return super().copy_file(path, prefixed_path, source_storage)
         self._found.setdefault(prefixed_path, (source_storage, path))
         if prefixed_path in self.copied_files:
+            self._file_done()
             return self.log(f"Skipping '{path}' (already copied earlier)")
         if not self.delete_file(path, prefixed_path, source_storage):
+            self._file_done()
             return None
         self.log(f"Copying '{source_storage.path(path)}'", level=2)
         job = _upload_job(self.storage, path, prefixed_path, source_storage)
@@ -75,10 +90,43 @@ class Command(collectstatic.Command):
                 job()
             except Exception as exc:
                 raise CommandError(f"Could not upload '{prefixed_path}': {exc}") from exc
+            self._file_done(size or 0)
         else:
-            uploads.submit(prefixed_path, job)
+            uploads.submit(prefixed_path, self._counted(job, size))
         self.copied_files.append(prefixed_path)
         return None
+
+    def log(self, msg: str, level: int = 2) -> None:
+        """Django's, clearing the progress line first while there is one."""
+        progress = self._progress
+        if progress is None:
+            return super().log(msg, level)
+        if self.verbosity >= level:
+            progress.say(msg)
+        return None
+
+    def _file_done(self, size: int = 0) -> None:
+        """One file is in the bucket (or needed no upload); called from the upload threads too."""
+        self._tally.add(size)
+        progress = self._progress
+        if progress is not None:
+            progress.update(self._tally.describe)
+
+    def _counted(self, job: Callable[[], None], size: int) -> Callable[[], None]:
+        def upload_and_count() -> None:
+            job()
+            self._file_done(size)
+
+        return upload_and_count
+
+    def _count_files(self) -> int:
+        """The files Django's walk over the finders will hand to copy_file(): each destination path once."""
+        paths: set[str] = set()
+        for finder in get_finders():
+            for path, source in finder.list(self.ignore_patterns):
+                prefix = getattr(source, "prefix", None)
+                paths.add(os.path.join(prefix, path) if prefix else path)
+        return len(paths)
 
     def delete_file(self, path: str, prefixed_path: str, source_storage: Storage) -> bool:
         """Whether to upload. Our storages overwrite in place, so nothing is deleted beforehand."""

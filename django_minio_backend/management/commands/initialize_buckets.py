@@ -1,4 +1,5 @@
-"""Create every configured bucket and give it its policy, for all MinIO storage aliases."""
+"""Create every configured bucket and give it its policy, for all MinIO storage aliases; or only say what
+would change (`--dry-run`), failing when something would (`--check`, for CI)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,21 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--silenced", action="store_true", help="Print nothing unless something fails.")
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Only read: print what a run would create or change (policy differences included), change nothing.",
+        )
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="Like --dry-run, and exit with status 1 when any bucket differs from the settings.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        reports = initialize_buckets(plan())
+        check: bool = options["check"]
+        dry_run: bool = options["dry_run"] or check
+        reports = initialize_buckets(plan(), dry_run=dry_run)
         failed = [report for report in reports if report.error is not None]
         for report in reports:
             if report.error is not None:
@@ -30,3 +43,9 @@ class Command(BaseCommand):
         if failed:
             names = ", ".join(report.target.bucket for report in failed)
             raise CommandError(f"initialize_buckets failed for {len(failed)} bucket(s): {names}")
+        differing = [report.target.bucket for report in reports if report.differs]
+        if check and differing:
+            raise CommandError(
+                f"{len(differing)} bucket(s) differ from the settings: {', '.join(differing)}; "
+                "run initialize_buckets to bring them in line."
+            )

@@ -1,0 +1,3 @@
+from .base import HealthCheck as HealthCheck
+
+__version__: str
