@@ -207,10 +207,10 @@ class PartSender:
 
     def send(self, data: memoryview) -> None:
         """Send `data` as the next part, in the slot reserved for it."""
-        if self._failures or len(self._futures) >= MAX_PARTS:
+        if self._failures:
+            self._stop()  # stopped: its slots no longer count
+        if len(self._futures) >= MAX_PARTS:
             self._slots.release()
-            if self._failures:
-                self._stop()
             raise ValueError(f"{self._label} needs more than {MAX_PARTS} parts; raise the part size")
         future = self._executor.submit(self._send_part, len(self._futures) + 1, data)
         future.add_done_callback(functools.partial(self._finished, data))

@@ -78,7 +78,11 @@ class ObjectWriter(io.BufferedIOBase):
         done = 0
         while done < len(view):
             if self._filled == self._part_size:
-                self._send_part()  # a byte more is coming: the full part goes up
+                try:
+                    self._send_part()  # a byte more is coming: the full part goes up
+                except BaseException:
+                    self.abort()  # a part failed: the write cannot succeed any more
+                    raise
             count = min(len(view) - done, self._part_size - self._filled)
             if len(self._part) == self._filled:
                 self._part += view[done : done + count]
@@ -122,6 +126,9 @@ class ObjectWriter(io.BufferedIOBase):
             self.abort()
 
     def __del__(self) -> None:
+        self.drop()
+
+    def drop(self) -> None:
         """Dropped without close(): an unfinished write never becomes an object."""
         if not getattr(self, "closed", True):
             warnings.warn(f"unclosed writer of {self.name!r}: discarded, nothing stored", ResourceWarning, stacklevel=2)
@@ -176,13 +183,23 @@ def name_taken(bucket: str, name: str, how: str) -> FileExistsError:
     return FileExistsError(errno.EEXIST, message, f"{bucket}/{name}")
 
 
+class _TextWriter(io.TextIOWrapper):
+    """UTF-8 text over an ObjectWriter. Dropped unclosed, it drops the writer (io's own finalizer would close it,
+    storing an unfinished write)."""
+
+    def __del__(self) -> None:
+        writer = self.buffer
+        if isinstance(writer, ObjectWriter):
+            writer.drop()
+
+
 class WriterFile(File):  # type: ignore[type-arg]  # File is generic only in the stubs
     """The Django File returned by open(name, "wb") or "w" (UTF-8 text); leaving its `with` block by an
     exception aborts the write instead of storing what was written so far."""
 
     def __init__(self, writer: ObjectWriter, name: str, mode: str) -> None:
         self._writer = writer
-        stream: Any = writer if mode in BINARY_WRITE_MODES else io.TextIOWrapper(writer, encoding="utf-8", newline="")
+        stream: Any = writer if mode in BINARY_WRITE_MODES else _TextWriter(writer, encoding="utf-8", newline="")
         super().__init__(stream, name)
         self.mode = mode
 

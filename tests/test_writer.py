@@ -136,12 +136,13 @@ def test_a_failed_part_aborts_the_upload(
     assert open_uploads(admin_client, unique) == []
 
 
+@pytest.mark.parametrize(("size", "mode"), [(10, "wb"), (2 * PART + 1, "wb"), (10, "w"), (2 * PART + 1, "w")])
 def test_a_writer_dropped_unclosed_stores_nothing(
-    live_settings: dict[str, Any], admin_client: Minio, unique: str
+    live_settings: dict[str, Any], admin_client: Minio, unique: str, size: int, mode: str
 ) -> None:
     media = storage()
-    handle = media.open(f"{unique}/dropped.bin", "wb")
-    handle.write(os.urandom(2 * PART + 1))  # two parts sent
+    handle = media.open(f"{unique}/dropped.bin", mode)
+    handle.write(b"d" * size if mode == "wb" else "d" * size)  # the larger size: two parts sent
     with pytest.warns(ResourceWarning, match="discarded"):
         del handle
         gc.collect()
