@@ -1,5 +1,7 @@
-"""sorl-thumbnail end to end against the real server: sources in the private bucket, thumbnails made, stored there
-and served by presigned URL, and the S3 requests a page of 20 thumbnails costs on each render."""
+"""sorl-thumbnail end to end against the real server, set up as the README recommends: sources in the private
+bucket, thumbnails made and stored in a private bucket of their own (its own STORAGES alias, so the orphan cleaner,
+which scans only buckets that fields store into, never takes them for orphans) and served by presigned URL; and
+the S3 requests a page of 20 thumbnails costs on each render."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import copy
 import html
 import io
 import os
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -17,12 +20,13 @@ from django.core.files.base import ContentFile
 from django.template import Context, Template
 from django.test.utils import override_settings
 from django.utils.functional import empty
+from minio import Minio
 from PIL import Image
 from sorl.thumbnail import default as sorl_default
 from sorl.thumbnail.images import get_or_create_storage
 
 from tests.counting import CountingPoolManager
-from tests.helpers import cache_prefix, fetch
+from tests.helpers import cache_prefix, drop_bucket, fetch
 from tests.testapp.models import Photo
 
 PAGE = Template(
@@ -34,12 +38,22 @@ PAGE = Template(
 
 
 @pytest.fixture
-def counted_storages(live_settings: dict[str, Any], counting_pool: CountingPoolManager) -> Iterator[dict[str, Any]]:
-    """STORAGES whose "default" alias (the Photo sources and sorl's THUMBNAIL_STORAGE) counts its S3 requests;
-    sorl's own handles on the storage are dropped so that it uses this configuration."""
+def counted_storages(
+    live_settings: dict[str, Any], admin_client: Minio, counting_pool: CountingPoolManager
+) -> Iterator[dict[str, Any]]:
+    """STORAGES with a "thumbnails" alias on a fresh private bucket (sorl's THUMBNAIL_STORAGE), where it and the
+    "default" alias (the Photo sources) count their S3 requests; sorl's own handles on its storage are dropped
+    so that it uses this configuration."""
+    bucket = f"t-thumbs-{uuid.uuid4().hex[:12]}"
+    admin_client.make_bucket(bucket_name=bucket)
     storages = copy.deepcopy(live_settings)
-    storages["default"]["OPTIONS"]["MINIO_HTTP_CLIENT"] = counting_pool
-    with override_settings(STORAGES=storages):
+    storages["thumbnails"] = copy.deepcopy(storages["default"])
+    storages["thumbnails"]["OPTIONS"].update(
+        MINIO_DEFAULT_BUCKET=bucket, MINIO_PRIVATE_BUCKETS=[bucket], MINIO_PUBLIC_BUCKETS=[]
+    )
+    for alias in ("default", "thumbnails"):
+        storages[alias]["OPTIONS"]["MINIO_HTTP_CLIENT"] = counting_pool
+    with override_settings(STORAGES=storages, THUMBNAIL_STORAGE="thumbnails"):
         sorl_default.storage._wrapped = empty  # LazyObject: set up again on first use
         get_or_create_storage.cache_clear()
         try:
@@ -47,6 +61,7 @@ def counted_storages(live_settings: dict[str, Any], counting_pool: CountingPoolM
         finally:
             sorl_default.storage._wrapped = empty
             get_or_create_storage.cache_clear()
+            drop_bucket(admin_client, bucket)
 
 
 def jpeg(index: int) -> bytes:
@@ -67,7 +82,7 @@ def test_a_page_of_20_thumbnails_costs_no_request_once_made(
     counted_storages: dict[str, Any], counting_pool: CountingPoolManager, url_cache: bool
 ) -> None:
     if url_cache:  # the "django" URL cache on the default LocMemCache; this storage's saves fill its ETag index
-        counted_storages["default"]["OPTIONS"].update(
+        counted_storages["thumbnails"]["OPTIONS"].update(
             MINIO_URL_CACHING_ENABLED=True, MINIO_URL_CACHE_PREFIX=cache_prefix()
         )
     with override_settings(STORAGES=counted_storages):
@@ -100,7 +115,8 @@ def test_a_page_of_20_thumbnails_costs_no_request_once_made(
     if url_cache:  # the same URL for the same content while the cache holds it
         assert first == second
     assert [url.split("?")[0] for url in urls] == [part.split("?")[0] for part in third.split('src="')[1:]]
+    thumbnails_bucket = counted_storages["thumbnails"]["OPTIONS"]["MINIO_DEFAULT_BUCKET"]
     for url in urls:
-        assert "X-Amz-Signature=" in url  # private bucket: presigned
+        assert f"/{thumbnails_bucket}/cache/" in url and "X-Amz-Signature=" in url  # private bucket: presigned
         assert Image.open(io.BytesIO(fetch(url))).size == (120, 80)
     assert 'width="120" height="80"' in first
