@@ -1,8 +1,9 @@
 """The file object returned by `storage.open()`: seekable, fetching byte ranges on demand.
 
-open() asks for the first FIRST_RANGE bytes (128 KiB): reading a file's header, such as an image's
-dimensions, costs that much even of a 10 GB object. A read that goes past half of that range asks for
-the range after it at once. Reading on in order keeps using the open response; past its end, ranges
+open() asks for the first FIRST_RANGE bytes (128 KiB), as does any read from byte 0: reading a file's
+header, such as an image's dimensions, costs that much even of a 10 GB object. A read that wants more
+than that range holds asks for the range after it at once. Reading on in order keeps using the open
+response; past its end, ranges
 of a few chunks follow, each twice the one before up to a bound (a long read costs few requests),
 each asked for on the shared pool while the one before is read, so the server is already sending it
 when it is needed. A seek elsewhere just moves the position. Bytes go from
@@ -37,8 +38,9 @@ __all__ = ["MinioFile", "ObjectChangedError", "RangedReader"]
 logger = logging.getLogger(__name__)
 
 MAX_SPAN: Final = 1 << 30  # a single GET never asks for more than this
-# open()'s range (or one chunk, if smaller): headers (an image's dimensions, a file type's magic) are in it, and
-# a file closed after reading them leaves little unread (the rest, up to DRAIN_LIMIT, keeps the connection).
+# The range of open() and of any read from byte 0 (or one chunk, if smaller): headers (an image's dimensions, a file
+# type's magic) are in it, and a file closed after reading 64 KiB of them leaves little unread (up to DRAIN_LIMIT
+# is read out to keep the connection).
 FIRST_RANGE: Final = 128 * 1024
 READ_AHEAD_CHUNKS: Final = 4  # reading on in order: ranges of this many chunks, each asked for ahead
 READ_AHEAD_MAX_CHUNKS: Final = 16  # ... doubling from one range to the next up to this many
@@ -76,6 +78,7 @@ class RangedReader(io.RawIOBase):
         self._size = size
         self._etag = etag
         self._chunk_size = chunk_size
+        self._first_range = min(chunk_size, FIRST_RANGE)  # a read from byte 0: headers, or a start on the whole
         self._read_ahead_workers = read_ahead_workers  # size of the shared pool that asks ahead; 0: never ahead
         self._position = 0
         self._response: urllib3.BaseHTTPResponse | None = None
@@ -90,7 +93,7 @@ class RangedReader(io.RawIOBase):
     ) -> RangedReader:
         """Ask for the first range at once: one GET tells whether the object exists, its size and its version,
         and its body is what the first read needs (the body is read only when the caller reads)."""
-        first = min(chunk_size, FIRST_RANGE)
+        first = min(chunk_size, FIRST_RANGE)  # the reader's _first_range
         try:
             response = connection.request(
                 "GET",
@@ -166,8 +169,8 @@ class RangedReader(io.RawIOBase):
         for attempt in range(ATTEMPTS):
             response = self._response_for(self._position, wanted)
             start, end = self._range
-            if start == 0 and self._ahead is None and end < self._size and (self._position + wanted) * 2 > end:
-                self._ask_ahead(end)  # this read goes past half of the first range: the rest is likely to follow
+            if start == 0 and self._ahead is None and end < self._size and self._position + wanted > end:
+                self._ask_ahead(end)  # this read wants more than the first range holds: the rest is likely to follow
             try:
                 with receiving(response):
                     count = _receive(response, view[: min(wanted, self._range[1] - self._position, PROGRESS_UNIT)])
@@ -243,7 +246,7 @@ class RangedReader(io.RawIOBase):
                     span = self._span
                     self._grow_span()
                 else:
-                    span = max(self._chunk_size, wanted)
+                    span = max(self._chunk_size if position else self._first_range, wanted)
                     self._span = self._chunk_size * READ_AHEAD_CHUNKS
                 end = min(self._size, position + min(span, MAX_SPAN))
             response = self._get(position, end)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import io
 import os
+import struct
 from typing import Any
 
 import pytest
@@ -33,17 +34,29 @@ def noise_image(size: tuple[int, int], image_format: str, **save: Any) -> bytes:
 
 
 def camera_exif() -> Image.Exif:
-    """EXIF as large as a camera's (about 40 KB before the first frame), so the dimensions are not in the first KB."""
+    """EXIF as large as a camera's (about 40 KB), so the dimensions are not in the first KB."""
     exif = Image.Exif()
     exif[0x010F] = "Test Camera Co."  # Make
     exif[0x010E] = "x" * 40_000  # ImageDescription
     return exif
 
 
+def first_frame_at(jpeg: bytes) -> int:
+    """Where the JPEG's frame header (SOF0/SOF2, which holds the dimensions) starts."""
+    position = 2
+    while True:
+        marker, length = struct.unpack(">HH", jpeg[position : position + 4])
+        if marker in (0xFFC0, 0xFFC2):
+            return position
+        position += 2 + length
+
+
 @pytest.fixture(scope="module")
 def big_jpeg() -> bytes:
-    data = noise_image((3600, 2600), "JPEG", quality=95, exif=camera_exif())
+    """10.5 MiB, with EXIF and a 50 KB colour profile before its frame header: Django reads 127 KiB to find it."""
+    data = noise_image((3600, 2600), "JPEG", quality=95, exif=camera_exif(), icc_profile=b"icc-" * 12_500)
     assert len(data) >= 10 * MiB
+    assert 64 * 1024 < first_frame_at(data) < 128 * 1024
     return data
 
 
@@ -85,6 +98,25 @@ def test_dimensions_of_a_large_stored_image_cost_a_small_prefix(
         assert handle.tell() == 0  # Django puts the position back
     assert [head.method for head in proxy.requests] == ["GET"]
     assert proxy.bytes_to_client <= PREFIX_BUDGET, f"{proxy.bytes_to_client} bytes fetched for {len(data)}"
+
+
+def test_dimensions_read_again_from_the_start_cost_a_small_prefix(
+    live_settings: dict[str, Any], s3_server: S3Server, unique: str, big_jpeg: bytes
+) -> None:
+    """Django seeks to byte 0 before parsing: a file read elsewhere, or closed and opened again, asks for the same
+    small first range as open() does, not a whole chunk."""
+    name = private_storage().save(f"{unique}/big.jpg", ContentFile(big_jpeg))
+    with FaultProxy(s3_server.endpoint) as proxy:
+        with private_storage(MINIO_ENDPOINT=proxy.endpoint).open(name) as handle:
+            handle.seek(5 * MiB)
+            assert handle.read(10) == big_jpeg[5 * MiB : 5 * MiB + 10]
+            assert get_image_dimensions(handle) == (3600, 2600)
+            assert handle.tell() == 5 * MiB + 10
+        assert get_image_dimensions(handle.open()) == (3600, 2600)
+        handle.close()
+        ranges = [head.headers["range"] for head in proxy.requests]
+    first = f"bytes=0-{128 * 1024 - 1}"
+    assert ranges == [first, f"bytes={5 * MiB}-{9 * MiB - 1}", first, first]
 
 
 @pytest.mark.django_db
