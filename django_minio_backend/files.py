@@ -3,11 +3,10 @@
 open() asks for the first FIRST_RANGE bytes (128 KiB), as does any read from byte 0: reading a file's
 header, such as an image's dimensions, costs that much even of a 10 GB object. A read that wants more
 than that range holds asks for the range after it at once. Reading on in order keeps using the open
-response; past its end, ranges
-of a few chunks follow, each twice the one before up to a bound (a long read costs few requests),
-each asked for on the shared pool while the one before is read, so the server is already sending it
-when it is needed. A seek elsewhere just moves the position. Bytes go from
-the socket straight into the caller's buffer; memory is a 64 KiB buffer plus what the caller asks for
+response; past its end, ranges of a few chunks follow, each twice the one before up to a bound (a long
+read costs few requests), each asked for on the shared pool while the one before is read, so the server
+is already sending it when it is needed. A seek elsewhere just moves the position. Bytes go from the
+socket straight into the caller's buffer; memory is a 64 KiB buffer plus what the caller asks for
 (a range asked for ahead waits in the socket's buffer, not ours). Every GET carries the ETag seen at
 open() in If-Match, so a file replaced while being read fails instead of mixing two versions.
 """
@@ -78,7 +77,7 @@ class RangedReader(io.RawIOBase):
         self._size = size
         self._etag = etag
         self._chunk_size = chunk_size
-        self._first_range = min(chunk_size, FIRST_RANGE)  # a read from byte 0: headers, or a start on the whole
+        self._first_range = min(chunk_size, FIRST_RANGE)  # the range of open() and of any read from byte 0
         self._read_ahead_workers = read_ahead_workers  # size of the shared pool that asks ahead; 0: never ahead
         self._position = 0
         self._response: urllib3.BaseHTTPResponse | None = None

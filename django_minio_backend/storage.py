@@ -263,7 +263,7 @@ class MinioBackend(Storage):
                 f"object, not {mode!r}: an object cannot be appended to or changed in place"
             )
         name = clean_name(name)
-        # One GET of the first chunk; a missing object fails here with FileNotFoundError, not on first read.
+        # One GET of the first range; a missing object fails here with FileNotFoundError, not on first read.
         settings = self.settings
         with self._within("open", name):
             reader = RangedReader.open(
