@@ -1,10 +1,12 @@
 """The file object returned by `storage.open()`: seekable, fetching byte ranges on demand.
 
-Reading the first KB of a 10 GB object costs one chunk-sized GET. Reading on in order keeps using the
-open response; past its end, ranges of a few chunks follow, each twice the one before up to a bound (a
-long read costs few requests), each asked for on the shared pool while the one before is read, so the
-server is already sending it when it is needed. A seek elsewhere just moves the position. Bytes go from
-the socket straight into the caller's buffer; memory is a 64 KiB buffer plus what the caller asks for
+open() asks for the first FIRST_RANGE bytes (128 KiB), as does any read from byte 0: reading a file's
+header, such as an image's dimensions, costs that much even of a 10 GB object. A read that wants more
+than that range holds asks for the range after it at once. Reading on in order keeps using the open
+response; past its end, ranges of a few chunks follow, each twice the one before up to a bound (a long
+read costs few requests), each asked for on the shared pool while the one before is read, so the server
+is already sending it when it is needed. A seek elsewhere just moves the position. Bytes go from the
+socket straight into the caller's buffer; memory is a 64 KiB buffer plus what the caller asks for
 (a range asked for ahead waits in the socket's buffer, not ours). Every GET carries the ETag seen at
 open() in If-Match, so a file replaced while being read fails instead of mixing two versions.
 """
@@ -35,6 +37,10 @@ __all__ = ["MinioFile", "ObjectChangedError", "RangedReader"]
 logger = logging.getLogger(__name__)
 
 MAX_SPAN: Final = 1 << 30  # a single GET never asks for more than this
+# The range of open() and of any read from byte 0 (or one chunk, if smaller): headers (an image's dimensions, a file
+# type's magic) are in it, and a file closed after reading 64 KiB of them leaves little unread (up to DRAIN_LIMIT
+# is read out to keep the connection).
+FIRST_RANGE: Final = 128 * 1024
 READ_AHEAD_CHUNKS: Final = 4  # reading on in order: ranges of this many chunks, each asked for ahead
 READ_AHEAD_MAX_CHUNKS: Final = 16  # ... doubling from one range to the next up to this many
 # BufferedReader's buffer: small reads (lines, FileResponse's 4 KiB blocks) are served from it, while reads
@@ -71,6 +77,7 @@ class RangedReader(io.RawIOBase):
         self._size = size
         self._etag = etag
         self._chunk_size = chunk_size
+        self._first_range = min(chunk_size, FIRST_RANGE)  # the range of open() and of any read from byte 0
         self._read_ahead_workers = read_ahead_workers  # size of the shared pool that asks ahead; 0: never ahead
         self._position = 0
         self._response: urllib3.BaseHTTPResponse | None = None
@@ -83,14 +90,15 @@ class RangedReader(io.RawIOBase):
     def open(
         cls, connection: S3Connection, bucket: str, key: str, *, chunk_size: int, read_ahead_workers: int = 0
     ) -> RangedReader:
-        """Ask for the first chunk at once: one GET tells whether the object exists, its size and its version,
+        """Ask for the first range at once: one GET tells whether the object exists, its size and its version,
         and its body is what the first read needs (the body is read only when the caller reads)."""
+        first = min(chunk_size, FIRST_RANGE)  # the reader's _first_range
         try:
             response = connection.request(
                 "GET",
                 bucket,
                 key,
-                headers={"Range": f"bytes=0-{chunk_size - 1}"},
+                headers={"Range": f"bytes=0-{first - 1}"},
                 payload_sha256=UNSIGNED_PAYLOAD,
                 stream=True,
             )
@@ -107,7 +115,7 @@ class RangedReader(io.RawIOBase):
             connection, bucket, key, size=total, etag=etag, chunk_size=chunk_size, read_ahead_workers=read_ahead_workers
         )
         reader._response = response
-        reader._range = (0, min(total, chunk_size) if response.status == 206 else total)
+        reader._range = (0, min(total, first) if response.status == 206 else total)
         return reader
 
     @property
@@ -159,6 +167,9 @@ class RangedReader(io.RawIOBase):
             return 0
         for attempt in range(ATTEMPTS):
             response = self._response_for(self._position, wanted)
+            start, end = self._range
+            if start == 0 and self._ahead is None and end < self._size and self._position + wanted > end:
+                self._ask_ahead(end)  # this read wants more than the first range holds: the rest is likely to follow
             try:
                 with receiving(response):
                     count = _receive(response, view[: min(wanted, self._range[1] - self._position, PROGRESS_UNIT)])
@@ -178,11 +189,8 @@ class RangedReader(io.RawIOBase):
                 continue
             self._position += count
             self._response_at += count
-            start, end = self._range
             if self._response_at >= end:
                 self._release_response()
-            if start == 0 and self._ahead is None and end < self._size and self._response_at * 2 > end:
-                self._ask_ahead(end)  # half of the first chunk read in order: the rest is likely to follow
             return count
         raise OSError(f"{self._bucket}/{self._key}: the server kept ending ranges early at {self._position}")
 
@@ -237,7 +245,7 @@ class RangedReader(io.RawIOBase):
                     span = self._span
                     self._grow_span()
                 else:
-                    span = max(self._chunk_size, wanted)
+                    span = max(self._chunk_size if position else self._first_range, wanted)
                     self._span = self._chunk_size * READ_AHEAD_CHUNKS
                 end = min(self._size, position + min(span, MAX_SPAN))
             response = self._get(position, end)

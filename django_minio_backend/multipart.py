@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future, wait
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NoReturn, TypeVar
 from xml.sax.saxutils import escape
 
 import urllib3
@@ -32,7 +32,7 @@ from .executor import on_shared_pool, shared_executor
 from .signing import EMPTY_SHA256
 from .source import UploadSource
 
-__all__ = ["MAX_PARTS", "MultipartUpload", "PartReader", "multipart_etag"]
+__all__ = ["MAX_PARTS", "MultipartUpload", "PartReader", "PartSender", "multipart_etag"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,51 +74,26 @@ class MultipartUpload:
         """Upload parts on the shared pool, reading the next one only when one of workers + 1 slots is free
         (so at most workers + 1 part buffers exist; a finished part's buffer takes the next part). Returns
         the parts' ETags in order."""
-        executor: Executor = _Inline() if on_shared_pool() else shared_executor(workers)
-        slots = threading.BoundedSemaphore(workers + 1)
-        lock = threading.Lock()
-        failures: list[BaseException] = []
-        futures: list[Future[str]] = []
-
-        def finished(part: memoryview, future: Future[str]) -> None:
-            parts.recycle(part)
-            slots.release()
-            error = None if future.cancelled() else future.exception()
-            if error is not None:
-                with lock:
-                    failures.append(error)  # the first one appended is the first that happened
-
+        sender = self.sender(workers, parts.recycle)
         try:
-            number = 0
-            while not failures:
-                slots.acquire()
+            while True:
+                sender.reserve()
                 try:
                     data = parts.next_part()
                 except BaseException:
-                    slots.release()
+                    sender.unreserve()
                     raise
-                if data is None or failures:
-                    slots.release()
-                    break
-                number += 1
-                if number > MAX_PARTS:
-                    slots.release()
-                    raise ValueError(
-                        f"{self._bucket}/{self._name} needs more than {MAX_PARTS} parts; raise the part size"
-                    )
-                future = executor.submit(self._send_part, number, data)
-                future.add_done_callback(functools.partial(finished, data))
-                futures.append(future)
+                if data is None:
+                    sender.unreserve()
+                    return sender.finish()
+                sender.send(data)
         except BaseException:
-            _cancel_all(futures)
+            sender.cancel()
             raise
-        if failures:
-            _cancel_all(futures)
-            raise failures[0]
-        wait(futures)
-        if failures:
-            raise failures[0]
-        return [future.result() for future in futures]
+
+    def sender(self, workers: int, recycle: Callable[[memoryview], None]) -> PartSender:
+        """A PartSender for this upload's parts; `recycle` takes back each part's buffer once it is sent."""
+        return PartSender(self._send_part, f"{self._bucket}/{self._name}", workers, recycle)
 
     def _send_part(self, number: int, data: memoryview) -> str:
         response = self._connection.request(
@@ -195,6 +170,75 @@ def _abort_begun(connection: S3Connection, bucket: str, name: str, asked_at: flo
     except Exception as error:  # noqa: BLE001 - the lost answer's own failure is what the caller gets
         logger.warning("Could not look for an upload of %s/%s begun without an answer: %r", bucket, name, error)
         return False
+
+
+class PartSender:
+    """Sends the parts it is handed, numbered in order, on the shared pool (looked up when it is made), with at
+    most workers + 1 slots: the caller reserves one before it fills a part's buffer, and the slot is free again
+    once that part is sent, so a writer holds at most workers + 1 part buffers. The first failure stops it: the
+    next `reserve()`, `send()` or `finish()` raises it (a failure a pool thread has seen is its own exception)."""
+
+    def __init__(
+        self,
+        send_part: Callable[[int, memoryview], str],
+        label: str,
+        workers: int,
+        recycle: Callable[[memoryview], None],
+    ) -> None:
+        self._send_part = send_part
+        self._label = label
+        self._executor: Executor = _Inline() if on_shared_pool() else shared_executor(workers)
+        self._slots = threading.BoundedSemaphore(workers + 1)
+        self._recycle = recycle
+        self._lock = threading.Lock()
+        self._failures: list[BaseException] = []  # the first one appended is the first that happened
+        self._futures: list[Future[str]] = []
+
+    def reserve(self) -> None:
+        """Wait for a free slot for the next part."""
+        self._slots.acquire()
+        if self._failures:
+            self._slots.release()
+            self._stop()
+
+    def unreserve(self) -> None:
+        """Give back a slot reserved for a part that will not be sent."""
+        self._slots.release()
+
+    def send(self, data: memoryview) -> None:
+        """Send `data` as the next part, in the slot reserved for it."""
+        if self._failures:
+            self._stop()  # stopped: its slots no longer count
+        if len(self._futures) >= MAX_PARTS:
+            self._slots.release()
+            raise ValueError(f"{self._label} needs more than {MAX_PARTS} parts; raise the part size")
+        future = self._executor.submit(self._send_part, len(self._futures) + 1, data)
+        future.add_done_callback(functools.partial(self._finished, data))
+        self._futures.append(future)
+
+    def finish(self) -> list[str]:
+        """Wait for every part sent; their ETags in order."""
+        if not self._failures:
+            wait(self._futures)
+        if self._failures:
+            self._stop()
+        return [future.result() for future in self._futures]
+
+    def cancel(self) -> None:
+        """Cancel the parts not started yet and wait for the running ones, so no part outlives its upload."""
+        _cancel_all(self._futures)
+
+    def _stop(self) -> NoReturn:
+        self.cancel()
+        raise self._failures[0]
+
+    def _finished(self, part: memoryview, future: Future[str]) -> None:
+        self._recycle(part)
+        self._slots.release()
+        error = None if future.cancelled() else future.exception()
+        if error is not None:
+            with self._lock:
+                self._failures.append(error)
 
 
 class PartReader:

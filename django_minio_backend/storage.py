@@ -37,6 +37,7 @@ from .settings import REQUIRED_KEYS, URL_CACHE_KEYS, MinioSettings, settings_for
 from .source import UploadSource
 from .upload import Uploader, WriteMode
 from .urlcache import CachedURLBuilder
+from .writer import BINARY_WRITE_MODES, TEXT_WRITE_MODES, ObjectWriter, WriterFile, name_taken
 
 OCTET_STREAM: Final = "application/octet-stream"
 MAX_RENAMES: Final = 100  # alternative names a save tries before giving up
@@ -229,12 +230,40 @@ class MinioBackend(Storage):
             self.client.remove_object(bucket_name=self.bucket, object_name=name)
         self._urls.forget(name)
 
+    def _open_for_writing(self, name: str, mode: str) -> WriterFile:
+        """A file whose bytes go up as they are written; the object appears at close(). Create-only unless
+        `replace_existing`: a writer asks for this exact name, so a taken one raises FileExistsError (here,
+        after one HEAD, or at close() if taken meanwhile) instead of moving to another name."""
+        name = clean_name(name)
+        refuse_backslash(name)
+        if self.settings.bucket_check_on_save:
+            self._ensure_bucket()
+        if not self.replace_existing and self.exists(name):
+            raise name_taken(self.bucket, name, "already exists")
+        settings = self.settings
+        writer = ObjectWriter(
+            self._uploader,
+            name,
+            bucket=self.bucket,
+            content_type=mimetypes.guess_type(name)[0] or OCTET_STREAM,
+            mode=WriteMode.REPLACE if self.replace_existing else WriteMode.CREATE_ONLY,
+            part_size=settings.multipart_part_size,
+            workers=settings.upload_workers,
+            stored=self._remember_etag,
+        )
+        return WriterFile(writer, name, mode)
+
     # -- reading -------------------------------------------------------------------------------
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
+        if mode in BINARY_WRITE_MODES or mode in TEXT_WRITE_MODES:
+            return self._open_for_writing(name, mode)
         if mode not in ("r", "rb", "rt"):
-            raise ValueError(f"MinioBackend.open supports read modes only ('rb', 'r'), not {mode!r}")
+            raise ValueError(
+                f"MinioBackend.open supports 'rb' and 'r' (UTF-8) to read, 'wb' and 'w' (UTF-8) to write a new "
+                f"object, not {mode!r}: an object cannot be appended to or changed in place"
+            )
         name = clean_name(name)
-        # One GET of the first chunk; a missing object fails here with FileNotFoundError, not on first read.
+        # One GET of the first range; a missing object fails here with FileNotFoundError, not on first read.
         settings = self.settings
         with self._within("open", name):
             reader = RangedReader.open(

@@ -120,6 +120,26 @@ class Uploader:
                 ) from None
             return None
 
+    # -- the pieces of a write whose size is known only at its end (writer.py) -------------------
+    def put(self, name: str, data: bytearray, *, content_type: str, mode: WriteMode) -> str | None:
+        """Store `data` in one PUT and return its ETag; None when a CREATE_ONLY write finds the name taken."""
+        try:
+            return self._put_buffer(name, data, content_type, mode)
+        except _NameTaken:
+            return None
+
+    def begin(self, name: str, content_type: str) -> MultipartUpload:
+        """Begin a multipart upload of `name`, to be finished by complete() or aborted."""
+        return MultipartUpload.begin(self._connection, self._bucket, name, content_type)
+
+    def complete(self, name: str, upload: MultipartUpload, etags: list[str], size: int, mode: WriteMode) -> str | None:
+        """Complete `upload` of `name`, whose parts (`etags`, `size` bytes in all) are sent, like every final
+        write; its ETag, or None when a CREATE_ONLY write finds the name taken (the caller aborts the upload)."""
+        try:
+            return self._complete(name, upload, etags, size, mode)
+        except _NameTaken:
+            return None
+
     def _cheap_to_resend(self, source: UploadSource) -> bool:
         """A re-readable source that goes up in one PUT of at most one part's size."""
         size = source.size
@@ -198,13 +218,16 @@ class Uploader:
         upload = MultipartUpload.begin(self._connection, self._bucket, name, content_type)
         try:
             etags = upload.send_parts(parts, self._settings.upload_workers)
-            expected = _Expected(parts.total, functools.cache(lambda: multipart_etag(etags)))
-            complete = functools.partial(upload.complete, etags)
-            with self._completing(name, mode):
-                return self._final_write(name, mode, complete, expected, can_resend=True)
+            return self._complete(name, upload, etags, parts.total, mode)
         except BaseException:
             upload.abort()
             raise
+
+    def _complete(self, name: str, upload: MultipartUpload, etags: list[str], size: int, mode: WriteMode) -> str:
+        expected = _Expected(size, functools.cache(lambda: multipart_etag(etags)))
+        complete = functools.partial(upload.complete, etags)
+        with self._completing(name, mode):
+            return self._final_write(name, mode, complete, expected, can_resend=True)
 
     def _completing(self, name: str, mode: WriteMode) -> AbstractContextManager[object]:
         """Create-only completions of one name take turns in this process (see the module docstring)."""

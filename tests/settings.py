@@ -10,6 +10,7 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django_minio_backend.apps.DjangoMinioBackendConfig",
     "django.contrib.staticfiles",
+    "sorl.thumbnail",
     "tests.testapp",
 ]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
@@ -18,6 +19,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 STATIC_URL = "/static/"
 MEDIA_URL = "/media/"
 ROOT_URLCONF = "tests.urls"
+THUMBNAIL_DEBUG = True  # sorl-thumbnail (tests/test_thumbnails.py) raises instead of rendering nothing
 TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True, "OPTIONS": {}}]
 
 PRIVATE_BUCKET = "test-media-private"

@@ -23,6 +23,7 @@ from django_minio_backend import MinioBackend, MinioBackendStatic, upload
 from django_minio_backend import connection as clients
 from django_minio_backend.per_process import ForkSafeLock, PerProcess
 from django_minio_backend.settings import MiB
+from django_minio_backend.writer import WriterFile
 from tests.helpers import private_storage
 from tests.settings import PRIVATE_BUCKET
 
@@ -206,6 +207,32 @@ def test_static_listing_is_used_across_fork(live_settings: dict[str, Any], fresh
             assert handle.read() == files["css/1048579.css"]
         reports = fork_children(child, 3)
         assert all(report.ok for report in reports), f"round {round_}: {reports}"
+
+
+def test_writers_opened_before_fork_are_written_through_each_childs_own_pool(
+    live_settings: dict[str, Any], unique: str, blob: bytes
+) -> None:
+    """Writers opened in the parent, while its shared executor and pool are in use, are written and closed in the
+    children: each writer looks up the child's executor and connections when it first sends a part."""
+    storage = forking_storage()  # 5 MiB parts
+    storage.save(f"{unique}/warm.bin", ContentFile(blob))  # a multipart save: the parent's executor has threads
+    writers = [storage.open(f"{unique}/written-{index}.bin", "wb") for index in range(3)]
+    for writer in writers:
+        assert isinstance(writer, WriterFile)
+        writer.write(blob[:10])  # less than a part: nothing is sent yet
+
+    def child(index: int) -> str:
+        writer = writers[index]
+        writer.write(blob[10:])  # 6 MiB in all: two parts, sent from the child
+        writer.close()
+        return "ok"
+
+    reports = fork_children(child, len(writers))
+    assert all(report.ok for report in reports), reports
+    for index, writer in enumerate(writers):
+        assert isinstance(writer, WriterFile)
+        writer.abort()  # the parent's copy: nothing was sent from it
+        assert not read_back(storage, f"{unique}/written-{index}.bin", blob, in_blocks=False)
 
 
 @contextmanager

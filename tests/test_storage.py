@@ -144,9 +144,9 @@ def test_open_missing_raises_file_not_found(media: MinioBackend, unique: str) ->
         media.open(f"{unique}/missing.txt")
 
 
-def test_write_mode_is_refused(media: MinioBackend, unique: str) -> None:
-    with pytest.raises(ValueError, match="read modes"):
-        media.open(f"{unique}/x.txt", "wb")
+def test_append_mode_is_refused(media: MinioBackend, unique: str) -> None:
+    with pytest.raises(ValueError, match="cannot be appended to"):
+        media.open(f"{unique}/x.txt", "ab")  # "wb" writes a new object: tests/test_writer.py
 
 
 def test_listdir_splits_one_level_into_directories_and_files(media: MinioBackend, unique: str) -> None:

@@ -24,6 +24,16 @@ class Picture(models.Model):
     file = models.FileField(storage=public_storage, upload_to="pictures/")
 
 
+class Photo(models.Model):
+    """An ImageField whose dimensions Django stores in two columns (read from the stored file when empty)."""
+
+    image = models.ImageField(
+        storage=private_storage, upload_to="photos/", width_field="width", height_field="height", max_length=200
+    )
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+
+
 # -- models for the orphan cleaner: several buckets, aliases and managers --------------------------
 def archive_storage() -> MinioBackend:
     return MinioBackend(bucket_name=ARCHIVE_BUCKET, storage_name="archive")
