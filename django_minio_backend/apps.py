@@ -10,7 +10,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from .aliases import minio_aliases
-from .checks import check_minio_settings, parse_error_id
+from .checks import check_minio_settings, check_signing_deploy, parse_error_id
 from .policies import initialize_buckets, plan
 from .settings import get_settings
 
@@ -31,6 +31,7 @@ class DjangoMinioBackendConfig(AppConfig):
 
     def ready(self) -> None:
         checks.register(check_minio_settings)
+        checks.register(check_signing_deploy, deploy=True)
         if running_command() in DIAGNOSTIC_COMMANDS:
             return
         flagged = [alias for alias, on_start in parse_all() if on_start]

@@ -43,6 +43,12 @@ HOOK_BUCKET_UNMANAGED = PREFIX + "W001"
 PUBLIC_AND_PRIVATE_ACROSS_ALIASES = PREFIX + "W002"
 SEVERAL_HOOKS = PREFIX + "W003"
 STATIC_BUCKET_LISTED_PRIVATE = PREFIX + "W004"
+# Credentials and stable URLs
+CREDENTIALS_GIVEN_TWICE = PREFIX + "E020"
+INVALID_CREDENTIALS_PROVIDER = PREFIX + "E021"
+STABLE_WINDOW_OUT_OF_RANGE = PREFIX + "E022"
+LONG_EXPIRY_WITHOUT_WINDOW = PREFIX + "W020"  # deploy
+PROVIDER_INSTANCE = PREFIX + "W021"  # deploy
 
 _REJECTED_VALUE_IDS = {
     "MINIO_PUBLIC_BUCKETS": BOTH_PRIVATE_AND_PUBLIC,  # the only value rule on it is the overlap
@@ -53,6 +59,10 @@ _REJECTED_VALUE_IDS = {
     "MINIO_EXTERNAL_ENDPOINT": INVALID_EXTERNAL_ENDPOINT,
     "MINIO_URL_CACHE_REDIS_URL": REDIS_URL_MISSING,
     "MINIO_URL_CACHE_BACKEND": UNKNOWN_CACHE_BACKEND,
+    "MINIO_ACCESS_KEY": CREDENTIALS_GIVEN_TWICE,  # the only value rule on the keys: next to a provider
+    "MINIO_SECRET_KEY": CREDENTIALS_GIVEN_TWICE,
+    "MINIO_CREDENTIALS_PROVIDER": INVALID_CREDENTIALS_PROVIDER,
+    "MINIO_URL_STABLE_WINDOW": STABLE_WINDOW_OUT_OF_RANGE,
 }
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 
@@ -201,3 +211,41 @@ def _across_aliases(targets: Iterable[BucketTarget]) -> Iterable[CheckMessage]:
                 id=SEVERAL_HOOKS,
                 obj=where,
             )
+
+
+# -- deploy checks (manage.py check --deploy): credentials and stable URLs ---------------------------------------
+DAY_SECONDS = 86_400
+
+
+def check_signing_deploy(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """Registered with deploy=True: settings that work but cost users in production."""
+    messages: list[CheckMessage] = []
+    for alias in minio_aliases():
+        try:
+            settings = parse_options(alias, alias_options(alias))
+        except ImproperlyConfigured:
+            continue  # reported by check_minio_settings
+        messages.extend(_signing_deploy(alias, settings))
+    return messages
+
+
+def _signing_deploy(alias: str, settings: MinioSettings) -> Iterable[CheckMessage]:
+    private = [bucket for bucket in settings.all_buckets if not settings.is_public(bucket)]
+    if private and settings.url_window_seconds == 0 and settings.url_expiry_seconds > DAY_SECONDS:
+        yield Warning(
+            f"MINIO_URL_STABLE_WINDOW is 0 with URLs valid for {settings.url_expiry_seconds // 3600} hours: every page "
+            f"view hands out new URLs for the private buckets {private}, so browsers and CDNs download those files "
+            "again each time.",
+            hint="Remove MINIO_URL_STABLE_WINDOW (a fifth of the expiry) or set it to the share of the URLs' life "
+            "you can spare.",
+            id=LONG_EXPIRY_WITHOUT_WINDOW,
+            obj=_where(alias),
+        )
+    if settings.credentials_provider is not None and not isinstance(settings.credentials_provider, str):
+        yield Warning(
+            "MINIO_CREDENTIALS_PROVIDER is an instance: forked workers share it and its connections to the STS, and "
+            "renewed credentials come only when it lets go of its own, seconds before they expire.",
+            hint="Give the dotted path of a function returning the provider: each process then builds its own.",
+            id=PROVIDER_INSTANCE,
+            obj=_where(alias),
+        )
