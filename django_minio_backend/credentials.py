@@ -106,10 +106,10 @@ class _ProviderCredentials:
                 return current  # renewed by another thread while this one waited
             try:
                 fresh = self._fetch(renewing=current is not None)
-            except CredentialsError:
+            except CredentialsError as error:
                 if current is None or not current.usable(time.time()):
                     raise
-                logger.warning("Renewing credentials from %s failed; asking again in %gs", self.label, RETRY_AFTER)
+                logger.warning("Renewing credentials failed, still signing with the current ones: %s", error)
                 fresh = current.retry_later()
             if fresh.renew_at <= time.time():
                 fresh = fresh.retry_later()  # the provider still hands out these: ask again in a while, not per call

@@ -81,23 +81,25 @@ class TokenProvider(Provider):
 
 
 class RotatingProvider(Provider):
-    """Hands out identities in turn, each valid for `life` seconds from when it is first handed out, like an STS
-    that issues a new identity for each session; records what it handed out."""
+    """Hands out the identities in turn (the last one again and again), each for `life` seconds, and a new one when
+    asked after half of that, like an STS issuing a session per renewal; records what it handed out."""
 
     def __init__(self, identities: list[tuple[str, str]], life: float) -> None:
         self._identities = identities
         self._life = life
         self._lock = threading.Lock()
         self._current: Credentials | None = None
+        self._new_from = 0.0
         self.handed_out: list[tuple[str, float]] = []  # (access key, expiry as Unix seconds)
 
     def retrieve(self) -> Credentials:
         with self._lock:
-            current = self._current
-            if current is not None and current.expiration is not None and not current.is_expired():
-                return current
-            access_key, secret_key = self._identities[len(self.handed_out) % len(self._identities)]
-            expires_at = time.time() + self._life
-            current = self._current = Credentials(access_key, secret_key, None, datetime.fromtimestamp(expires_at, UTC))
+            now = time.time()
+            if self._current is not None and now < self._new_from:
+                return self._current
+            access_key, secret_key = self._identities[min(len(self.handed_out), len(self._identities) - 1)]
+            expires_at = now + self._life
+            self._current = Credentials(access_key, secret_key, None, datetime.fromtimestamp(expires_at, UTC))
+            self._new_from = now + self._life / 2
             self.handed_out.append((access_key, expires_at))
-            return current
+            return self._current

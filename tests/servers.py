@@ -167,7 +167,12 @@ def start_seaweedfs(timeout: float = 60.0) -> S3Server:
     ]
     log_path = os.path.join(data_dir, "weed.log")
     log = open(log_path, "wb")  # noqa: SIM115 - handed to the child process
-    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir, start_new_session=True)
+    # In UTC: SeaweedFS's STS writes an Expiration in local time with an offset, which minio-py cannot read (it wants
+    # "...Z"), and Django's TIME_ZONE sets TZ for the test process and so for its children.
+    environment = {**os.environ, "TZ": "UTC"}
+    process = subprocess.Popen(
+        args, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir, start_new_session=True, env=environment
+    )
     log.close()
     server = S3Server(
         endpoint=f"127.0.0.1:{ports['s3']}",
