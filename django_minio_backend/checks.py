@@ -18,7 +18,7 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from .aliases import alias_options, minio_aliases
+from .aliases import alias_options, is_static_alias, minio_aliases
 from .masking import redact_url
 from .names import bucket_name_problem
 from .policies import BucketTarget, normalized, targets_for
@@ -230,7 +230,8 @@ def check_signing_deploy(app_configs: Sequence[AppConfig] | None = None, **kwarg
 
 
 def _signing_deploy(alias: str, settings: MinioSettings) -> Iterable[CheckMessage]:
-    private = [bucket for bucket in settings.all_buckets if not settings.is_public(bucket)]
+    serves = () if is_static_alias(alias) else settings.all_buckets  # a static alias serves its public bucket only
+    private = [bucket for bucket in serves if not settings.is_public(bucket)]
     if private and settings.url_window_seconds == 0 and settings.url_expiry_seconds > DAY_SECONDS:
         yield Warning(
             f"MINIO_URL_STABLE_WINDOW is 0 with URLs valid for {settings.url_expiry_seconds // 3600} hours: every page "

@@ -122,7 +122,7 @@ class URLBuilder:
         URL dies with them (a URL signed at `at` lives until `at + expiry`)."""
         lease = self._credentials.lease()
         signed = self._signed
-        if signed is None or signed[0] is not lease:
+        if signed is None or signed[0].fingerprint != lease.fingerprint:  # renewed: other credentials
             signed = self._signed = self._signer_for(lease)
         if lease.expires_at is None:
             return signed[1], at, seconds

@@ -123,6 +123,9 @@ def test_deploy_warns_of_long_lived_urls_without_a_stable_window() -> None:
     assert deploy_ids_for(MINIO_URL_STABLE_WINDOW=0, MINIO_URL_EXPIRY_HOURS=timedelta(hours=24)) == []
     public_only = {"MINIO_PUBLIC_BUCKETS": ["pub"], "MINIO_DEFAULT_BUCKET": "pub"}
     assert deploy_ids_for(MINIO_URL_STABLE_WINDOW=0, **public_only) == []  # no presigned URLs at all
+    static = {"staticfiles": {"BACKEND": STATIC, "OPTIONS": {**BASE, "MINIO_URL_STABLE_WINDOW": 0}}}
+    with override_settings(STORAGES=static):
+        assert check_signing_deploy() == []  # the static bucket is public
 
 
 def test_deploy_warns_of_a_provider_instance() -> None:
