@@ -9,7 +9,8 @@ servers ignore but the signature covers:
 - ``"e" + H(object)`` holds the object's version. Our own saves write it, deletes drop it, and a miss asks the
   server once (HEAD); "" remembers for a minute that there is no such object.
 - A hit is one cache read of that one key, and no S3 request. The URL is then signed here, like any other, and a
-  builder keeps the URLs it signed (per window, version and credentials) so a hit usually signs nothing.
+  builder keeps up to MINIO_URL_CACHE_MAX_ENTRIES URLs it signed (per window, version and credentials), so a hit
+  usually signs nothing.
 
 H hashes the internal endpoint, bucket and object name. Versions do not depend on credentials, expiry or response
 parameters, so one entry serves every URL of an object. An entry lives ``MINIO_URL_CACHE_TIMEOUT`` seconds: a change
@@ -40,7 +41,6 @@ logger = logging.getLogger(__name__)
 VERSION_PARAMETER: Final = "v"  # the signed query parameter naming the object's version
 MISSING_TTL: Final = 60  # seconds the index remembers "no such object"; its URLs carry no version meanwhile
 HEAD_RETRY_AFTER: Final = 30.0  # seconds a failed HEAD makes a process sign an endpoint's misses without asking it
-MEMO_SIZE: Final = 4096  # URLs a builder keeps; all are dropped when it is full
 _KEY_VERSION: Final = b"dmb-url-2\n"  # change when the key or value layout changes
 
 
@@ -142,6 +142,7 @@ class CachedURLBuilder(URLBuilder):
         "_endpoint",
         "_head",
         "_memo",
+        "_memo_size",
         "_object_hash",
         "_timeout",
     )
@@ -164,8 +165,10 @@ class CachedURLBuilder(URLBuilder):
         self._endpoint = settings.endpoint
         self._timeout = settings.url_cache_timeout
         self._object_hash = hashlib.blake2b(_KEY_VERSION + f"{settings.endpoint}\n{bucket}\n".encode(), digest_size=16)
-        # url key -> (version, signing time, signer, url): what this builder signed, served again while all three hold
+        # url key -> (version, signing time, signer, url): what this builder signed, served again while all three hold;
+        # up to MINIO_URL_CACHE_MAX_ENTRIES, all dropped when full
         self._memo: dict[str, tuple[str | None, int, PresignedURLSigner, str]] = {}
+        self._memo_size = settings.url_cache_max_entries
 
     def _shared(self) -> SharedCache:
         found = self._cache or _shared.find(self._cache_key)  # the common case first: url() is the hot path
@@ -232,7 +235,7 @@ class CachedURLBuilder(URLBuilder):
         if version:
             query = {**parameters, VERSION_PARAMETER: version} if parameters else {VERSION_PARAMETER: version}
         url = signer.presign_get(bucket=self.bucket, key=name, expires=seconds, now=at, query=query)
-        if len(self._memo) >= MEMO_SIZE:
+        if len(self._memo) >= self._memo_size:
             self._memo.clear()
         self._memo[key] = (version, at, signer, url)
         return url

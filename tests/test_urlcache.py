@@ -583,3 +583,13 @@ def test_bad_cache_configuration_is_reported(make_storage: Callable[..., MinioBa
 
     with pytest.raises(ImproperlyConfigured, match="MINIO_URL_CACHE_REDIS_URL"):
         make_storage("redis", MINIO_URL_CACHE_REDIS_URL=None).url("a.txt")
+
+
+def test_a_storage_keeps_at_most_max_entries_urls(make_storage: Callable[..., MinioBackend], unique: str) -> None:
+    storage = make_storage("lru", MINIO_URL_CACHE_MAX_ENTRIES=2)
+    names = [storage.save(f"{unique}/kept-{index}.txt", ContentFile(b"k")) for index in range(5)]
+    urls = {name: storage.url(name) for name in names}
+    builder = storage._urls
+    assert isinstance(builder, CachedURLBuilder)
+    assert 0 < len(builder._memo) <= 2
+    assert storage.url_many(names) == urls  # signed again, the same URLs
