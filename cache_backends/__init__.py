@@ -1,8 +1,8 @@
 """Pluggable cache for presigned URLs.
 
-Storage.url() signs URLs locally, but signing still costs far more than a dictionary
-lookup, so signed URLs are cached until shortly before they expire. The cache behind
-that is chosen by `CacheConfig.backend` and built by `build_url_cache()`:
+Storage.url() signs URLs locally; the cache keeps each object's version (a hash of its
+ETag), so storages that replace objects hand out a new URL as soon as the content changes.
+The cache behind that is chosen by `CacheConfig.backend` and built by `build_url_cache()`:
 
 - ``"lru"``: an in-process, bounded LRU (the default; no dependencies).
 - ``"redis"``: a shared Redis, via redis-py (``pip install django-minio-backend[redis]``).
@@ -10,7 +10,7 @@ that is chosen by `CacheConfig.backend` and built by `build_url_cache()`:
 - a dotted path to a class: it is called with the `CacheConfig` as its only argument
   and the instance must implement `URLCache`.
 
-Keys are short ASCII strings (fixed-length hashes); values are URLs. Backends that can
+Keys are short ASCII strings (fixed-length hashes); values are short strings. Backends that can
 fail at runtime (network caches) raise `CacheUnavailable` and nothing else, so the
 storage layer can fall back to signing without knowing which backend is in use.
 """
@@ -65,6 +65,6 @@ def _build_custom(path: str, config: CacheConfig) -> URLCache:
     cache = factory(config)
     if not isinstance(cache, URLCache):
         raise ImproperlyConfigured(
-            f'URL cache backend "{path}" does not implement URLCache (get_many, set, set_many, delete).'
+            f'URL cache backend "{path}" does not implement URLCache (get, get_many, set, set_many, delete).'
         )
     return cache

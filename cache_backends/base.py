@@ -18,8 +18,12 @@ class CacheUnavailable(Exception):
 class URLCache(Protocol):
     """What the storage calls on a URL cache, and nothing more. Timeouts are in seconds; <= 0 stores nothing.
 
-    The backends shipped here also offer ``get(key)`` and ``delete_many(keys)``.
+    The backends shipped here also offer ``delete_many(keys)``.
     """
+
+    def get(self, key: str) -> str | None:
+        """The value, or None when the key is not there: a hit of url() is this one call."""
+        ...
 
     def get_many(self, keys: Sequence[str]) -> dict[str, str]:
         """Return only the keys that were found."""

@@ -18,7 +18,7 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from .aliases import alias_options, minio_aliases
+from .aliases import alias_options, is_static_alias, minio_aliases
 from .masking import redact_url
 from .names import bucket_name_problem
 from .policies import BucketTarget, normalized, targets_for
@@ -43,6 +43,10 @@ HOOK_BUCKET_UNMANAGED = PREFIX + "W001"
 PUBLIC_AND_PRIVATE_ACROSS_ALIASES = PREFIX + "W002"
 SEVERAL_HOOKS = PREFIX + "W003"
 STATIC_BUCKET_LISTED_PRIVATE = PREFIX + "W004"
+# Credentials and stable URLs
+CREDENTIALS_GIVEN_TWICE = PREFIX + "E015"
+INVALID_CREDENTIALS_PROVIDER = PREFIX + "E016"
+STABLE_WINDOW_OUT_OF_RANGE = PREFIX + "E017"
 
 _REJECTED_VALUE_IDS = {
     "MINIO_PUBLIC_BUCKETS": BOTH_PRIVATE_AND_PUBLIC,  # the only value rule on it is the overlap
@@ -53,6 +57,10 @@ _REJECTED_VALUE_IDS = {
     "MINIO_EXTERNAL_ENDPOINT": INVALID_EXTERNAL_ENDPOINT,
     "MINIO_URL_CACHE_REDIS_URL": REDIS_URL_MISSING,
     "MINIO_URL_CACHE_BACKEND": UNKNOWN_CACHE_BACKEND,
+    "MINIO_ACCESS_KEY": CREDENTIALS_GIVEN_TWICE,  # the only value rule on the keys: next to a provider
+    "MINIO_SECRET_KEY": CREDENTIALS_GIVEN_TWICE,
+    "MINIO_CREDENTIALS_PROVIDER": INVALID_CREDENTIALS_PROVIDER,
+    "MINIO_URL_STABLE_WINDOW": STABLE_WINDOW_OUT_OF_RANGE,
 }
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 
@@ -207,6 +215,8 @@ def _across_aliases(targets: Iterable[BucketTarget]) -> Iterable[CheckMessage]:
 # Fine in development, wrong in production. Their ids are W1xx, apart from the checks that always run.
 EXTERNAL_HTTP_UNDER_SSL_REDIRECT = PREFIX + "W101"
 PUBLIC_BUCKET_LISTABLE = PREFIX + "W102"
+LONG_EXPIRY_WITHOUT_WINDOW = PREFIX + "W103"
+PROVIDER_INSTANCE = PREFIX + "W104"
 
 
 def check_minio_deploy(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
@@ -215,6 +225,8 @@ def check_minio_deploy(app_configs: Sequence[AppConfig] | None = None, **kwargs:
     messages: list[CheckMessage] = []
     for alias, settings in parsed.items():
         messages.extend(_external_http_under_ssl_redirect(alias, settings))
+        messages.extend(_long_lived_urls_without_window(alias, settings))
+        messages.extend(_provider_instance(alias, settings))
     messages.extend(_listable_public_buckets(targets_for(parsed)))
     return messages
 
@@ -250,3 +262,32 @@ def _listable_public_buckets(targets: Iterable[BucketTarget]) -> Iterable[CheckM
                 id=PUBLIC_BUCKET_LISTABLE,
                 obj=", ".join(_where(alias) for alias in target.aliases),
             )
+
+
+DAY_SECONDS = 86_400
+
+
+def _long_lived_urls_without_window(alias: str, settings: MinioSettings) -> Iterable[CheckMessage]:
+    serves = () if is_static_alias(alias) else settings.all_buckets  # a static alias serves its public bucket only
+    private = [bucket for bucket in serves if not settings.is_public(bucket)]
+    if private and settings.url_window_seconds == 0 and settings.url_expiry_seconds > DAY_SECONDS:
+        yield Warning(
+            f"MINIO_URL_STABLE_WINDOW is 0 with URLs valid for {settings.url_expiry_seconds // 3600} hours: every page "
+            f"view hands out new URLs for the private buckets {private}, so browsers and CDNs download those files "
+            "again each time.",
+            hint="Remove MINIO_URL_STABLE_WINDOW (a fifth of the expiry) or set it to the share of the URLs' life "
+            "you can spare.",
+            id=LONG_EXPIRY_WITHOUT_WINDOW,
+            obj=_where(alias),
+        )
+
+
+def _provider_instance(alias: str, settings: MinioSettings) -> Iterable[CheckMessage]:
+    if settings.credentials_provider is not None and not isinstance(settings.credentials_provider, str):
+        yield Warning(
+            "MINIO_CREDENTIALS_PROVIDER is an instance: forked workers share it and its connections to the STS, and "
+            "renewed credentials come only when it lets go of its own, seconds before they expire.",
+            hint="Give the dotted path of a function returning the provider: each process then builds its own.",
+            id=PROVIDER_INSTANCE,
+            obj=_where(alias),
+        )

@@ -33,10 +33,11 @@ from urllib3.exceptions import ConnectTimeoutError, HTTPError, InvalidHeader
 from urllib3.util import Retry
 
 from . import deadlines
+from .credentials import CredentialsSource, SDKProvider
 from .per_process import PerProcess
 from .pool import SDK_RETRIES, new_pool
 from .settings import MinioSettings
-from .signing import UNSIGNED_PAYLOAD, SigningCredentials, canonical_query, quote_object_key, sign_headers
+from .signing import UNSIGNED_PAYLOAD, canonical_query, quote_object_key, sign_headers
 
 __all__ = [
     "ATTEMPTS",
@@ -66,8 +67,8 @@ ERROR_BODY_LIMIT: Final = 64 * 1024  # an error document is a few hundred bytes;
 
 class _ClientKey(NamedTuple):
     endpoint: str
-    access_key: str
-    credentials_id: str  # changes with the secret, which the key never holds
+    access_key: str  # "" with a credentials provider
+    credentials_id: str  # changes with the secret, which the key never holds; names the provider, if any
     secure: bool
     region: str
     connect_timeout: float
@@ -83,7 +84,7 @@ def client_key(settings: MinioSettings) -> _ClientKey:
     """What tells two aliases' clients apart; computed once by callers that look a pool up per request."""
     return _ClientKey(
         endpoint=settings.endpoint,
-        access_key=settings.access_key,
+        access_key=settings.access_key or "",
         credentials_id=settings.credentials_id,
         secure=settings.use_https,
         region=settings.region,
@@ -117,7 +118,16 @@ def _shared_client(settings: MinioSettings, key: _ClientKey) -> Minio:
 
 
 def new_client(settings: MinioSettings, pool: urllib3.PoolManager) -> Minio:
-    """An SDK client for this alias's internal endpoint over the given pool (not cached)."""
+    """An SDK client for this alias's internal endpoint over the given pool (not cached). With a credentials
+    provider it signs with this process's lease of it, the credentials our own requests use."""
+    if settings.credentials_provider is not None:
+        return Minio(
+            endpoint=settings.endpoint,
+            credentials=SDKProvider(CredentialsSource(settings)),
+            secure=settings.use_https,
+            region=settings.region,
+            http_client=pool,
+        )
     return Minio(
         endpoint=settings.endpoint,
         access_key=settings.access_key,
@@ -238,7 +248,7 @@ class S3Connection:
         self._scheme = "https" if settings.use_https else "http"
         self._host = settings.endpoint
         self._base = f"{self._scheme}://{settings.endpoint}"
-        self._credentials = SigningCredentials(settings.access_key, settings.secret_key, settings.region)
+        self._credentials = CredentialsSource(settings)
         self._settings = settings
         self._pool_key = client_key(settings)
         self._deadline = settings.request_deadline
@@ -309,7 +319,7 @@ class S3Connection:
                 query=query,
                 headers=extra,
                 payload_sha256=payload_sha256,
-                credentials=self._credentials,
+                credentials=self._credentials.lease().credentials,  # asked per attempt: they may be renewed
                 now=datetime.now(tz=UTC),
             )
             try:

@@ -1,14 +1,23 @@
-"""Building the URLs of one bucket: plain public URLs and presigned GETs, without network I/O."""
+"""Building the URLs of one bucket: plain public URLs and presigned GETs, without network I/O.
+
+A presigned URL is signed at the start of the current stable window (MINIO_URL_STABLE_WINDOW, aligned to the Unix
+epoch), so every process with the same settings and credentials hands out the same URL until the window ends, and
+each URL still has its expiry minus the window to live. Temporary credentials cut that expiry to their own life.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import TypeAlias
 
+from .credentials import CredentialsError, CredentialsSource, Lease
 from .settings import MAX_EXPIRY, MIN_EXPIRY, MinioSettings
-from .signing import PresignedURLSigner, SigningCredentials, normalise_endpoint, quote_object_key
+from .signing import PresignedURLSigner, normalise_endpoint, quote_object_key, window_start
+
+logger = logging.getLogger(__name__)
 
 # A per-call URL lifetime: seconds or a timedelta, None for the alias's MINIO_URL_EXPIRY_HOURS.
 Expiry: TypeAlias = int | float | timedelta | None
@@ -32,21 +41,43 @@ def expiry_seconds(expire: Expiry, default: int) -> int:
 class URLBuilder:
     """Builds the URLs of one bucket; created once per storage instance.
 
-    Uncached: ``remember_etag`` and ``forget`` do nothing here; ``urlcache.CachedURLBuilder`` uses them.
+    Uncached: ``remember_etag`` and ``forget`` do nothing here; ``urlcache.CachedURLBuilder`` uses them. ``clock()``
+    gives the wall time in seconds (injectable for tests).
     """
 
-    __slots__ = ("_default_expiry", "_public", "_public_prefix", "_signer", "bucket")
+    __slots__ = (
+        "_capped",
+        "_clock",
+        "_credentials",
+        "_default_expiry",
+        "_host",
+        "_public",
+        "_public_prefix",
+        "_scheme",
+        "_signed",
+        "_static",
+        "_window",
+        "bucket",
+    )
 
-    def __init__(self, settings: MinioSettings, bucket: str) -> None:
+    def __init__(self, settings: MinioSettings, bucket: str, *, clock: Callable[[], float] = time.time) -> None:
         scheme, host = external_base(settings)
         self.bucket = bucket
         self._public = settings.is_public(bucket)
         self._public_prefix = f"{scheme}://{host}/{quote_object_key(bucket)}/"
         self._default_expiry = settings.url_expiry_seconds
-        credentials = SigningCredentials(
-            access_key=settings.access_key, secret_key=settings.secret_key, region=settings.region
-        )
-        self._signer = PresignedURLSigner(scheme=scheme, host=host, credentials=credentials)
+        self._window = settings.url_window_seconds
+        self._clock = clock
+        self._scheme, self._host = scheme, host
+        self._credentials = CredentialsSource(settings)
+        # The signer of the credentials in use, with their lease; replaced (one tuple, so threads never see half of
+        # it) when a provider's credentials are renewed.
+        self._signed: tuple[Lease, PresignedURLSigner] | None = None
+        self._static: PresignedURLSigner | None = None  # the signer of static keys, for the hot path
+        if self._credentials.is_static:
+            self._signed = self._signer_for(self._credentials.lease())
+            self._static = self._signed[1]
+        self._capped = False  # logged once that temporary credentials cut a URL's expiry
 
     @property
     def is_public(self) -> bool:
@@ -56,13 +87,8 @@ class URLBuilder:
         """Public buckets get a plain URL (parameters cannot be honoured unsigned); private ones are signed."""
         if self._public and not parameters:
             return self._public_prefix + quote_object_key(name)
-        return self._signer.presign_get(
-            bucket=self.bucket,
-            key=name,
-            expires=expiry_seconds(expire, self._default_expiry),
-            now=int(time.time()),
-            query=parameters,
-        )
+        signer, at, seconds = self._signing(expire)
+        return signer.presign_get(bucket=self.bucket, key=name, expires=seconds, now=at, query=parameters)
 
     def url_many(
         self, names: Iterable[str], *, parameters: Mapping[str, str] | None = None, expire: Expiry = None
@@ -71,12 +97,56 @@ class URLBuilder:
         if self._public and not parameters:
             prefix = self._public_prefix
             return {name: prefix + quote_object_key(name) for name in names}
-        seconds = expiry_seconds(expire, self._default_expiry)
-        now = int(time.time())
-        presign = self._signer.presign_get
+        signer, at, seconds = self._signing(expire)
+        presign = signer.presign_get
         return {
-            name: presign(bucket=self.bucket, key=name, expires=seconds, now=now, query=parameters) for name in names
+            name: presign(bucket=self.bucket, key=name, expires=seconds, now=at, query=parameters) for name in names
         }
+
+    def _signing(self, expire: Expiry) -> tuple[PresignedURLSigner, int, int]:
+        """The signer, the signing time and the expiry of a URL built now: signed at the start of the stable window
+        (a per-call expiry has a window of the same share of it), valid for the expiry, never past the life of the
+        credentials."""
+        if expire is None:
+            seconds, window = self._default_expiry, self._window
+        else:
+            seconds = expiry_seconds(expire, self._default_expiry)
+            window = self._window * seconds // self._default_expiry
+        at = window_start(int(self._clock()), window)
+        if self._static is not None:  # static keys: nothing changes
+            return self._static, at, seconds
+        return self._leased(at, seconds)
+
+    def _leased(self, at: int, seconds: int) -> tuple[PresignedURLSigner, int, int]:
+        """With a credentials provider: the signer of this process's current credentials, and the expiry cut so the
+        URL dies with them (a URL signed at `at` lives until `at + expiry`)."""
+        lease = self._credentials.lease()
+        signed = self._signed
+        if signed is None or signed[0].fingerprint != lease.fingerprint:  # renewed: other credentials
+            signed = self._signed = self._signer_for(lease)
+        if lease.expires_at is None:
+            return signed[1], at, seconds
+        life = int(lease.expires_at) - at
+        if life < seconds:
+            if life < 1:
+                raise CredentialsError(
+                    f"the credentials of {self._credentials.label} expire before a URL could be used"
+                )
+            if not self._capped:
+                self._capped = True
+                logger.info(
+                    "Presigned URLs of bucket %r live at most until their credentials from %s expire (%d s instead of "
+                    "%d s); logged once",
+                    self.bucket,
+                    self._credentials.label,
+                    life,
+                    seconds,
+                )
+            seconds = life
+        return signed[1], at, seconds
+
+    def _signer_for(self, lease: Lease) -> tuple[Lease, PresignedURLSigner]:
+        return lease, PresignedURLSigner(scheme=self._scheme, host=self._host, credentials=lease.credentials)
 
     def remember_etag(self, name: str, etag: str | None) -> None:
         """Nothing to remember without a cache."""

@@ -8,6 +8,7 @@ constructor overrides once per storage), so the request path reads plain attribu
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -21,7 +22,9 @@ import urllib3
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
 from django.views.decorators.debug import sensitive_variables
+from minio.credentials.providers import Provider
 from msgspec import Meta
 
 from .aliases import alias_options
@@ -37,6 +40,10 @@ DEFAULT_MEDIA_BUCKET: Final = "auto-generated-bucket-media-files"
 DEFAULT_STATIC_BUCKET: Final = "auto-generated-bucket-static-files"
 URL_CACHE_KEYS: Final = ("MINIO_URL_CACHING_ENABLED", "MINIO_URL_CACHE_TIMEOUT", "MINIO_URL_CACHE_PREFIX")
 URL_CACHE_BACKENDS: Final = ("lru", "redis", "django")
+CREDENTIAL_KEYS: Final = ("MINIO_ACCESS_KEY", "MINIO_SECRET_KEY")  # required unless MINIO_CREDENTIALS_PROVIDER
+# What names a server and an identity: a storage given all of these as keyword arguments is not overriding an alias.
+IDENTITY_KEYS: Final = ("MINIO_ENDPOINT", *CREDENTIAL_KEYS)
+STABLE_WINDOW_SHARE: Final = 0.2  # MINIO_URL_STABLE_WINDOW's default, as a share of the expiry
 MAX_TIMEOUT: Final = 86_400.0  # seconds; a longer socket or thread wait overflows the platform's timers
 _FINITE: Final = sys.float_info.max  # as an upper bound it refuses infinity (NaN fails every bound)
 
@@ -73,8 +80,9 @@ class Options(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     tests/test_settings_table.py holds the README's settings table to it."""
 
     endpoint: str
-    access_key: str
-    secret_key: str
+    access_key: str | None = None  # required unless MINIO_CREDENTIALS_PROVIDER
+    secret_key: str | None = None
+    credentials_provider: object = None  # a minio Provider, or the dotted path of a callable returning one
     use_https: bool = False
     region: str = "us-east-1"
     external_endpoint: str | None = None  # None or "": MINIO_ENDPOINT
@@ -84,6 +92,7 @@ class Options(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     default_bucket: str = DEFAULT_MEDIA_BUCKET
     static_files_bucket: str = DEFAULT_STATIC_BUCKET
     url_expiry: timedelta = msgspec.field(default=MAX_EXPIRY, name="MINIO_URL_EXPIRY_HOURS")  # a timedelta
+    url_stable_window: int | timedelta | None = None  # seconds or a timedelta; None: 20 % of the expiry, 0: off
     consistency_check_on_start: bool = False
     bucket_check_on_save: bool = False
     policy_hooks: tuple[PolicyHook, ...] = ()
@@ -121,12 +130,14 @@ class MinioSettings(Options, frozen=True, kw_only=True):
     once (url() and save() read them on every call)."""
 
     alias: str
+    credentials_provider: Provider | str | None  # checked: an instance, or a dotted path that imports
     endpoint: str  # lower-cased: browsers send host names lower-cased and the signature covers the host
     external_endpoint: str  # MINIO_EXTERNAL_ENDPOINT, or MINIO_ENDPOINT; lower-cased
     external_use_https: bool  # MINIO_EXTERNAL_ENDPOINT_USE_HTTPS, or MINIO_USE_HTTPS
     url_cache_timeout: int  # MINIO_URL_CACHE_TIMEOUT, or 80 % of the expiry
     url_expiry_seconds: int
-    credentials_id: str  # a keyed hash of both keys: tells credentials apart in cache and client keys
+    url_window_seconds: int  # MINIO_URL_STABLE_WINDOW in seconds (0: off)
+    credentials_id: str  # a keyed hash of both keys, or a hash naming the provider: tells client keys apart
     public_set: frozenset[str]  # the public buckets and the static bucket, which is always public
     all_buckets: tuple[str, ...]  # every bucket this alias manages, each once, in a stable order
 
@@ -199,6 +210,48 @@ def _external_endpoint_problem(options: Options) -> str | None:
     return problem
 
 
+def _window_seconds(options: Options) -> int:
+    window = options.url_stable_window
+    if window is None:
+        return int(_seconds(options.url_expiry) * STABLE_WINDOW_SHARE)
+    return _seconds(window) if isinstance(window, timedelta) else window
+
+
+def _window_problem(options: Options) -> str | None:
+    if 0 <= _window_seconds(options) < _seconds(options.url_expiry):
+        return None
+    return "must be 0 (off) or a number of seconds (or a timedelta) shorter than MINIO_URL_EXPIRY_HOURS"
+
+
+def _provider_problem(options: Options) -> str | None:
+    """Why MINIO_CREDENTIALS_PROVIDER cannot give credentials, or None. A dotted path must import to a callable; it
+    is called on first use, in each process."""
+    spec = options.credentials_provider
+    if spec is None or isinstance(spec, Provider):
+        return None
+    if not isinstance(spec, str):
+        kind = type(spec).__name__
+        return f"must be a minio.credentials.Provider or a dotted path to a callable returning one, not {kind}"
+    try:
+        found = import_string(spec)
+    except ImportError as exc:
+        return f"cannot be imported ({exc})"
+    return None if callable(found) else f"names {type(found).__name__}, not a callable returning a Provider"
+
+
+def _given_twice(key: str) -> Rule:
+    """A static key next to a provider: two sources of credentials, and no telling which one signs."""
+    attribute = key.removeprefix("MINIO_").lower()
+
+    def rule(options: Options) -> str | None:
+        if options.credentials_provider is None or getattr(options, attribute) is None:
+            return None
+        given = [name for name in CREDENTIAL_KEYS if getattr(options, name.removeprefix("MINIO_").lower()) is not None]
+        return f"is set together with MINIO_CREDENTIALS_PROVIDER: give {' and '.join(given)} or the provider, not both"
+
+    return rule
+
+
 def _listed_as_both(options: Options) -> str | None:
     both = sorted(set(options.private_buckets) & set(options.public_buckets))
     return f"and MINIO_PRIVATE_BUCKETS both list {both}" if both else None
@@ -214,9 +267,13 @@ def _unless(holds: Callable[[Options], bool], problem: str) -> Rule:
 # What no type can say: checked in this order once msgspec has converted the types, each naming its key.
 RULES: Final[Mapping[str, Rule]] = {
     "MINIO_ENDPOINT": lambda options: _host_problem(options.endpoint),
+    "MINIO_CREDENTIALS_PROVIDER": _provider_problem,  # before the keys: a provider that is no provider comes first
+    "MINIO_ACCESS_KEY": _given_twice("MINIO_ACCESS_KEY"),
+    "MINIO_SECRET_KEY": _given_twice("MINIO_SECRET_KEY"),
     "MINIO_EXTERNAL_ENDPOINT": _external_endpoint_problem,
     "MINIO_PUBLIC_BUCKETS": _listed_as_both,
     "MINIO_URL_EXPIRY_HOURS": _unless(lambda o: MIN_EXPIRY <= o.url_expiry <= MAX_EXPIRY, "must be 1 second .. 7 days"),
+    "MINIO_URL_STABLE_WINDOW": _window_problem,
     "MINIO_EXTERNAL_ENDPOINT_USE_HTTPS": _unless(
         lambda o: o.external_endpoint_use_https is None or o.external_endpoint is not None,
         "is set but MINIO_EXTERNAL_ENDPOINT is not",
@@ -278,6 +335,11 @@ def parse_options(alias: str, options: Mapping[str, Any]) -> MinioSettings:
         parsed = msgspec.convert(merged, Options, strict=True)
     except msgspec.ValidationError as exc:
         raise _fail(alias, exc) from None
+    if parsed.credentials_provider is None:  # without a provider, the keys are required as ever
+        for key in CREDENTIAL_KEYS:
+            if getattr(parsed, key.removeprefix("MINIO_").lower()) is None:
+                message = f"{_key(alias, key)} is required (or give MINIO_CREDENTIALS_PROVIDER)"
+                raise SettingError(message, alias=alias, key=key, problem="missing")
     for key, rule in RULES.items():
         problem = rule(parsed)
         if problem is not None:
@@ -301,10 +363,29 @@ def _derive(alias: str, options: Options) -> MinioSettings:
         ),
         url_cache_timeout=_cache_timeout(options),
         url_expiry_seconds=_seconds(options.url_expiry),
-        credentials_id=credentials_fingerprint(options.access_key, options.secret_key),
+        url_window_seconds=_window_seconds(options),
+        credentials_provider=_provider(options),
+        credentials_id=_credentials_id(options),
         public_set=frozenset((*options.public_buckets, options.static_files_bucket)),
         all_buckets=tuple(dict.fromkeys((*options.private_buckets, *options.public_buckets, options.default_bucket))),
     )
+
+
+def _provider(options: Options) -> Provider | str | None:
+    spec = options.credentials_provider
+    assert spec is None or isinstance(spec, Provider | str)  # RULES refused anything else
+    return spec
+
+
+def _credentials_id(options: Options) -> str:
+    """The static keys' fingerprint; with a provider, a hash naming it (its credentials change while the settings
+    do not: what is keyed by credentials then looks them up at use)."""
+    spec = options.credentials_provider
+    if spec is None:
+        assert options.access_key is not None and options.secret_key is not None
+        return credentials_fingerprint(options.access_key, options.secret_key)
+    name = spec if isinstance(spec, str) else f"{type(spec).__qualname__}@{id(spec):x}"
+    return hashlib.blake2b(f"provider\n{name}".encode(), digest_size=16).hexdigest()
 
 
 _cache: dict[str, MinioSettings] = {}

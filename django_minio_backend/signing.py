@@ -28,6 +28,7 @@ __all__ = [
     "normalise_endpoint",
     "quote_object_key",
     "sign_headers",
+    "window_start",
 ]
 
 UNSIGNED_PAYLOAD: str = "UNSIGNED-PAYLOAD"
@@ -35,10 +36,11 @@ EMPTY_SHA256: str = hashlib.sha256(b"").hexdigest()  # the payload hash of a req
 MAX_PRESIGN_EXPIRES = 7 * 24 * 3600  # S3 refuses presigned URLs valid for longer than 7 days.
 
 _ALGORITHM = "AWS4-HMAC-SHA256"
+_TOKEN = "X-Amz-Security-Token"  # the session token of temporary credentials: in the query, or as a header
 _UNRESERVED = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
 _PATH_SAFE = _UNRESERVED + b"/"
 # Headers this module computes itself; same-named input headers are dropped so they cannot disagree.
-_MANAGED_HEADERS = frozenset({"host", "x-amz-date", "x-amz-content-sha256", "authorization"})
+_MANAGED_HEADERS = frozenset({"host", "x-amz-date", "x-amz-content-sha256", "authorization", "x-amz-security-token"})
 # minio-py leaves these out of the signature (proxies may rewrite the user agent).
 _UNSIGNED_HEADERS = frozenset({"authorization", "user-agent"})
 _DEFAULT_PORT_SUFFIX = {"http": ":80", "https": ":443"}
@@ -46,9 +48,13 @@ _DEFAULT_PORT_SUFFIX = {"http": ":80", "https": ":443"}
 
 @dataclass(frozen=True, slots=True)
 class SigningCredentials:
+    """What a signature needs; `session_token` comes with temporary credentials (STS) and is sent with every
+    request and URL they sign."""
+
     access_key: str
     secret_key: str = field(repr=False)
     region: str
+    session_token: str | None = field(default=None, repr=False)
 
 
 def credentials_fingerprint(access_key: str, secret_key: str) -> str:
@@ -57,6 +63,13 @@ def credentials_fingerprint(access_key: str, secret_key: str) -> str:
     presigned URL, which is an HMAC keyed with a key derived from it."""
     message = b"django-minio-backend credentials\n" + access_key.encode()
     return hmac.digest(secret_key.encode(), message, "sha256").hex()[:32]
+
+
+def window_start(now: int, window: int) -> int:
+    """The signing time of a URL built at `now` (Unix seconds) with stable windows of `window` seconds (0: off): the
+    start of the epoch-aligned window holding `now`, so every process signs the same URL until the window ends.
+    Never after `now`, so no server sees a date from the future."""
+    return now - now % window if window > 0 else now
 
 
 def _escape_table(safe: bytes) -> tuple[str, ...]:
@@ -164,13 +177,15 @@ class _Moment(NamedTuple):
     expires: int
     stamp: str  # X-Amz-Date
     credential: str  # X-Amz-Credential, query-encoded
-    amz: str  # the X-Amz-* query parameters before the signature, in canonical order
+    amz: str  # the five X-Amz-* query parameters the URL ends with (before the signature), in canonical order
+    signed_amz: str  # the same with the session token among them, as the canonical query holds them
     head: str  # string to sign up to the request hash
     signer: _HmacSha256  # keyed with that day's signing key
 
 
 class PresignedURLSigner:
-    """Builds presigned GET URLs for one (scheme, host, credentials) fast."""
+    """Builds presigned GET URLs for one (scheme, host, credentials) fast. Temporary credentials add their session
+    token as X-Amz-Security-Token, listed and signed where minio-py puts it."""
 
     __slots__ = (
         "_credential_head",
@@ -181,6 +196,8 @@ class PresignedURLSigner:
         "_region",
         "_scope_tail",
         "_secret",
+        "_token",
+        "_token_query",
         "_url_head",
     )
 
@@ -194,10 +211,12 @@ class PresignedURLSigner:
         self._credential_head = _quote_query(credentials.access_key + "/")
         self._credential_tail = _quote_query(f"/{credentials.region}/s3/aws4_request")
         self._scope_tail = f"/{credentials.region}/s3/aws4_request\n"
+        self._token = credentials.session_token
+        self._token_query = f"{_TOKEN}={_quote_query(self._token)}" if self._token else ""
         self._keys: dict[str, _HmacSha256] = {}  # day ("YYYYMMDD") -> HMAC keyed with that day's signing key
         # The parts that depend only on (now, expires), from the last call: URLs built in the same second
         # with the same expiry (a page of thumbnails) share them. One tuple, so threads never see half of it.
-        self._memo: _Moment = _Moment(-1, 0, "", "", "", "", _HmacSha256(b""))
+        self._memo: _Moment = _Moment(-1, 0, "", "", "", "", "", _HmacSha256(b""))
 
     def _signing_hmac(self, day: str) -> _HmacSha256:
         signer = self._keys.get(day)
@@ -211,12 +230,14 @@ class PresignedURLSigner:
         stamp = _amz_date(now)
         day = stamp[:8]
         credential = f"{self._credential_head}{day}{self._credential_tail}"
-        amz = (
-            f"X-Amz-Algorithm={_ALGORITHM}&X-Amz-Credential={credential}"
-            f"&X-Amz-Date={stamp}&X-Amz-Expires={expires}&X-Amz-SignedHeaders=host"
+        before = (
+            f"X-Amz-Algorithm={_ALGORITHM}&X-Amz-Credential={credential}&X-Amz-Date={stamp}&X-Amz-Expires={expires}"
         )
+        amz = f"{before}&X-Amz-SignedHeaders=host"
+        # Sorted, X-Amz-Security-Token falls between X-Amz-Expires and X-Amz-SignedHeaders.
+        signed_amz = f"{before}&{self._token_query}&X-Amz-SignedHeaders=host" if self._token_query else amz
         head = f"{_ALGORITHM}\n{stamp}\n{day}{self._scope_tail}"
-        return _Moment(now, expires, stamp, credential, amz, head, self._signing_hmac(day))
+        return _Moment(now, expires, stamp, credential, amz, signed_amz, head, self._signing_hmac(day))
 
     def presign_get(
         self, *, bucket: str, key: str, expires: int, now: datetime | int, query: Mapping[str, str] | None = None
@@ -229,6 +250,8 @@ class PresignedURLSigner:
         if moment.now != now or moment.expires != expires:
             moment = self._memo = self._moment(now, expires)
         path = f"{bucket}/{quote_object_key(key)}"
+        if query and self._token:
+            query = {**query, _TOKEN: self._token}  # the credentials' token wins over a caller's, as in minio-py
         if query:
             # The URL lists extra params by raw name (as minio-py does); the signature sorts encoded pairs.
             extra = [(name, _quote_query(name), _quote_query(value)) for name, value in query.items()]
@@ -244,6 +267,9 @@ class PresignedURLSigner:
             ]
             pairs.sort()
             signed_query = "&".join([f"{name}={value}" for name, value in pairs])
+        elif self._token_query:  # minio-py lists the token first, with the other parameters it was given
+            url_query = f"{self._token_query}&{moment.amz}"
+            signed_query = moment.signed_amz
         else:
             url_query = signed_query = moment.amz  # already in canonical (sorted) order
         request = f"GET\n/{path}\n{signed_query}\n{self._host_block}"
@@ -271,9 +297,9 @@ def sign_headers(
     credentials: SigningCredentials,
     now: datetime,
 ) -> dict[str, str]:
-    """Return the headers to send (input headers + host, x-amz-date, x-amz-content-sha256, Authorization) for a
-    header-signed SigV4 S3 request (used for our own PUT / UploadPart / CompleteMultipartUpload / ranged GET over
-    urllib3).
+    """Return the headers to send (input headers + host, x-amz-date, x-amz-content-sha256, Authorization, and
+    X-Amz-Security-Token for temporary credentials) for a header-signed SigV4 S3 request (used for our own PUT /
+    UploadPart / CompleteMultipartUpload / ranged GET over urllib3).
 
     ``encoded_path`` is the path as sent (e.g. ``"/bucket/" + quote_object_key(key)``); ``query`` holds raw pairs and
     must be sent as ``canonical_query(query)``. All input headers except User-Agent are signed.
@@ -284,6 +310,8 @@ def sign_headers(
     region = credentials.region
     send: dict[str, str] = {}
     signed = {"host": host, "x-amz-content-sha256": payload_sha256, "x-amz-date": stamp}
+    if credentials.session_token:  # temporary credentials: the token is a signed header
+        signed["x-amz-security-token"] = _squeeze(credentials.session_token)
     for name, value in headers.items():
         lower = name.lower()
         if lower in _MANAGED_HEADERS:
@@ -303,6 +331,8 @@ def sign_headers(
     send["host"] = host
     send["x-amz-date"] = stamp
     send["x-amz-content-sha256"] = payload_sha256
+    if credentials.session_token:
+        send["X-Amz-Security-Token"] = credentials.session_token
     send["Authorization"] = (
         f"{_ALGORITHM} Credential={credentials.access_key}/{scope}, SignedHeaders={signed_names}, Signature={signature}"
     )

@@ -33,7 +33,7 @@ from .health import MinioServerStatus, check_server
 from .masking import MaskedOptions
 from .names import clean_name, clean_prefix, refuse_backslash
 from .presign import Expiry, URLBuilder
-from .settings import REQUIRED_KEYS, URL_CACHE_KEYS, MinioSettings, settings_for
+from .settings import IDENTITY_KEYS, URL_CACHE_KEYS, MinioSettings, settings_for
 from .source import UploadSource
 from .upload import Uploader, WriteMode
 from .urlcache import CachedURLBuilder
@@ -94,7 +94,7 @@ class MinioBackend(Storage):
             backend=type(self),
             default=self.default_alias,
             named=self._storage_name,
-            complete=REQUIRED_KEYS,
+            complete=IDENTITY_KEYS,
         )
 
     @cached_property

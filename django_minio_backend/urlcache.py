@@ -1,17 +1,20 @@
-"""Presigned URLs served from a shared cache: key derivation, the per-object ETag index, and fallback.
+"""Versioned presigned URLs: a shared cache of each object's version, so new content gets a new URL at once.
 
-A hit is one cache round trip (one ``get_many`` of two keys) and no S3 request:
+Presigned URLs are stable without a cache (presign.py signs them at the start of a stable window). What a cache adds
+is versioning: a storage that replaces objects (``replace_existing=True``), or a name deleted and saved again, must
+hand out a new URL as soon as the content changes, or browsers and CDNs keep showing the old bytes. So each URL of
+a cached storage carries a signed query parameter ``v`` naming the object's version (a hash of its ETag), which S3
+servers ignore but the signature covers:
 
-- ``"e" + H(object)`` holds the object's ETag (the index). Our own saves write it, deletes drop it, and a
-  miss without it asks the server once (HEAD).
-- ``"u" + H(object) + T(options)`` holds ``"<etag>\\n<url>"``. It is served only while its ETag equals the
-  index, so new content gets a new URL at once and the superseded entry is simply overwritten.
+- ``"e" + H(object)`` holds the object's version. Our own saves write it, deletes drop it, and a miss asks the
+  server once (HEAD); "" remembers for a minute that there is no such object.
+- A hit is one cache read of that one key, and no S3 request. The URL is then signed here, like any other, and a
+  builder keeps up to MINIO_URL_CACHE_MAX_ENTRIES URLs it signed (per window, version and credentials), so a hit
+  usually signs nothing.
 
-H hashes the internal endpoint, bucket and object name; T hashes what shapes the URL: external endpoint,
-credentials (their fingerprint, which changes with a rotated secret, never the secret), region, expiry and
-response parameters. Every URL is signed when it is
-stored, and its entry expires ``MINIO_URL_CACHE_TIMEOUT`` after its X-Amz-Date, so a served URL always has
-the rest of its life left (20 % by default).
+H hashes the internal endpoint, bucket and object name. Versions do not depend on credentials, expiry or response
+parameters, so one entry serves every URL of an object. An entry lives ``MINIO_URL_CACHE_TIMEOUT`` seconds: a change
+made outside this backend gets a new URL at most that long after it.
 """
 
 from __future__ import annotations
@@ -21,24 +24,24 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
 from cache_backends import CacheConfig, CacheUnavailable, URLCache, build_url_cache
 
 from .per_process import PerProcess
-from .presign import Expiry, URLBuilder, expiry_seconds, external_base
+from .presign import Expiry, URLBuilder, expiry_seconds
 from .settings import MinioSettings
-from .signing import canonical_query
+from .signing import PresignedURLSigner, canonical_query
 
-__all__ = ["CachedURLBuilder", "SharedCache", "shared_cache"]
+__all__ = ["VERSION_PARAMETER", "CachedURLBuilder", "SharedCache", "shared_cache", "version_of"]
 
 logger = logging.getLogger(__name__)
 
-MISSING_TTL: Final = 60  # seconds the index remembers "no such object"; its URLs are signed uncached meanwhile
+VERSION_PARAMETER: Final = "v"  # the signed query parameter naming the object's version
+MISSING_TTL: Final = 60  # seconds the index remembers "no such object"; its URLs carry no version meanwhile
 HEAD_RETRY_AFTER: Final = 30.0  # seconds a failed HEAD makes a process sign an endpoint's misses without asking it
-_TRANSIT: Final = 1  # seconds allowed for a write to reach the cache, where its TTL starts
-_KEY_VERSION: Final = b"dmb-url-1\n"  # change when the key or value layout changes
+_KEY_VERSION: Final = b"dmb-url-2\n"  # change when the key or value layout changes
 
 
 class SharedCache:
@@ -73,8 +76,8 @@ class SharedCache:
             self.retry_at = 0.0
 
 
-# Keyed by the fields of a CacheConfig: a tuple of them hashes several times faster than the dataclass (url()).
-_shared: PerProcess[tuple[object, ...], SharedCache] = PerProcess()
+# Keyed by the repr of a CacheConfig's fields: a string caches its hash, so url() finds its cache in a few dozen ns.
+_shared: PerProcess[str, SharedCache] = PerProcess()
 
 
 class _HeadOutage:
@@ -107,20 +110,28 @@ def _new_shared_cache(config: CacheConfig, label: str) -> SharedCache:
     return SharedCache(build_url_cache(config), label)
 
 
+def _registry_key(config: CacheConfig) -> str:
+    return repr(dataclasses.astuple(config))
+
+
 def shared_cache(settings: MinioSettings) -> SharedCache:
     """The process-wide cache for this alias's cache settings: one LRU or Redis pool per config, not per storage."""
     config = cache_config(settings)
-    return _shared.get(dataclasses.astuple(config), _new_shared_cache, config, _cache_label(settings))
+    return _shared.get(_registry_key(config), _new_shared_cache, config, _cache_label(settings))
+
+
+def version_of(etag: str) -> str:
+    """The version an ETag stands for in URLs: short, and the same in every process."""
+    return hashlib.blake2b(etag.strip('"').encode(), digest_size=8).hexdigest()
 
 
 class CachedURLBuilder(URLBuilder):
-    """URLBuilder for a private bucket whose presigned URLs go through a shared cache.
+    """URLBuilder for a private bucket whose URLs carry the object's version, read from a shared cache.
 
-    ``head(name)`` returns the object's ETag with one request ("" when there is no such object) and raises
-    on any other failure: the storage passes its own HEAD, so a missing bucket is told apart from a missing
-    object exactly as in exists(). ``clock()`` gives the wall time in seconds and is injectable for tests. The cache is
-    this process's shared cache for the settings, looked up at each use (so a forked child uses its own), or
-    ``cache`` when one is given.
+    ``head(name)`` returns the object's ETag with one request ("" when there is no such object) and raises on any
+    other failure: the storage passes its own HEAD, so a missing bucket is told apart from a missing object exactly
+    as in exists(). The cache is this process's shared cache for the settings, looked up at each use (so a forked
+    child uses its own), or ``cache`` when one is given.
     """
 
     __slots__ = (
@@ -128,13 +139,12 @@ class CachedURLBuilder(URLBuilder):
         "_cache_config",
         "_cache_key",
         "_cache_label",
-        "_clock",
-        "_default_tag",
         "_endpoint",
         "_head",
+        "_memo",
+        "_memo_size",
         "_object_hash",
         "_timeout",
-        "_url_ns",
     )
 
     def __init__(
@@ -146,19 +156,19 @@ class CachedURLBuilder(URLBuilder):
         cache: SharedCache | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(settings, bucket)
+        super().__init__(settings, bucket, clock=clock)
         self._cache = cache
         self._cache_config = cache_config(settings)
-        self._cache_key = dataclasses.astuple(self._cache_config)
+        self._cache_key = _registry_key(self._cache_config)
         self._cache_label = _cache_label(settings)
         self._head = head
-        self._clock = clock
         self._endpoint = settings.endpoint
         self._timeout = settings.url_cache_timeout
         self._object_hash = hashlib.blake2b(_KEY_VERSION + f"{settings.endpoint}\n{bucket}\n".encode(), digest_size=16)
-        scheme, host = external_base(settings)
-        self._url_ns = f"{scheme}://{host}\n{settings.credentials_id}\n{settings.region}\n"
-        self._default_tag = self._tag(self._default_expiry, None)
+        # url key -> (version, signing time, signer, url): what this builder signed, served again while all three hold;
+        # up to MINIO_URL_CACHE_MAX_ENTRIES, all dropped when full
+        self._memo: dict[str, tuple[str | None, int, PresignedURLSigner, str]] = {}
+        self._memo_size = settings.url_cache_max_entries
 
     def _shared(self) -> SharedCache:
         found = self._cache or _shared.find(self._cache_key)  # the common case first: url() is the hot path
@@ -172,129 +182,120 @@ class CachedURLBuilder(URLBuilder):
         hasher.update(name.encode())
         return hasher.hexdigest()
 
-    def _tag(self, seconds: int, parameters: Mapping[str, str] | None) -> str:
-        """Hash of everything besides the object that makes two URLs differ (pairs encoded, so unambiguous)."""
+    def _tag(self, parameters: Mapping[str, str] | None, expire: Expiry) -> str:
+        """What besides the object tells two URLs apart: the expiry and the response parameters (pairs encoded, so
+        unambiguous); "" for the alias's defaults."""
+        if parameters is None and expire is None:
+            return ""
+        if parameters and VERSION_PARAMETER in parameters:
+            raise ValueError(f"parameters must not hold {VERSION_PARAMETER!r}: the URL cache puts the version there")
         query = canonical_query(list(parameters.items())) if parameters else ""
-        return hashlib.blake2b(f"{self._url_ns}{seconds}\n{query}".encode(), digest_size=8).hexdigest()
-
-    def _options(self, parameters: Mapping[str, str] | None, expire: Expiry) -> tuple[int, str]:
-        if not parameters and expire is None:
-            return self._default_expiry, self._default_tag
         seconds = expiry_seconds(expire, self._default_expiry)
-        return seconds, self._tag(seconds, parameters)
+        return hashlib.blake2b(f"{seconds}\n{query}".encode(), digest_size=8).hexdigest()
 
     # -- reading ---------------------------------------------------------------------------------
     def url(self, name: str, *, parameters: Mapping[str, str] | None = None, expire: Expiry = None) -> str:
-        if parameters is None and expire is None:  # the common case, without a call
-            seconds, tag = self._default_expiry, self._default_tag
-        else:
-            seconds, tag = self._options(parameters, expire)
+        tag = "" if parameters is None and expire is None else self._tag(parameters, expire)
         hasher = self._object_hash.copy()  # self._digest(name), inlined: this is the hottest path
         hasher.update(name.encode())
         digest = hasher.hexdigest()
-        index_key = "e" + digest
-        url_key = "u" + digest + tag
-        found = self._read((index_key, url_key))
-        if found is None:
-            return self._sign(name, seconds, parameters, int(self._clock()))
-        etag = found.get(index_key)
-        entry = found.get(url_key)
-        if etag and entry:
-            entry_etag, _, url = entry.partition("\n")
-            if entry_etag == etag:
-                return url
-        return self._fill([(name, index_key, url_key)], found, seconds, parameters)[name]
+        version = self._version(name, "e" + digest)
+        signer, at, seconds = self._signing(expire)
+        return self._versioned(name, digest + tag, version, signer, at, seconds, parameters)
 
     def url_many(
         self, names: Iterable[str], *, parameters: Mapping[str, str] | None = None, expire: Expiry = None
     ) -> dict[str, str]:
         """URLs of many objects with one ``get_many`` round trip (plus a HEAD per object the index lacks)."""
-        seconds, tag = self._options(parameters, expire)
-        keys: dict[str, tuple[str, str]] = {}
-        for name in names:
-            digest = self._digest(name)
-            keys[name] = ("e" + digest, "u" + digest + tag)
-        found = self._read([key for pair in keys.values() for key in pair]) if keys else {}
-        if found is None:
-            stamp = int(self._clock())
-            return {name: self._sign(name, seconds, parameters, stamp) for name in keys}
-        urls: dict[str, str] = {}
-        misses: list[tuple[str, str, str]] = []
-        for name, (index_key, url_key) in keys.items():
-            etag = found.get(index_key)
-            entry = found.get(url_key)
-            if etag and entry:
-                entry_etag, _, url = entry.partition("\n")
-                if entry_etag == etag:
-                    urls[name] = url
-                    continue
-            misses.append((name, index_key, url_key))
-        if misses:
-            urls.update(self._fill(misses, found, seconds, parameters))
-        return {name: urls[name] for name in keys}
+        tag = self._tag(parameters, expire)
+        digests = {name: self._digest(name) for name in names}
+        versions = self._versions(digests)
+        signer, at, seconds = self._signing(expire)
+        return {
+            name: self._versioned(name, digest + tag, versions[name], signer, at, seconds, parameters)
+            for name, digest in digests.items()
+        }
 
-    def _read(self, keys: Sequence[str]) -> dict[str, str] | None:
-        """One get_many, or None when the cache is failing (then URLs are signed without it)."""
+    def _versioned(
+        self,
+        name: str,
+        key: str,
+        version: str | None,
+        signer: PresignedURLSigner,
+        at: int,
+        seconds: int,
+        parameters: Mapping[str, str] | None,
+    ) -> str:
+        """The URL of this version, signed at `at`: the one signed before while version, window and credentials
+        are the same, else a new one."""
+        kept = self._memo.get(key)
+        if kept is not None and kept[0] == version and kept[1] == at and kept[2] is signer:
+            return kept[3]
+        query = parameters
+        if version:
+            query = {**parameters, VERSION_PARAMETER: version} if parameters else {VERSION_PARAMETER: version}
+        url = signer.presign_get(bucket=self.bucket, key=name, expires=seconds, now=at, query=query)
+        if len(self._memo) >= self._memo_size:
+            self._memo.clear()
+        self._memo[key] = (version, at, signer, url)
+        return url
+
+    def _version(self, name: str, index_key: str) -> str | None:
+        """The object's version: one cache read; on a miss, one HEAD, remembered. None when the object does not exist
+        or its version cannot be known now (the cache or S3 failing): its URL is then signed without one."""
         shared = self._shared()
         if shared.retry_at and not shared.usable():
             return None
         try:
-            found = shared.cache.get_many(keys)
+            found = shared.cache.get(index_key)
         except CacheUnavailable as error:
             shared.failed(error)
             return None
         if shared.retry_at:
             shared.answered()
-        return found
+        if found is not None:
+            return found or None
+        return self._fill({name: index_key})[name]
 
-    def _fill(
-        self,
-        misses: list[tuple[str, str, str]],
-        found: Mapping[str, str],
-        seconds: int,
-        parameters: Mapping[str, str] | None,
-    ) -> dict[str, str]:
-        """Sign the missed URLs and store each under its object's ETag. An ETag the index lacks is asked of the
-        server first, so every URL is signed when it is stored."""
-        etags = [self._etag(name, found.get(index_key)) for name, index_key, _ in misses]
-        now = self._clock()
-        stamp = earliest = int(now)
-        urls: dict[str, str] = {}
-        entries: dict[str, str] = {}  # url key -> "<etag>\n<url>"
-        index: dict[str, str] = {}  # index key -> etag
+    def _versions(self, digests: Mapping[str, str]) -> dict[str, str | None]:
+        """``_version`` of many objects with one read."""
+        keys = {name: "e" + digest for name, digest in digests.items()}
+        shared = self._shared()
+        if not keys or (shared.retry_at and not shared.usable()):
+            return dict.fromkeys(keys)
+        try:
+            found = shared.cache.get_many(list(keys.values()))
+        except CacheUnavailable as error:
+            shared.failed(error)
+            return dict.fromkeys(keys)
+        if shared.retry_at:
+            shared.answered()
+        versions: dict[str, str | None] = {name: found[key] or None for name, key in keys.items() if key in found}
+        missed = {name: key for name, key in keys.items() if key not in found}
+        if missed:
+            versions.update(self._fill(missed))
+        return {name: versions[name] for name in keys}
+
+    def _fill(self, missed: Mapping[str, str]) -> dict[str, str | None]:
+        """Versions the index lacks, by one HEAD each, written back to the cache."""
+        versions: dict[str, str | None] = {}
+        known: dict[str, str] = {}  # index key -> version
         absent: dict[str, str] = {}  # index key -> "" (no such object)
-        for (name, index_key, url_key), etag in zip(misses, etags, strict=True):
-            if not etag:  # no such object, or the server could not be asked: nothing to key the URL by
-                urls[name] = self._sign(name, seconds, parameters, stamp)
-                if etag == "" and index_key not in found:
-                    absent[index_key] = ""
-                continue
-            if found.get(index_key) != etag:
-                index[index_key] = etag
-            previous_etag, _, previous_url = found.get(url_key, "").partition("\n")
-            if previous_etag == etag:  # only the index was missing, and the content has not changed
-                urls[name] = previous_url
-                continue
-            url = self._sign(name, seconds, parameters, stamp)
-            if url == previous_url:
-                # Signed in the same second as the URL cached for the previous content: step back one second
-                # so the new content never shares a URL (and browser caches) with the old.
-                earliest = stamp - 1
-                url = self._sign(name, seconds, parameters, earliest)
-            urls[name] = url
-            entries[url_key] = f"{etag}\n{url}"
-        # The cache counts a TTL from when the write arrives; a URL's life started at its X-Amz-Date.
-        if seconds == self._default_expiry:  # URLs and index entries live alike: one write
-            self._store({**index, **entries}, int(earliest + self._timeout - now) - _TRANSIT)
-        else:
-            timeout = min(self._timeout, seconds * 4 // 5)
-            self._store(entries, int(earliest + timeout - now) - _TRANSIT)
-            self._store(index, self._timeout)
+        for name, index_key in missed.items():
+            etag = self._etag(name)
+            if etag is None:  # the server could not be asked: nothing to remember
+                versions[name] = None
+            elif not etag:
+                versions[name] = None
+                absent[index_key] = ""
+            else:
+                versions[name] = known[index_key] = version_of(etag)
+        self._store(known, self._timeout)
         self._store(absent, min(MISSING_TTL, self._timeout))
-        return urls
+        return versions
 
     def _store(self, items: dict[str, str], ttl: int) -> None:
-        if not items or ttl <= 0:
+        if not items:
             return
         shared = self._shared()
         try:
@@ -302,33 +303,21 @@ class CachedURLBuilder(URLBuilder):
         except CacheUnavailable as error:
             shared.failed(error)
 
-    def _sign(self, name: str, seconds: int, parameters: Mapping[str, str] | None, stamp: int) -> str:
-        return self._signer.presign_get(
-            bucket=self.bucket,
-            key=name,
-            expires=seconds,
-            now=stamp,
-            query=parameters,
-        )
-
-    def _etag(self, name: str, indexed: str | None) -> str | None:
-        """The object's ETag: the index's, else one HEAD's ("" for no such object), None when the server could
-        not tell. After a failed HEAD this process does not ask the endpoint again for HEAD_RETRY_AFTER seconds,
-        so while S3 is down or hanging a miss costs one deadline per interval, not one per url(); logged once
-        per outage."""
-        if indexed is not None:
-            return indexed
+    def _etag(self, name: str) -> str | None:
+        """The object's ETag by one HEAD ("" for no such object), None when the server could not tell. After a failed
+        HEAD this process does not ask the endpoint again for HEAD_RETRY_AFTER seconds, so while S3 is down or
+        hanging a miss costs one deadline per interval, not one per url(); logged once per outage."""
         outage = _head_outages.get(self._endpoint, _HeadOutage)
         failing = outage.until > 0.0
         if failing and time.monotonic() < outage.until:
             return None
         try:
             etag = self._head(name).strip('"')
-        except Exception as error:  # noqa: BLE001 - url() keeps working uncached while S3 cannot be asked
+        except Exception as error:  # noqa: BLE001 - url() keeps working unversioned while S3 cannot be asked
             outage.until = time.monotonic() + HEAD_RETRY_AFTER
             if not failing:
                 logger.warning(
-                    "Cannot read the ETag of %s/%s, serving uncached URLs for %gs: %r",
+                    "Cannot read the ETag of %s/%s, serving URLs without a version for %gs: %r",
                     self.bucket,
                     name,
                     HEAD_RETRY_AFTER,
@@ -337,19 +326,19 @@ class CachedURLBuilder(URLBuilder):
             return None
         if failing:
             outage.until = 0.0
-            logger.info("%s answers HEAD requests again; caching URLs again", self._endpoint)
+            logger.info("%s answers HEAD requests again; versioning URLs again", self._endpoint)
         return etag
 
     # -- writes through the storage ----------------------------------------------------------------
     def remember_etag(self, name: str, etag: str | None) -> None:
-        """Record the ETag of content we just wrote, so the next url() is signed for it, without a HEAD."""
-        self._set_index(name, (etag or "").strip('"'))
+        """Record the version of content we just wrote, so the next url() names it, without a HEAD."""
+        self._set_index(name, version_of(etag) if etag else "")
 
     def forget(self, name: str) -> None:
-        """Drop the object's index entry (it was deleted); its URL entries can never match again."""
+        """Drop the object's index entry (it was deleted): the next url() asks the server."""
         self._set_index(name, "")
 
-    def _set_index(self, name: str, etag: str) -> None:
+    def _set_index(self, name: str, version: str) -> None:
         """Write the object's index entry ("": drop it). Skipped while the cache is failing, like url(): a save or
         delete never waits on a dead cache."""
         shared = self._shared()
@@ -357,8 +346,8 @@ class CachedURLBuilder(URLBuilder):
             return
         index_key = "e" + self._digest(name)
         try:
-            if etag:
-                shared.cache.set(index_key, etag, self._timeout)
+            if version:
+                shared.cache.set(index_key, version, self._timeout)
             else:
                 shared.cache.delete(index_key)
         except CacheUnavailable as error:

@@ -167,6 +167,10 @@ class RecordingCache:
         self.inner = inner
         self.calls: list[str] = []
 
+    def get(self, key: str) -> str | None:
+        self.calls.append("get")
+        return self.inner.get(key)
+
     def get_many(self, keys: Sequence[str]) -> dict[str, str]:
         self.calls.append("get_many")
         return self.inner.get_many(keys)

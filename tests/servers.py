@@ -21,6 +21,11 @@ from pathlib import Path
 ACCESS_KEY = "test-access-key"
 SECRET_KEY = "test-secret-key-0123456789"
 ROTATING_ACCESS_KEY = "rotating-access-key"  # a second identity whose secret tests may change (S3Server.set_secret)
+# Two more identities for credentials providers that rotate between them; tests may retire them (set_secret).
+PROVIDER_IDENTITIES = {
+    "provider-access-key-a": "provider-secret-key-a",
+    "provider-access-key-b": "provider-secret-key-b",
+}
 
 
 def free_ports(count: int) -> list[int]:
@@ -132,7 +137,7 @@ def start_seaweedfs(timeout: float = 60.0) -> S3Server:
     data_dir = tempfile.mkdtemp(prefix="dmb-weed-")
     ports = _pick_weed_ports()
     config_path = os.path.join(data_dir, "s3.json")
-    identities = {ACCESS_KEY: SECRET_KEY, ROTATING_ACCESS_KEY: "rotating-secret-key-0"}
+    identities = {ACCESS_KEY: SECRET_KEY, ROTATING_ACCESS_KEY: "rotating-secret-key-0", **PROVIDER_IDENTITIES}
     _write_identities(config_path, identities)
     store = os.path.join(data_dir, "data")
     os.makedirs(store)
@@ -162,7 +167,12 @@ def start_seaweedfs(timeout: float = 60.0) -> S3Server:
     ]
     log_path = os.path.join(data_dir, "weed.log")
     log = open(log_path, "wb")  # noqa: SIM115 - handed to the child process
-    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir, start_new_session=True)
+    # In UTC: SeaweedFS's STS writes an Expiration in local time with an offset, which minio-py cannot read (it wants
+    # "...Z"), and Django's TIME_ZONE sets TZ for the test process and so for its children.
+    environment = {**os.environ, "TZ": "UTC"}
+    process = subprocess.Popen(
+        args, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir, start_new_session=True, env=environment
+    )
     log.close()
     server = S3Server(
         endpoint=f"127.0.0.1:{ports['s3']}",

@@ -11,14 +11,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core import checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from django_minio_backend.checks import check_minio_deploy, check_minio_settings
+from tests.credentials import static_provider
 from tests.helpers import BASE, MEDIA, STATIC
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_checks(*, deploy: bool) -> str:
+    """The ids of every message Django's registered checks give, as `manage.py check [--deploy]` runs them."""
+    return " ".join(message.id or "" for message in checks.run_checks(include_deployment_checks=deploy))
 
 
 def ids_for(**options: Any) -> list[str]:
@@ -61,7 +68,15 @@ def test_the_test_projects_own_settings_pass(live_settings: dict[str, Any]) -> N
         ({"MINIO_URL_CACHING_ENABLED": True, "MINIO_URL_CACHE_BACKEND": "memcache"}, "E009"),
         ({"MINIO_URL_CACHING_ENABLED": True, "MINIO_URL_CACHE_BACKEND": "no.such.Module"}, "E009"),
         ({"MINIO_URL_CACHING_ENABLED": True, "MINIO_URL_CACHE_BACKEND": "django_minio_backend.checks.PREFIX"}, "E009"),
-        ({"MINIO_ACCESS_KEY": None}, "E013"),
+        ({"MINIO_ACCESS_KEY": 1}, "E013"),
+        ({"MINIO_ACCESS_KEY": None}, "E010"),  # None is not given: required without a provider
+        ({"MINIO_CREDENTIALS_PROVIDER": "tests.credentials.static_provider"}, "E015"),  # and the keys of BASE
+        ({"MINIO_CREDENTIALS_PROVIDER": "tests.credentials.nowhere", "MINIO_ACCESS_KEY": None}, "E016"),
+        ({"MINIO_CREDENTIALS_PROVIDER": "tests.servers.ACCESS_KEY", "MINIO_ACCESS_KEY": None}, "E016"),  # a str
+        ({"MINIO_CREDENTIALS_PROVIDER": 42}, "E016"),
+        ({"MINIO_URL_STABLE_WINDOW": timedelta(days=7)}, "E017"),  # not shorter than the 7-day expiry
+        ({"MINIO_URL_STABLE_WINDOW": -1}, "E017"),
+        ({"MINIO_URL_STABLE_WINDOW": 0.5}, "E013"),
         ({"MINIO_ENDPOINT": "https://minio:9000"}, "E012"),
         ({"MINIO_ENDPONT": "typo:9000"}, "E011"),
         ({"MINIO_USE_HTTPS": "yes"}, "E013"),
@@ -77,8 +92,54 @@ def test_missing_required_setting_is_e010() -> None:
     with override_settings(STORAGES=storages):
         (message,) = check_minio_settings()
     assert message.id == "django_minio_backend.E010"
-    assert message.msg == "STORAGES['default']['OPTIONS']['MINIO_ACCESS_KEY'] is required"
+    assert (
+        message.msg
+        == "STORAGES['default']['OPTIONS']['MINIO_ACCESS_KEY'] is required (or give MINIO_CREDENTIALS_PROVIDER)"
+    )
     assert message.obj == "STORAGES['default']"
+
+
+def test_keys_next_to_a_provider_are_an_error_naming_them() -> None:
+    provider = "tests.credentials.static_provider"
+    storages = {"default": {"BACKEND": MEDIA, "OPTIONS": {**BASE, "MINIO_CREDENTIALS_PROVIDER": provider}}}
+    with override_settings(STORAGES=storages):
+        (message,) = check_minio_settings()
+    assert message.id == "django_minio_backend.E015"
+    assert "MINIO_ACCESS_KEY and MINIO_SECRET_KEY" in message.msg and "MINIO_CREDENTIALS_PROVIDER" in message.msg
+    keys = {"MINIO_ACCESS_KEY": None, "MINIO_SECRET_KEY": None}
+    assert ids_for(**keys, MINIO_CREDENTIALS_PROVIDER=provider) == []
+
+
+def deploy_ids_for(**options: Any) -> list[str]:
+    """The ids `manage.py check --deploy` adds for one media alias with these OPTIONS on top of BASE."""
+    storages = {"default": {"BACKEND": MEDIA, "OPTIONS": {**BASE, **options}}}
+    with override_settings(STORAGES=storages):
+        return [message.id or "" for message in check_minio_deploy()]
+
+
+def test_deploy_warns_of_long_lived_urls_without_a_stable_window() -> None:
+    assert deploy_ids_for() == []  # the default window
+    assert deploy_ids_for(MINIO_URL_STABLE_WINDOW=0) == ["django_minio_backend.W103"]  # 7-day URLs, new every time
+    assert deploy_ids_for(MINIO_URL_STABLE_WINDOW=0, MINIO_URL_EXPIRY_HOURS=timedelta(hours=24)) == []
+    public_only = {"MINIO_PUBLIC_BUCKETS": ["pub"], "MINIO_DEFAULT_BUCKET": "pub"}
+    assert deploy_ids_for(MINIO_URL_STABLE_WINDOW=0, **public_only) == []  # no presigned URLs at all
+    static = {"staticfiles": {"BACKEND": STATIC, "OPTIONS": {**BASE, "MINIO_URL_STABLE_WINDOW": 0}}}
+    with override_settings(STORAGES=static):
+        assert check_minio_deploy() == []  # the static bucket is public
+
+
+def test_deploy_warns_of_a_provider_instance() -> None:
+    keys = {"MINIO_ACCESS_KEY": None, "MINIO_SECRET_KEY": None}
+    assert deploy_ids_for(**keys, MINIO_CREDENTIALS_PROVIDER="tests.credentials.static_provider") == []
+    instance = static_provider()
+    assert deploy_ids_for(**keys, MINIO_CREDENTIALS_PROVIDER=instance) == ["django_minio_backend.W104"]
+
+
+def test_deploy_checks_run_with_deploy_only() -> None:
+    storages = {"default": {"BACKEND": MEDIA, "OPTIONS": {**BASE, "MINIO_URL_STABLE_WINDOW": 0}}}
+    with override_settings(STORAGES=storages):
+        assert "W103" not in run_checks(deploy=False)
+        assert "django_minio_backend.W103" in run_checks(deploy=True)
 
 
 def test_cache_backend_is_checked_only_when_caching_is_enabled() -> None:

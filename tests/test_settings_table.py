@@ -37,10 +37,12 @@ from django_minio_backend.settings import BOUNDS, KEYS, REQUIRED_KEYS, RULES, Mi
 from django_minio_backend.settings import parse_options as parse
 from django_minio_backend.urlcache import shared_cache
 from tests.counting import CountingPoolManager
+from tests.credentials import server_keys
 from tests.servers import RedisServer, free_ports
 from tests.settings import PRIVATE_BUCKET
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+STATIC_PROVIDER = "tests.credentials.static_provider"
 MEDIA = "django_minio_backend.models.MinioBackend"
 STATIC = "django_minio_backend.models.MinioBackendStatic"
 BASE: dict[str, Any] = {"MINIO_ENDPOINT": "minio:9000", "MINIO_ACCESS_KEY": "ak", "MINIO_SECRET_KEY": "sk"}
@@ -66,6 +68,7 @@ PARSED: dict[str, tuple[object, Callable[[MinioSettings], object], object]] = {
     "MINIO_ENDPOINT": ("Files.Internal:9000", lambda s: s.endpoint, "files.internal:9000"),
     "MINIO_ACCESS_KEY": ("other-ak", lambda s: s.access_key, "other-ak"),
     "MINIO_SECRET_KEY": ("other-sk", lambda s: s.secret_key, "other-sk"),
+    "MINIO_CREDENTIALS_PROVIDER": (STATIC_PROVIDER, lambda s: s.credentials_provider, STATIC_PROVIDER),
     "MINIO_USE_HTTPS": (True, lambda s: (s.use_https, s.external_use_https), (True, True)),
     "MINIO_REGION": ("eu-west-3", lambda s: s.region, "eu-west-3"),
     "MINIO_EXTERNAL_ENDPOINT": ("CDN.example.com", lambda s: s.external_endpoint, "cdn.example.com"),
@@ -83,6 +86,7 @@ PARSED: dict[str, tuple[object, Callable[[MinioSettings], object], object]] = {
         lambda s: (s.url_expiry, s.url_expiry_seconds),
         (timedelta(hours=3), 10800),
     ),
+    "MINIO_URL_STABLE_WINDOW": (600, lambda s: s.url_window_seconds, 600),
     "MINIO_CONSISTENCY_CHECK_ON_START": (True, lambda s: s.consistency_check_on_start, True),
     "MINIO_BUCKET_CHECK_ON_SAVE": (True, lambda s: s.bucket_check_on_save, True),
     "MINIO_POLICY_HOOKS": ([("hooked", HOOK)], lambda s: s.policy_hooks, (("hooked", HOOK),)),
@@ -107,11 +111,14 @@ PARSED: dict[str, tuple[object, Callable[[MinioSettings], object], object]] = {
     "MINIO_STATIC_LISTING_TTL": (5.0, lambda s: s.static_listing_ttl, 5.0),
 }
 NEEDS: dict[str, dict[str, Any]] = {"MINIO_EXTERNAL_ENDPOINT_USE_HTTPS": {"MINIO_EXTERNAL_ENDPOINT": "cdn.example.com"}}
+# key -> the keys of BASE it stands in for when it is given (a provider replaces both static keys)
+REPLACES: dict[str, tuple[str, ...]] = {"MINIO_CREDENTIALS_PROVIDER": ("MINIO_ACCESS_KEY", "MINIO_SECRET_KEY")}
 
 WRONG_TYPES: dict[str, object] = {
     "MINIO_ENDPOINT": 9000,
-    "MINIO_ACCESS_KEY": None,
+    "MINIO_ACCESS_KEY": 1,
     "MINIO_SECRET_KEY": b"sk",
+    "MINIO_CREDENTIALS_PROVIDER": 42,
     "MINIO_USE_HTTPS": "yes",
     "MINIO_REGION": 1,
     "MINIO_EXTERNAL_ENDPOINT": ["cdn.example.com"],
@@ -121,6 +128,7 @@ WRONG_TYPES: dict[str, object] = {
     "MINIO_DEFAULT_BUCKET": ["media"],
     "MINIO_STATIC_FILES_BUCKET": None,
     "MINIO_URL_EXPIRY_HOURS": 24,
+    "MINIO_URL_STABLE_WINDOW": 1.5,
     "MINIO_CONSISTENCY_CHECK_ON_START": "true",
     "MINIO_BUCKET_CHECK_ON_SAVE": 1,
     "MINIO_POLICY_HOOKS": [("bucket",)],
@@ -148,9 +156,13 @@ WRONG_TYPES: dict[str, object] = {
 # key -> (a value of the right type that a bound or a rule refuses, the other keys that rule looks at)
 BAD_VALUES: dict[str, tuple[object, dict[str, Any]]] = {
     "MINIO_ENDPOINT": ("http://minio:9000", {}),
+    "MINIO_ACCESS_KEY": ("ak", {"MINIO_CREDENTIALS_PROVIDER": STATIC_PROVIDER, "MINIO_SECRET_KEY": None}),
+    "MINIO_SECRET_KEY": ("sk", {"MINIO_CREDENTIALS_PROVIDER": STATIC_PROVIDER, "MINIO_ACCESS_KEY": None}),
+    "MINIO_CREDENTIALS_PROVIDER": ("tests.credentials.no_such_provider", {}),
     "MINIO_EXTERNAL_ENDPOINT": ("https://cdn.example.com", {}),
     "MINIO_PUBLIC_BUCKETS": (["both"], {"MINIO_PRIVATE_BUCKETS": ["both"]}),
     "MINIO_URL_EXPIRY_HOURS": (timedelta(days=8), {}),
+    "MINIO_URL_STABLE_WINDOW": (timedelta(hours=2), {"MINIO_URL_EXPIRY_HOURS": timedelta(hours=2)}),
     "MINIO_EXTERNAL_ENDPOINT_USE_HTTPS": (True, {}),
     "MINIO_MULTIPART_THRESHOLD": (-1, {}),
     "MINIO_MULTIPART_PART_SIZE": (MiB, {}),
@@ -177,7 +189,8 @@ def test_every_key_has_its_cases() -> None:
 @pytest.mark.parametrize("key", KEYS)
 def test_each_key_is_parsed(key: str) -> None:
     value, shown, expected = PARSED[key]
-    assert shown(parse("default", {**BASE, **NEEDS.get(key, {}), key: value})) == expected
+    given = {name: option for name, option in BASE.items() if name not in REPLACES.get(key, ())}
+    assert shown(parse("default", {**given, **NEEDS.get(key, {}), key: value})) == expected
     assert shown(parse("default", {**BASE, **NEEDS.get(key, {})})) != expected  # not what the default gives
 
 
@@ -241,6 +254,20 @@ def test_url_builder_signs_with_the_credentials_region_and_expiry() -> None:
         request_date=at,
     )
     assert query(expected)["X-Amz-Signature"] == signed["X-Amz-Signature"]  # the SDK, given the secret, agrees
+
+
+@reaches("MINIO_URL_STABLE_WINDOW")
+def test_stable_window_sets_the_signing_time() -> None:
+    def signed_at(**options: Any) -> int:
+        with override_settings(STORAGES=two_aliases(**options)):
+            url = storages["default"].url("a.txt")
+        at = datetime.strptime(query(url)["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        return int(at.timestamp())
+
+    assert signed_at(MINIO_URL_STABLE_WINDOW=600) % 600 == 0
+    assert signed_at(MINIO_URL_STABLE_WINDOW=timedelta(days=1)) % 86400 == 0
+    assert abs(signed_at(MINIO_URL_STABLE_WINDOW=0) - time.time()) < 5  # off: signed now
+    assert time.time() - signed_at() < 7 * 86400 * 0.2  # the default: a fifth of the 7-day expiry
 
 
 @reaches("MINIO_USE_HTTPS", "MINIO_EXTERNAL_ENDPOINT", "MINIO_EXTERNAL_ENDPOINT_USE_HTTPS")
@@ -358,6 +385,21 @@ def test_endpoint_reaches_the_client(live_settings: dict[str, Any], admin_client
     assert not isinstance(info.value, FileNotFoundError)
 
 
+@reaches("MINIO_CREDENTIALS_PROVIDER")
+def test_credentials_provider_signs_requests_and_urls(live_settings: dict[str, Any], unique: str) -> None:
+    storage = live_storage(
+        MINIO_ACCESS_KEY=None,
+        MINIO_SECRET_KEY=None,
+        MINIO_CREDENTIALS_PROVIDER="tests.credentials.server_provider",  # the only credentials it has
+    )
+    name = storage.save(f"{unique}/by-provider.txt", ContentFile(b"p"))  # our own signed PUT
+    assert storage.exists(name)  # the SDK client's HEAD
+    url = storage.url(name)
+    assert query(url)["X-Amz-Credential"].startswith(f"{server_keys()[0]}/")
+    with urllib3.PoolManager() as pool:
+        assert pool.request("GET", url).data == b"p"
+
+
 def parts_of(admin_client: Minio, name: str) -> int:
     """The number of parts of a multipart upload (its ETag ends with "-N"), 0 for a single PUT."""
     etag = admin_client.stat_object(bucket_name=PRIVATE_BUCKET, object_name=name).etag or ""
@@ -438,7 +480,7 @@ def test_url_cache_keys_reach_the_cache(live_settings: dict[str, Any], redis_ser
     try:
         assert cached() == []  # caching is off by default
         ttls = cached(MINIO_URL_CACHING_ENABLED=True, MINIO_URL_CACHE_TIMEOUT=1000)
-        assert len(ttls) == 2 and 1000 - 10 <= ttls[0] <= ttls[1] <= 1000  # the ETag index and the URL
+        assert len(ttls) == 1 and 1000 - 10 <= ttls[0] <= 1000  # the object's version
     finally:
         client.close()
 
@@ -456,7 +498,7 @@ def test_django_cache_alias_names_the_cache(live_settings: dict[str, Any], tmp_p
             MINIO_URL_CACHE_DJANGO_ALIAS="minio-urls",
         )
         storage.url(storage.save(f"{unique}/d.txt", ContentFile(b"d")))
-    assert len(list(tmp_path.glob("*.djcache"))) == 2  # the ETag index and the URL, in that cache's directory
+    assert len(list(tmp_path.glob("*.djcache"))) == 1  # the object's version, in that cache's directory
 
 
 @reaches("MINIO_URL_CACHE_MAX_ENTRIES")
@@ -472,5 +514,5 @@ def test_lru_max_entries_bounds_the_cache(live_settings: dict[str, Any], unique:
         assert isinstance(cache, LRUCache)
         return len(cache)
 
-    assert entries() == 6  # an index entry and a URL per object
+    assert entries() == 3  # a version per object
     assert entries(MINIO_URL_CACHE_MAX_ENTRIES=2) == 2

@@ -76,6 +76,12 @@ access_keys = st.one_of(
     st.sampled_from(["minioadmin", "AKIAIOSFODNN7EXAMPLE", "a/b+c=d"]), st.text(_unicode, min_size=1)
 )
 secret_keys = st.text(_unicode, min_size=1, max_size=60)
+# Session tokens of temporary credentials: none, STS-like (JWTs and AWS's base64 run to a few KB), or any text.
+session_tokens = st.one_of(
+    st.none(),
+    st.from_regex(r"\A[A-Za-z0-9+/=._-]{1,1500}\Z"),
+    st.text(_unicode, min_size=1, max_size=40),
+)
 zones: st.SearchStrategy[tzinfo] = st.sampled_from(
     [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8)), timezone(timedelta(hours=14))]
 )
@@ -104,8 +110,17 @@ queries = st.one_of(st.none(), st.dictionaries(query_names, st.text(_unicode, ma
 
 
 @lru_cache(maxsize=256)
-def _minio(endpoint: str, secure: bool, access_key: str, secret_key: str, region: str) -> Minio:
-    return Minio(endpoint=endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region)
+def _minio(
+    endpoint: str, secure: bool, access_key: str, secret_key: str, region: str, session_token: str | None = None
+) -> Minio:
+    return Minio(
+        endpoint=endpoint,
+        access_key=access_key,
+        secret_key=secret_key,
+        session_token=session_token,
+        secure=secure,
+        region=region,
+    )
 
 
 def _endpoint(host: str, port: int | None) -> str:
@@ -123,7 +138,7 @@ def _minio_presign(
     now: datetime,
     query: dict[str, str] | None,
 ) -> str:
-    client = _minio(endpoint, secure, creds.access_key, creds.secret_key, creds.region)
+    client = _minio(endpoint, secure, creds.access_key, creds.secret_key, creds.region, creds.session_token)
     return client.presigned_get_object(
         bucket_name=bucket,
         object_name=key,
@@ -191,6 +206,7 @@ def test_canonical_query_encodes_and_sorts() -> None:
     port=ports,
     access_key=access_keys,
     secret_key=secret_keys,
+    session_token=session_tokens,
     region=regions,
     bucket=buckets,
     key=object_names,
@@ -204,6 +220,7 @@ def test_canonical_query_encodes_and_sorts() -> None:
     port=443,
     access_key="minioadmin",
     secret_key="minioadmin",
+    session_token=None,
     region=REGION,
     bucket="media",
     key="x" * 1024,
@@ -211,12 +228,27 @@ def test_canonical_query_encodes_and_sorts() -> None:
     now=NOW,
     query=None,
 )
+@example(  # a caller's own X-Amz-Security-Token parameter gives way to the credentials' token, as in minio-py
+    secure=False,
+    host="127.0.0.1",
+    port=9000,
+    access_key="ASIAEXAMPLE",
+    secret_key="sk",
+    session_token="FwoGZXIvYXdzE+token/with=padding==",
+    region=REGION,
+    bucket="media",
+    key="a b.jpg",
+    expires=3600,
+    now=NOW,
+    query={"X-Amz-Security-Token": "forged", "response-content-type": "image/jpeg", "Zeta": "z"},
+)
 def test_presign_get_is_byte_identical_to_minio(
     secure: bool,
     host: str,
     port: int | None,
     access_key: str,
     secret_key: str,
+    session_token: str | None,
     region: str,
     bucket: str,
     key: str,
@@ -225,7 +257,7 @@ def test_presign_get_is_byte_identical_to_minio(
     query: dict[str, str] | None,
 ) -> None:
     endpoint = _endpoint(host, port)
-    creds = SigningCredentials(access_key=access_key, secret_key=secret_key, region=region)
+    creds = SigningCredentials(access_key=access_key, secret_key=secret_key, region=region, session_token=session_token)
     expected = _minio_presign(
         endpoint=endpoint, secure=secure, creds=creds, bucket=bucket, key=key, expires=expires, now=now, query=query
     )
@@ -471,7 +503,13 @@ header_values = st.text(
     secure=st.booleans(),
     host=hosts,
     port=ports,
-    creds=st.builds(SigningCredentials, access_key=access_keys, secret_key=secret_keys, region=regions),
+    creds=st.builds(
+        SigningCredentials,
+        access_key=access_keys,
+        secret_key=secret_keys,
+        region=regions,
+        session_token=session_tokens,
+    ),
     key=object_names,
     query=st.lists(st.tuples(st.text(_unicode, min_size=1, max_size=10), st.text(_unicode, max_size=20)), max_size=4),
     headers=st.dictionaries(header_names, header_values, max_size=5),
@@ -516,12 +554,22 @@ def test_sign_headers_matches_minio_signer(
         object_name=key,
         query_params=params,  # type: ignore[arg-type]  # DictType is invariant
     )
+    sdk_headers: dict[str, str | list[str] | tuple[str]] = {
+        **headers,
+        "Host": url.netloc,
+        "x-amz-content-sha256": payload,
+        "x-amz-date": to_amz_date(now),
+    }
+    if creds.session_token:  # what minio-py's _build_headers adds for temporary credentials
+        sdk_headers["X-Amz-Security-Token"] = creds.session_token
     theirs = sign_v4_s3(
         method=method,
         url=url,
         region=creds.region,
-        headers={**headers, "Host": url.netloc, "x-amz-content-sha256": payload, "x-amz-date": to_amz_date(now)},
-        credentials=Credentials(access_key=creds.access_key, secret_key=creds.secret_key),
+        headers=sdk_headers,
+        credentials=Credentials(
+            access_key=creds.access_key, secret_key=creds.secret_key, session_token=creds.session_token
+        ),
         content_sha256=payload,
         date=now,
     )
@@ -539,6 +587,7 @@ def test_sign_headers_matches_minio_signer(
     assert sent["Authorization"] == theirs["Authorization"]
     assert sent["host"] == url.netloc
     assert sent["x-amz-date"] == to_amz_date(now)
+    assert sent.get("X-Amz-Security-Token") == (creds.session_token or None)
     assert sorted(canonical_query(query).split("&")) == sorted(url.query.split("&"))  # same pairs as minio sends
 
 

@@ -1,4 +1,4 @@
-"""The presigned-URL cache around the storage: against the live S3 server and a real redis-server.
+"""The URL cache (each object's version, signed into its URLs): against the live S3 server and a real redis-server.
 
 S3 traffic is counted with the `counting_pool` fixture (MINIO_HTTP_CLIENT), cache traffic with RecordingLRU (a
 custom backend loaded by dotted path, over the real LRU). Time-dependent rules run on an injected clock.
@@ -11,18 +11,21 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import redis
+from django.core.cache import caches as django_caches
 from django.core.files.base import ContentFile
+from django.test import override_settings
 from minio import Minio
 
 from cache_backends import CacheConfig, CacheUnavailable
+from cache_backends.django import DjangoURLCache
 from cache_backends.lru import LRUCache
 from django_minio_backend import MinioBackend
-from django_minio_backend.urlcache import CachedURLBuilder, SharedCache, shared_cache
+from django_minio_backend.urlcache import VERSION_PARAMETER, CachedURLBuilder, SharedCache, shared_cache, version_of
 from tests.counting import CountingPoolManager
 from tests.helpers import RecordingCache, cache_prefix, fetch, http_status, put_bytes
 from tests.servers import RedisServer, free_ports, start_redis
@@ -42,6 +45,10 @@ class RecordingLRU(RecordingCache):
 
 class BrokenCache(RecordingLRU):
     """A cache that is down: every call is recorded, then fails."""
+
+    def get(self, key: str) -> str | None:
+        self.calls.append("get")
+        raise CacheUnavailable("down for the test")
 
     def get_many(self, keys: Sequence[str]) -> dict[str, str]:
         self.calls.append("get_many")
@@ -129,6 +136,62 @@ def test_hit_makes_no_s3_request_and_returns_the_same_url(
     assert fetch(first) == b"pixels"
 
 
+def test_a_hit_is_one_read_of_one_key(
+    make_storage: Callable[..., MinioBackend], counting_pool: CountingPoolManager, unique: str
+) -> None:
+    storage = make_storage("tests.test_urlcache.RecordingLRU")
+    name = storage.save(f"{unique}/one-read.txt", ContentFile(b"r"))
+    cache = recording(storage)
+    cache.calls.clear()
+    counting_pool.reset()
+    first = storage.url(name)
+    assert storage.url(name, parameters={"response-content-type": "text/plain"}, expire=600) != first
+    assert cache.calls == ["get", "get"]  # one read per url(), whatever its parameters: nothing written
+    assert counting_pool.count() == 0
+
+
+def test_urls_carry_the_objects_version(make_storage: Callable[..., MinioBackend], unique: str) -> None:
+    storage = make_storage("lru")
+    name = storage.save(f"{unique}/versioned.txt", ContentFile(b"v1"))
+    url = storage.url(name)
+    assert query(url)[VERSION_PARAMETER] == version_of(storage._head_etag(name))
+    assert fetch(url) == b"v1"  # the server ignores the parameter, and the signature covers it
+    assert http_status(url.replace(f"{VERSION_PARAMETER}=", f"{VERSION_PARAMETER}=0")) == 403  # so it cannot be forged
+    with pytest.raises(ValueError, match=VERSION_PARAMETER):
+        storage.url(name, parameters={VERSION_PARAMETER: "mine"})
+    uncached = MinioBackend(bucket_name=PRIVATE_BUCKET, storage_name="default")
+    assert VERSION_PARAMETER not in query(uncached.url(name))  # without a cache, no version
+
+
+def test_django_redis_cache_hits_in_one_round_trip(
+    make_storage: Callable[..., MinioBackend],
+    counting_pool: CountingPoolManager,
+    redis_server: RedisServer,
+    unique: str,
+) -> None:
+    """On Django's own RedisCache the version is read through one kept client, in Django's key and value format."""
+    caches_setting = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "redis": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_server.url},
+    }
+    with override_settings(CACHES=caches_setting):
+        storage = make_storage("django", MINIO_URL_CACHE_DJANGO_ALIAS="redis")
+        name = storage.save(f"{unique}/django-redis.txt", ContentFile(b"d"))
+        counting_pool.reset()
+        first = storage.url(name)
+        assert [storage.url(name) for _ in range(3)] == [first] * 3
+        assert counting_pool.count() == 0
+        cache = shared_cache(storage.settings).cache
+        assert isinstance(cache, DjangoURLCache)
+        index_key = storage.settings.url_cache_prefix + "e" + cast(CachedURLBuilder, storage._urls)._digest(name)
+        assert django_caches["redis"].get(index_key) == query(first)[VERSION_PARAMETER]  # Django reads what we wrote
+        replacing = make_storage("django", MINIO_URL_CACHE_DJANGO_ALIAS="redis", replace_existing=True)
+        replacing.save(name, ContentFile(b"new content"))
+        second = storage.url(name)  # the kept client reads what Django's set() wrote
+        assert second != first
+        assert fetch(second) == b"new content"
+
+
 def test_object_written_elsewhere_costs_one_head_then_hits(
     cached: MinioBackend, counting_pool: CountingPoolManager, admin_client: Minio, unique: str
 ) -> None:
@@ -211,7 +274,8 @@ def test_delete_forgets_the_object(
     storage.delete(name)
     counting_pool.reset()
     after_delete = storage.url(name)
-    assert counting_pool.count("HEAD") == 1  # the index entry is gone: ask the server, which says 404
+    heads = [url for method, url in counting_pool.requests if method == "HEAD" and url.endswith(name)]
+    assert len(heads) == 1  # the index entry is gone: ask the server, which says 404
     assert http_status(after_delete) == 404
     counting_pool.reset()
     storage.url(name)
@@ -271,7 +335,7 @@ def test_aliases_never_share_urls(make_storage: Callable[..., MinioBackend], uni
     other_key = make_storage("lru", MINIO_ACCESS_KEY="another-access-key").url(name)
     other_host = make_storage("lru", MINIO_EXTERNAL_ENDPOINT="files.example.com").url(name)
     assert "another-access-key" in query(other_key)["X-Amz-Credential"]
-    assert storage.settings.access_key in query(mine)["X-Amz-Credential"]
+    assert query(mine)["X-Amz-Credential"].startswith(f"{storage.settings.access_key}/")
     assert urlsplit(other_host).netloc == "files.example.com"
     assert len({mine, other_key, other_host}) == 3
     assert storage.url(name) == mine
@@ -352,67 +416,55 @@ def clocked(storage: MinioBackend, clock: Clock, head: Callable[[str], str] | No
     )
 
 
-def test_cached_url_always_has_a_fifth_of_its_life_left(media: MinioBackend, unique: str) -> None:
+def test_url_stays_the_same_through_its_window_with_most_of_its_life_left(media: MinioBackend, unique: str) -> None:
     name = media.save(f"{unique}/life.txt", ContentFile(b"life"))
     clock = Clock()
     urls = clocked(media, clock)
-    timeout = media.settings.url_cache_timeout
-    assert timeout == EXPIRY * 8 // 10
+    window = media.settings.url_window_seconds
+    assert window == EXPIRY // 5
     first = urls.url(name)
-    assert signed_at(first) == int(clock.now)
+    assert signed_at(first) == int(clock.now) - int(clock.now) % window  # the start of the window
     while True:
-        clock.now += 1.0
+        clock.now += 7.0
         served = urls.url(name)
         if served != first:
             break
-        assert life_left(served, clock.now) >= 0.2
-    assert timeout - 3 <= clock.now - signed_at(first) <= timeout  # replaced just before 80 % of its life
-    assert signed_at(served) == int(clock.now)
-    assert life_left(served, clock.now) > 0.99
-    assert fetch(served) == b"life"
+        assert life_left(served, clock.now) >= 0.8
+    assert signed_at(served) == signed_at(first) + window  # the next window's URL
+    assert query(served)[VERSION_PARAMETER] == query(first)[VERSION_PARAMETER]
+    assert fetch(first) == fetch(served) == b"life"
 
 
-def test_per_call_expiry_keeps_a_fifth_of_its_own_life(media: MinioBackend, unique: str) -> None:
+def test_per_call_expiry_has_a_window_of_the_same_share(media: MinioBackend, unique: str) -> None:
     name = media.save(f"{unique}/short.txt", ContentFile(b"s"))
     clock = Clock()
     urls = clocked(media, clock)
     first = urls.url(name, expire=100)
     while (served := urls.url(name, expire=100)) == first:
-        assert life_left(served, clock.now) >= 0.2
+        assert life_left(served, clock.now) >= 0.8
         clock.now += 0.5
-    assert clock.now - signed_at(first) <= 80
+    assert signed_at(served) - signed_at(first) == 20  # a fifth of 100 s
 
 
-def test_unchanged_object_keeps_its_url_when_only_the_index_expired(media: MinioBackend, unique: str) -> None:
+def test_unchanged_object_keeps_its_url_when_only_the_index_expired(
+    make_storage: Callable[..., MinioBackend], counting_pool: CountingPoolManager, unique: str
+) -> None:
+    storage = make_storage("lru", MINIO_URL_CACHE_TIMEOUT=60)
     clock = Clock()
-    urls = clocked(media, clock)
-    name = f"{unique}/index.txt"
-    written = put_bytes(media.client, name, b"i")
-    urls.remember_etag(name, written.etag)
-    clock.now += 600
-    first = urls.url(name)  # stored 600 s after the index entry, so it outlives it
-    clock.now += media.settings.url_cache_timeout - 300
-    assert urls.url(name) == first  # index gone: one HEAD finds the same ETag, and the URL stays
-    assert life_left(first, clock.now) >= 0.2
+    clock.now -= clock.now % storage.settings.url_window_seconds  # the start of a window: the next steps stay in it
+    urls = clocked(storage, clock)
+    name = storage.save(f"{unique}/index.txt", ContentFile(b"i"))
+    urls.remember_etag(name, storage._head_etag(name))
+    first = urls.url(name)
+    clock.now += 120  # the version entry expired (60 s), the window did not
+    counting_pool.reset()
+    assert urls.url(name) == first  # one HEAD finds the same ETag, so the same version and URL
+    assert counting_pool.count("HEAD") == 1
 
 
-def test_url_is_signed_when_stored_after_a_slow_head(media: MinioBackend, admin_client: Minio, unique: str) -> None:
-    name = f"{unique}/slow.txt"
-    put_bytes(admin_client, name, b"s")
-    clock = Clock()
-
-    def slow_head(key: str) -> str:
-        clock.now += 45.0  # the HEAD takes a while: the URL must be signed after it, not before
-        return media._head_etag(key)
-
-    urls = clocked(media, clock, head=slow_head)
-    url = urls.url(name)
-    assert signed_at(url) == int(clock.now)
-
-
-def test_new_etag_in_the_same_second_gives_a_new_url(media: MinioBackend, admin_client: Minio, unique: str) -> None:
+def test_new_content_in_the_same_window_gets_a_new_url(media: MinioBackend, admin_client: Minio, unique: str) -> None:
     name = f"{unique}/frozen.txt"
-    clock = Clock()  # never moves: every URL below is signed in the same second
+    clock = Clock()  # never moves: every URL below is signed for the same window
     urls = clocked(media, clock)
     one = put_bytes(admin_client, name, b"1")
     urls.remember_etag(name, one.etag)
@@ -421,24 +473,28 @@ def test_new_etag_in_the_same_second_gives_a_new_url(media: MinioBackend, admin_
     urls.remember_etag(name, f'"{two.etag}"')  # quoted as in a raw ETag header
     second = urls.url(name)
     assert second != first
-    assert signed_at(second) == signed_at(first) - 1
+    assert signed_at(second) == signed_at(first)
+    assert (query(first)[VERSION_PARAMETER], query(second)[VERSION_PARAMETER]) == (
+        version_of(one.etag or ""),
+        version_of(two.etag or ""),
+    )
     assert urls.url(name) == second
     assert fetch(second) == b"22"
+    assert fetch(first) == b"22"  # a URL names an object, not a version: the old one still reads the current bytes
 
 
-def test_redis_entries_expire_with_the_timeout(
+def test_versions_expire_with_the_timeout(
     make_storage: Callable[..., MinioBackend], redis_server: RedisServer, unique: str
 ) -> None:
     storage = make_storage("redis")
     name = storage.save(f"{unique}/ttl.txt", ContentFile(b"t"))
     storage.url(name)
-    storage.url(name, expire=600)
+    storage.url(name, expire=600, parameters={"response-content-type": "text/plain"})
     client = redis.Redis.from_url(redis_server.url)
     keys = client.keys(storage.settings.url_cache_prefix + "*")
-    assert len(keys) == 3  # the ETag index and two URLs
-    ttls = sorted(client.ttl(key) for key in keys)
-    assert 480 - 3 <= ttls[0] <= 480  # 80 % of the per-call 600 s
-    assert all(storage.settings.url_cache_timeout - 4 <= ttl <= storage.settings.url_cache_timeout for ttl in ttls[1:])
+    assert len(keys) == 1  # one version per object, whatever URLs are asked of it
+    timeout = storage.settings.url_cache_timeout
+    assert timeout - 3 <= client.ttl(keys[0]) <= timeout
     client.close()
 
 
@@ -500,11 +556,12 @@ def test_failed_cache_is_bypassed_until_retry(make_storage: Callable[..., MinioB
     cache = recording(storage)
     cache.calls.clear()
     urls = [storage.url(name) for _ in range(10)]
-    assert cache.calls == ["get_many"]  # one failure, then the cache is left alone for retry_after seconds
+    assert cache.calls == ["get"]  # one failure, then the cache is left alone for retry_after seconds
     assert fetch(urls[-1]) == b"b"
+    assert VERSION_PARAMETER not in query(urls[-1])  # signed without a version meanwhile
     shared_cache(storage.settings).retry_at = time.monotonic() - 1  # the interval has passed
     storage.url(name)
-    assert cache.calls == ["get_many", "get_many"]
+    assert cache.calls == ["get", "get"]
 
 
 def test_unreachable_server_on_a_miss_still_gives_a_url(
@@ -526,3 +583,13 @@ def test_bad_cache_configuration_is_reported(make_storage: Callable[..., MinioBa
 
     with pytest.raises(ImproperlyConfigured, match="MINIO_URL_CACHE_REDIS_URL"):
         make_storage("redis", MINIO_URL_CACHE_REDIS_URL=None).url("a.txt")
+
+
+def test_a_storage_keeps_at_most_max_entries_urls(make_storage: Callable[..., MinioBackend], unique: str) -> None:
+    storage = make_storage("lru", MINIO_URL_CACHE_MAX_ENTRIES=2)
+    names = [storage.save(f"{unique}/kept-{index}.txt", ContentFile(b"k")) for index in range(5)]
+    urls = {name: storage.url(name) for name in names}
+    builder = storage._urls
+    assert isinstance(builder, CachedURLBuilder)
+    assert 0 < len(builder._memo) <= 2
+    assert storage.url_many(names) == urls  # signed again, the same URLs
