@@ -35,13 +35,19 @@ class URLBuilder:
     Uncached: ``remember_etag`` and ``forget`` do nothing here; ``urlcache.CachedURLBuilder`` uses them.
     """
 
-    __slots__ = ("_default_expiry", "_public", "_public_prefix", "_signer", "bucket")
+    __slots__ = ("_default_expiry", "_keys", "_public", "_public_prefix", "_signer", "bucket")
 
-    def __init__(self, settings: MinioSettings, bucket: str) -> None:
+    def __init__(self, settings: MinioSettings, bucket: str, *, public_base: str | None = None) -> None:
+        """`public_base` (MINIO_PUBLIC_URL_BASE, for the bucket it maps to) replaces the external endpoint and the
+        bucket in public URLs; presigned URLs always name the external endpoint."""
         scheme, host = external_base(settings)
         self.bucket = bucket
+        self._keys = settings.keys
         self._public = settings.is_public(bucket)
-        self._public_prefix = f"{scheme}://{host}/{quote_object_key(bucket)}/"
+        # A public URL is this prefix + the quoted name: quoting works byte by byte, so the quoted key prefix
+        # (MINIO_KEY_PREFIX) is part of it once, not added to every name.
+        base = public_base or f"{scheme}://{host}/{quote_object_key(bucket)}/"
+        self._public_prefix = base + quote_object_key(settings.keys.prefix)
         self._default_expiry = settings.url_expiry_seconds
         credentials = SigningCredentials(
             access_key=settings.access_key, secret_key=settings.secret_key, region=settings.region
@@ -58,7 +64,7 @@ class URLBuilder:
             return self._public_prefix + quote_object_key(name)
         return self._signer.presign_get(
             bucket=self.bucket,
-            key=name,
+            key=self._keys.key(name),
             expires=expiry_seconds(expire, self._default_expiry),
             now=int(time.time()),
             query=parameters,
@@ -73,9 +79,10 @@ class URLBuilder:
             return {name: prefix + quote_object_key(name) for name in names}
         seconds = expiry_seconds(expire, self._default_expiry)
         now = int(time.time())
-        presign = self._signer.presign_get
+        presign, key = self._signer.presign_get, self._keys.key
         return {
-            name: presign(bucket=self.bucket, key=name, expires=seconds, now=now, query=parameters) for name in names
+            name: presign(bucket=self.bucket, key=key(name), expires=seconds, now=now, query=parameters)
+            for name in names
         }
 
     def remember_etag(self, name: str, etag: str | None) -> None:

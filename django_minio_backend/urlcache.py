@@ -7,7 +7,7 @@ A hit is one cache round trip (one ``get_many`` of two keys) and no S3 request:
 - ``"u" + H(object) + T(options)`` holds ``"<etag>\\n<url>"``. It is served only while its ETag equals the
   index, so new content gets a new URL at once and the superseded entry is simply overwritten.
 
-H hashes the internal endpoint, bucket and object name; T hashes what shapes the URL: external endpoint,
+H hashes the internal endpoint, bucket and object key; T hashes what shapes the URL: external endpoint,
 credentials (their fingerprint, which changes with a rotated secret, never the secret), region, expiry and
 response parameters. Every URL is signed when it is
 stored, and its entry expires ``MINIO_URL_CACHE_TIMEOUT`` after its X-Amz-Date, so a served URL always has
@@ -155,7 +155,9 @@ class CachedURLBuilder(URLBuilder):
         self._clock = clock
         self._endpoint = settings.endpoint
         self._timeout = settings.url_cache_timeout
-        self._object_hash = hashlib.blake2b(_KEY_VERSION + f"{settings.endpoint}\n{bucket}\n".encode(), digest_size=16)
+        # H(object) hashes the key: the alias's MINIO_KEY_PREFIX, then the name (added per call)
+        seed = f"{settings.endpoint}\n{bucket}\n{settings.keys.prefix}".encode()
+        self._object_hash = hashlib.blake2b(_KEY_VERSION + seed, digest_size=16)
         scheme, host = external_base(settings)
         self._url_ns = f"{scheme}://{host}\n{settings.credentials_id}\n{settings.region}\n"
         self._default_tag = self._tag(self._default_expiry, None)
@@ -305,7 +307,7 @@ class CachedURLBuilder(URLBuilder):
     def _sign(self, name: str, seconds: int, parameters: Mapping[str, str] | None, stamp: int) -> str:
         return self._signer.presign_get(
             bucket=self.bucket,
-            key=name,
+            key=self._keys.key(name),
             expires=seconds,
             now=stamp,
             query=parameters,

@@ -18,7 +18,6 @@ from django.core.files.storage import Storage
 from django.core.management.base import CommandError
 
 from ...batch import UploadBatch, UploadFailed
-from ...names import clean_prefix
 from ...static import MinioBackendStatic
 
 
@@ -103,12 +102,7 @@ class Command(collectstatic.Command):
         storage = self.storage
         if not isinstance(storage, MinioBackendStatic):
             return super().clear_dir(path)
-        prefix = clean_prefix(path)
-        names = [
-            item.object_name
-            for item in storage.client.list_objects(bucket_name=storage.bucket, prefix=prefix or None, recursive=True)
-            if item.object_name is not None and not item.is_dir
-        ]
+        names = storage.names_under(path)
         for name in names:
             self.log(f"{'Pretending to delete' if self.dry_run else 'Deleting'} '{name}'", level=1)
         if names and not self.dry_run:
