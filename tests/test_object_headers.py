@@ -167,6 +167,7 @@ def test_hashed_static_names_are_immutable_and_the_rest_gets_the_alias_setting(
     ):
         call_command("collectstatic", interactive=False, verbosity=0)
         static = storages["staticfiles"]
+        assert isinstance(static, MinioBackend)
         hashed_url, plain_url = static.url("css/site.css"), MinioBackend.url(static, "css/site.css")
         manifest_url = MinioBackend.url(static, "staticfiles.json")
     assert hashed_url != plain_url
