@@ -2,8 +2,9 @@
 
     python -m perf.urls [--quick] [--json PATH]
 
-Measures the raw minio SDK presign, our uncached and public URLs, our cache hits on every backend (plus
-url_many and a bare Redis GET for reference), django-storages' S3 backend and the previous release
+Measures the raw minio SDK presign, our uncached and public URLs (also with MINIO_PUBLIC_URL_BASE and
+MINIO_KEY_PREFIX), our cache hits on every backend (plus url_many and a bare Redis GET for reference),
+django-storages' S3 backend and the previous release
 (django-minio-backend 4.4.4 with the minio it pins, timed in a child process, since its module name is
 ours too), all in interleaved passes in this run. Counts the S3 requests made during all cache hits,
 which must be zero. The url_many curve times one call for the first N names of objects that exist,
@@ -33,6 +34,7 @@ EXPIRY = 2 * 3600
 HERE = Path(__file__).resolve().parent
 SDK = "minio-sdk"
 STORAGES = "django-storages"
+CDN = "https://cdn.example.com/media/"
 US = "µs/call"
 
 
@@ -183,6 +185,10 @@ def run(bench: Bench) -> None:
     bare.set("bench-bare-key", storages["lru"].url(names[0]))
     peer_url = _django_storages(bench)
 
+    def public_storage(**options: Any) -> MinioBackend:
+        """The public bucket as the alias's own (default) bucket, which MINIO_PUBLIC_URL_BASE maps to."""
+        return MinioBackend(storage_name="default", MINIO_DEFAULT_BUCKET=PUBLIC, **options)
+
     def raw_presign(name: str) -> str:
         return admin.presigned_get_object(bucket_name=PRIVATE, object_name=name, expires=timedelta(seconds=EXPIRY))
 
@@ -194,6 +200,12 @@ def run(bench: Bench) -> None:
         ("private url()", SDK): (raw_presign, names),
         ("private url()", OURS): (MinioBackend(bucket_name=PRIVATE).url, names),
         ("public url()", OURS): (MinioBackend(bucket_name=PUBLIC).url, names),
+        ("public url(), MINIO_PUBLIC_URL_BASE", OURS): (public_storage(MINIO_PUBLIC_URL_BASE=CDN).url, names),
+        ("public url(), MINIO_KEY_PREFIX", OURS): (public_storage(MINIO_KEY_PREFIX="media").url, names),
+        ("public url(), URL base and key prefix", OURS): (
+            public_storage(MINIO_PUBLIC_URL_BASE=CDN, MINIO_KEY_PREFIX="media").url,
+            names,
+        ),
     }
     for label, storage in storages.items():
         cases[(f"private url(), cache hit, {label}", OURS)] = (storage.url, names)
@@ -231,6 +243,11 @@ def run(bench: Bench) -> None:
     if not isinstance(previous, str):
         results.check(
             TOPIC, "public url() / previous release", by_key[("public url()", OURS)] / previous["public"], "<= 0.5"
+        )
+    public = by_key[("public url()", OURS)]
+    for case in ("MINIO_PUBLIC_URL_BASE", "MINIO_KEY_PREFIX", "URL base and key prefix"):
+        results.check(
+            TOPIC, f"public url() with {case} / without", by_key[(f"public url(), {case}", OURS)] / public, "<= 1.1"
         )
     results.check(TOPIC, "LRU cache hit, µs", by_key[("private url(), cache hit, lru", OURS)], "<= 2")
     redis_hit = by_key[("private url(), cache hit, redis", OURS)]
