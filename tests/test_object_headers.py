@@ -215,5 +215,5 @@ def test_bad_object_parameters_are_e021(value: object) -> None:
     options = {**BASE, "MINIO_OBJECT_PARAMETERS": value}
     with override_settings(STORAGES={"default": {"BACKEND": MEDIA, "OPTIONS": options}}):
         (message,) = check_minio_settings()
-    assert message.id == "django_minio_backend.E021"
+    assert message.id == "django_minio_backend.E019"
     assert "MINIO_OBJECT_PARAMETERS" in message.msg

