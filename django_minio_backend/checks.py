@@ -39,6 +39,9 @@ UNKNOWN_SETTING = PREFIX + "E011"
 INVALID_ENDPOINT = PREFIX + "E012"
 INVALID_VALUE = PREFIX + "E013"
 INVALID_EXTERNAL_ENDPOINT = PREFIX + "E014"
+INVALID_KEY_PREFIX = PREFIX + "E018"
+INVALID_OBJECT_PARAMETERS = PREFIX + "E019"
+INVALID_PUBLIC_URL_BASE = PREFIX + "E020"
 HOOK_BUCKET_UNMANAGED = PREFIX + "W001"
 PUBLIC_AND_PRIVATE_ACROSS_ALIASES = PREFIX + "W002"
 SEVERAL_HOOKS = PREFIX + "W003"
@@ -47,6 +50,8 @@ STATIC_BUCKET_LISTED_PRIVATE = PREFIX + "W004"
 CREDENTIALS_GIVEN_TWICE = PREFIX + "E015"
 INVALID_CREDENTIALS_PROVIDER = PREFIX + "E016"
 STABLE_WINDOW_OUT_OF_RANGE = PREFIX + "E017"
+PUBLIC_URL_BASE_UNUSED = PREFIX + "W005"
+MEDIA_IN_STATIC_BUCKET = PREFIX + "W006"
 
 _REJECTED_VALUE_IDS = {
     "MINIO_PUBLIC_BUCKETS": BOTH_PRIVATE_AND_PUBLIC,  # the only value rule on it is the overlap
@@ -61,6 +66,11 @@ _REJECTED_VALUE_IDS = {
     "MINIO_SECRET_KEY": CREDENTIALS_GIVEN_TWICE,
     "MINIO_CREDENTIALS_PROVIDER": INVALID_CREDENTIALS_PROVIDER,
     "MINIO_URL_STABLE_WINDOW": STABLE_WINDOW_OUT_OF_RANGE,
+}
+_KEY_IDS = {  # keys whose every problem, of type or of value, has an id of its own
+    "MINIO_KEY_PREFIX": INVALID_KEY_PREFIX,
+    "MINIO_OBJECT_PARAMETERS": INVALID_OBJECT_PARAMETERS,
+    "MINIO_PUBLIC_URL_BASE": INVALID_PUBLIC_URL_BASE,
 }
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 
@@ -77,6 +87,7 @@ def check_minio_settings(app_configs: Sequence[AppConfig] | None = None, **kwarg
     for alias, settings in parsed.items():
         messages.extend(_bucket_names(alias, settings))
         messages.extend(_static_bucket(alias, settings))
+        messages.extend(_public_urls(alias, settings))
         if settings.url_caching_enabled:
             messages.extend(_url_cache(alias, settings))
     messages.extend(_across_aliases(targets_for(parsed)))
@@ -91,6 +102,8 @@ def parse_error_id(error: ImproperlyConfigured) -> str:
         return REQUIRED_SETTING_MISSING
     if error.problem == "unknown":
         return UNKNOWN_SETTING
+    if error.key in _KEY_IDS and error.problem in ("type", "value"):
+        return _KEY_IDS[error.key]
     if error.problem == "value" and error.key in _REJECTED_VALUE_IDS:
         return _REJECTED_VALUE_IDS[error.key]
     if error.key == "MINIO_ENDPOINT":
@@ -128,6 +141,33 @@ def _static_bucket(alias: str, settings: MinioSettings) -> Iterable[CheckMessage
             "but the static files bucket is always public.",
             hint="Use a separate bucket for private files.",
             id=STATIC_BUCKET_LISTED_PRIVATE,
+            obj=_where(alias),
+        )
+
+
+def _public_urls(alias: str, settings: MinioSettings) -> Iterable[CheckMessage]:
+    """A media alias's own bucket (MINIO_DEFAULT_BUCKET) decides what MINIO_PUBLIC_URL_BASE and the static bucket's
+    publicness mean for it (a static alias's own bucket is always public)."""
+    if is_static_alias(alias):
+        return
+    own = settings.default_bucket
+    if settings.public_url_base and not settings.is_public(own):
+        yield Warning(
+            f"MINIO_PUBLIC_URL_BASE is set, but MINIO_DEFAULT_BUCKET {own!r} is private: its URLs are presigned, "
+            "so the base is never used.",
+            hint="MINIO_PUBLIC_URL_BASE maps to the root of the alias's own bucket; list it in MINIO_PUBLIC_BUCKETS "
+            "or remove the base.",
+            id=PUBLIC_URL_BASE_UNUSED,
+            obj=_where(alias),
+        )
+    if own == settings.static_files_bucket and own not in settings.public_buckets:
+        yield Warning(
+            f"MINIO_DEFAULT_BUCKET {own!r} is also this alias's MINIO_STATIC_FILES_BUCKET, which is always public: "
+            "its media files get plain URLs and initialize_buckets lets anyone read them.",
+            hint="Set MINIO_STATIC_FILES_BUCKET only in the static alias (media and static files can share a "
+            "bucket under different MINIO_KEY_PREFIX values), or list the bucket in MINIO_PUBLIC_BUCKETS if media "
+            "files are meant to be public.",
+            id=MEDIA_IN_STATIC_BUCKET,
             obj=_where(alias),
         )
 
@@ -179,6 +219,10 @@ def _custom_backend_problem(path: str) -> str | None:
     return None if callable(found) else "is not a class"
 
 
+def _prefixes(target: BucketTarget, aliases: Iterable[str]) -> str:
+    return ", ".join(repr(target.prefixes[alias] + "*") for alias in aliases)
+
+
 def _across_aliases(targets: Iterable[BucketTarget]) -> Iterable[CheckMessage]:
     for target in targets:
         where = ", ".join(_where(alias) for alias in target.aliases)
@@ -190,13 +234,16 @@ def _across_aliases(targets: Iterable[BucketTarget]) -> Iterable[CheckMessage]:
                 id=HOOK_BUCKET_UNMANAGED,
                 obj=where,
             )
-        votes = set(target.public_votes.values())
-        if len(votes) > 1:
-            public = [alias for alias, is_public in target.public_votes.items() if is_public]
-            private = [alias for alias, is_public in target.public_votes.items() if not is_public]
+        conflicts = target.conflicts
+        if conflicts:
+            public = list(dict.fromkeys(alias for alias, _ in conflicts))
+            private = list(dict.fromkeys(alias for _, alias in conflicts))
             yield Warning(
-                f"Bucket {target.bucket!r} is public for {public} but private for {private} on the same server; "
-                "initialize_buckets keeps it private.",
+                f"Bucket {target.bucket!r} is public for {public} but private for {private} on the same server, "
+                f"under overlapping key prefixes ({_prefixes(target, public)} and {_prefixes(target, private)}); "
+                "initialize_buckets keeps them private.",
+                hint="Give the aliases key prefixes that do not overlap (MINIO_KEY_PREFIX, e.g. 'static/' and "
+                "'media/'), or one publicness.",
                 id=PUBLIC_AND_PRIVATE_ACROSS_ALIASES,
                 obj=where,
             )

@@ -140,15 +140,19 @@ class BucketListing:
         return self._entries if self._entries is not None else {}
 
     def _fetch(self) -> None:
-        """List the whole bucket (the lock is held, so concurrent lookups wait for this one listing)."""
+        """List the alias's key prefix of the bucket, by name (the lock is held, so concurrent lookups wait for this
+        one listing)."""
         started = time.monotonic()
         entries: dict[str, ListedObject] = {}
-        for item in get_client(self._settings).list_objects(bucket_name=self._bucket, recursive=True):
-            if item.object_name is None or item.is_dir or item.last_modified is None:
+        keys = self._settings.keys
+        listed = get_client(self._settings).list_objects(
+            bucket_name=self._bucket, prefix=keys.prefix or None, recursive=True
+        )
+        for item in listed:
+            name = None if item.object_name is None else keys.name(item.object_name)
+            if name is None or item.is_dir or item.last_modified is None:
                 continue
-            entries[item.object_name] = ListedObject(
-                size=item.size, modified=item.last_modified, md5=md5_from_etag(item.etag)
-            )
+            entries[name] = ListedObject(size=item.size, modified=item.last_modified, md5=md5_from_etag(item.etag))
         self._entries = entries
         self._fetched_at = started
         self._pages = max(1, math.ceil(len(entries) / PAGE_SIZE))
@@ -156,12 +160,14 @@ class BucketListing:
 
 
 # A forked child starts without listings: an inherited one's lock may be held by a thread of the parent.
-_listings: PerProcess[tuple[object, str, float], BucketListing] = PerProcess()
+_listings: PerProcess[tuple[object, str, str, float], BucketListing] = PerProcess()
 
 
 def listing_for(settings: MinioSettings, bucket: str, ttl: float) -> BucketListing:
-    """The process's listing of `bucket` as its alias's client sees it (shared by every storage using both)."""
-    return _listings.get((client_key(settings), bucket, ttl), BucketListing, settings, bucket, ttl)
+    """The process's listing of `bucket` under the alias's key prefix as its client sees it (shared by every
+    storage using all three)."""
+    key = (client_key(settings), bucket, settings.keys.prefix, ttl)
+    return _listings.get(key, BucketListing, settings, bucket, ttl)
 
 
 def forget_listings() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import partial
 from typing import IO, Any
 
@@ -15,6 +15,8 @@ from .batch import UploadBatch
 from .errors import is_not_found
 from .names import clean_name
 from .static import MinioBackendStatic
+
+IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 @deconstructible(path="django_minio_backend.models.MinioManifestStaticStorage")
@@ -31,11 +33,20 @@ class MinioManifestStaticStorage(ManifestFilesMixin, MinioBackendStatic):  # typ
 
     _deferred_deletes: set[str] | None = None
     _batch: UploadBatch | None = None
+    hashed_cache_control: str = IMMUTABLE  # Cache-Control of hashed names, whatever MINIO_OBJECT_PARAMETERS says
+
+    def get_object_parameters(self, name: str) -> Mapping[str, object]:
+        """Hashed names never change content, so they are cached for a year; every other name (the manifest, the
+        unhashed copies) gets the alias's MINIO_OBJECT_PARAMETERS."""
+        if name in self._hashed_names:
+            return {"CacheControl": self.hashed_cache_control}
+        return super().get_object_parameters(name)
 
     def __init__(self, bucket_name: str = "", storage_name: str | None = None, **options: Any) -> None:
         self._manifest: tuple[dict[str, str], str] | None = None
         self._defer_manifest = True
         self._in_flight: dict[str, str] = {}
+        self._hashed_names: set[str] = set()  # names post-processing saved: all hashed but the manifest
         super().__init__(bucket_name=bucket_name, storage_name=storage_name, **options)
         self._defer_manifest = False
         self._manifest = None  # whatever __init__ assigned: the manifest is read on first use
@@ -74,7 +85,8 @@ class MinioManifestStaticStorage(ManifestFilesMixin, MinioBackendStatic):  # typ
         if self.manifest_storage is not self:
             return super().read_manifest()
         try:
-            response = self.client.get_object(bucket_name=self.bucket, object_name=self.manifest_name)
+            key = self.settings.keys.key(clean_name(self.manifest_name))
+            response = self.client.get_object(bucket_name=self.bucket, object_name=key)
         except Exception as exc:
             if is_not_found(exc):
                 return None
@@ -116,6 +128,8 @@ class MinioManifestStaticStorage(ManifestFilesMixin, MinioBackendStatic):  # typ
         name = clean_name(name)
         if self._deferred_deletes is not None:
             self._deferred_deletes.discard(name)
+            if name != self.manifest_name:
+                self._hashed_names.add(name)
         size = getattr(content, "size", None)
         batch = self._batch
         if batch is None or not isinstance(size, int) or size >= self.settings.multipart_threshold:

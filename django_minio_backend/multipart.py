@@ -52,15 +52,24 @@ class MultipartUpload:
         self.upload_id = upload_id
 
     @classmethod
-    def begin(cls, connection: S3Connection, bucket: str, name: str, content_type: str) -> MultipartUpload:
-        """CreateMultipartUpload; after a lost answer, uploads of the name begun meanwhile are aborted first."""
+    def begin(
+        cls,
+        connection: S3Connection,
+        bucket: str,
+        name: str,
+        content_type: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> MultipartUpload:
+        """CreateMultipartUpload (the object's headers go on it); after a lost answer, uploads of the name begun
+        meanwhile are aborted first."""
         started = time.time()
         response = connection.request(
             "POST",
             bucket,
             name,
             query=(("uploads", ""),),
-            headers={"Content-Type": content_type},
+            headers={**(headers or {}), "Content-Type": content_type},
             payload_sha256=EMPTY_SHA256,
             idempotent=False,  # a repeat after a lost answer would leave an orphaned upload behind ...
             settle=lambda: _abort_begun(connection, bucket, name, started),  # ... unless it is aborted first

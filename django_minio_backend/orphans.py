@@ -14,8 +14,12 @@ The rule is never to delete a referenced file:
 - A listed key that equals a referenced name once `\` is read as `/` is kept: SeaweedFS stores `a\b` as
   `a/b`.
 
-Static files buckets (by name) are never scanned, since no row references collectstatic output; nor are
-buckets that no FileField stores into (their objects would all look orphaned).
+Only the key prefixes (MINIO_KEY_PREFIX) of the storages whose fields store into a bucket are listed, and a key
+outside them is never touched: one bucket can hold several applications' files. A row's name is matched as the
+key its field's storage gives it. No static alias's prefix is ever scanned, since no row references
+collectstatic output: keys under it are never orphans, and a field whose prefix lies inside it (a static alias
+without a prefix covers its whole bucket) is skipped. Nor are buckets that no FileField stores into (their objects
+would all look orphaned).
 """
 
 from __future__ import annotations
@@ -31,14 +35,17 @@ from urllib.parse import urlsplit
 from django.apps import apps
 from django.db import models
 from minio import Minio
+from minio.datatypes import Object
 from minio.deleteobjects import DeleteObject
 
 from .aliases import is_static_alias, minio_aliases
 from .connection import get_client
+from .keys import ObjectKeys, outermost
 from .settings import MinioSettings, get_settings
 from .static import MinioBackendStatic
 from .storage import MinioBackend
 
+NO_PREFIX = ObjectKeys()
 DELETE_BATCH = 1000  # the most keys one S3 DeleteObjects request takes
 _IN_BATCH = 500  # names per `__in` query, below every database's parameter limit
 _AGE = re.compile(r"(\d+)([smhd]?)")
@@ -69,10 +76,11 @@ def format_age(age: timedelta | None) -> str:
 
 @dataclass(frozen=True)
 class FileFieldRef:
-    """One FileField (or ImageField) of one concrete model."""
+    """One FileField (or ImageField) of one concrete model, and the keys its storage gives names."""
 
     model: type[models.Model]
     field: models.FileField
+    keys: ObjectKeys = NO_PREFIX
 
     @property
     def label(self) -> str:
@@ -89,9 +97,9 @@ class FileFieldRef:
         """Every stored name, streamed: one column, no model instances."""
         return self._rows().values_list(self.field.attname, flat=True).iterator(chunk_size=2000)
 
-    def rows_referencing(self, names: Collection[str]) -> Iterator[tuple[Any, str]]:
-        """(pk, name) of the rows storing one of `names`."""
-        ordered = sorted(names)
+    def rows_referencing(self, keys: Collection[str]) -> Iterator[tuple[Any, str]]:
+        """(pk, name) of the rows storing a name whose key is one of `keys`."""
+        ordered = sorted(name for name in map(self.keys.name, keys) if name is not None)
         for start in range(0, len(ordered), _IN_BATCH):
             chunk = ordered[start : start + _IN_BATCH]
             rows = self._rows().filter(**{f"{self.field.attname}__in": chunk})
@@ -108,16 +116,26 @@ class BucketGroup:
     fields: list[FileFieldRef] = field(default_factory=list)
     endpoints: dict[str, list[str]] = field(default_factory=dict)  # endpoint URL -> aliases using it
     refusal: str | None = None  # why nothing in this bucket may be deleted
+    static_prefixes: tuple[str, ...] = ()  # key prefixes of static aliases in this bucket: never orphans
 
     @property
     def client(self) -> Minio:
         return get_client(self.settings)
 
-    def referenced_names(self) -> set[str]:
-        names: set[str] = set()
+    @property
+    def prefixes(self) -> list[str]:
+        """The key prefixes listed: those of the fields' storages, each listed once."""
+        return outermost(ref.keys.prefix for ref in self.fields)
+
+    def referenced_keys(self) -> set[str]:
+        """The key of every name a row holds, as its field's storage maps it."""
+        keys: set[str] = set()
         for ref in self.fields:
-            names.update(ref.names())
-        return names
+            keys.update(map(ref.keys.stored_key, ref.names()))
+        return keys
+
+    def is_static(self, key: str) -> bool:
+        return key.startswith(self.static_prefixes)
 
 
 def minio_file_fields() -> Iterator[tuple[FileFieldRef, MinioBackend]]:
@@ -131,26 +149,35 @@ def minio_file_fields() -> Iterator[tuple[FileFieldRef, MinioBackend]]:
                 continue
             storage = candidate.storage
             if isinstance(storage, MinioBackend) and not isinstance(storage, MinioBackendStatic):
-                yield FileFieldRef(model, candidate), storage
+                yield FileFieldRef(model, candidate, storage.settings.keys), storage
 
 
-def static_buckets() -> set[str]:
-    """The static files bucket of every static alias, whatever its endpoint: collectstatic output, never scanned."""
-    return {get_settings(alias).static_files_bucket for alias in minio_aliases() if is_static_alias(alias)}
+def static_prefixes() -> dict[str, set[str]]:
+    """The key prefix of every static alias by its static files bucket, whatever its endpoint: collectstatic output,
+    never scanned."""
+    found: dict[str, set[str]] = {}
+    for alias in minio_aliases():
+        if is_static_alias(alias):
+            settings = get_settings(alias)
+            found.setdefault(settings.static_files_bucket, set()).add(settings.key_prefix)
+    return found
 
 
 def bucket_groups() -> tuple[list[BucketGroup], list[str]]:
     """The buckets to scan (a refused one carries its `refusal`), and why others were skipped."""
     groups: dict[str, BucketGroup] = {}
-    statics = static_buckets()
+    statics = static_prefixes()
     skipped: list[str] = []
     for ref, storage in minio_file_fields():
-        if storage.bucket in statics:
+        static = tuple(sorted(statics.get(storage.bucket, ())))
+        if ref.keys.prefix.startswith(static):  # the field's whole prefix is collectstatic's
             skipped.append(f"{storage.bucket}: static files bucket (field {ref.label})")
             continue
         group = groups.get(storage.bucket)
         if group is None:
-            group = groups[storage.bucket] = BucketGroup(bucket=storage.bucket, settings=storage.settings)
+            group = groups[storage.bucket] = BucketGroup(
+                bucket=storage.bucket, settings=storage.settings, static_prefixes=static
+            )
         if storage.alias not in group.aliases:
             group.aliases.append(storage.alias)
         sharing = group.endpoints.setdefault(endpoint_url(storage.settings), [])
@@ -243,9 +270,9 @@ def iter_orphans(
     for name in referenced:
         if "\\" in name:
             backslashed.setdefault(name.replace("\\", "/"), []).append(name)
-    for item in scan.group.client.list_objects(bucket_name=scan.group.bucket, recursive=True):
-        name = item.object_name
-        if item.is_dir or name is None:
+    for item in _listing(scan.group):
+        name = item.object_name or ""
+        if item.is_dir or not name or scan.group.is_static(name):
             continue
         if progress is not None and scan.listed and scan.listed % progress_every == 0:
             progress(scan)  # every `progress_every` objects, once they are all accounted for
@@ -265,6 +292,12 @@ def iter_orphans(
         scan.orphans += 1
         yield name
     scan.complete = True
+
+
+def _listing(group: BucketGroup) -> Iterator[Object]:
+    """Every object under the group's key prefixes, each once (paginated by the SDK)."""
+    for prefix in group.prefixes:
+        yield from group.client.list_objects(bucket_name=group.bucket, prefix=prefix or None, recursive=True)
 
 
 def referenced_as(key: str, referenced: set[str], backslashed: dict[str, list[str]]) -> list[str]:

@@ -11,6 +11,12 @@ Which alias manages which bucket:
 A media alias's MINIO_STATIC_FILES_BUCKET is left to the static alias, so a project that serves static
 files some other way never gets an unused public bucket. Buckets are identified by (endpoint, name):
 aliases sharing a server share its buckets, and each bucket is created and given its policy once.
+
+Public means public under an alias's key prefix (MINIO_KEY_PREFIX; "" is the whole bucket): the policy grants
+anonymous read of `bucket/PREFIX*` for each alias calling the bucket public, unless the prefix overlaps (holds,
+or lies inside) the prefix of an alias calling it private. A conflict never exposes private files: such a
+prefix stays private (and `manage.py check` warns, W002). So media under `media/` stays private while static
+files under `static/` of the same bucket are public.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from minio.error import S3Error
 
 from .aliases import is_static_alias, minio_aliases
 from .connection import S3Connection, get_client
+from .keys import outermost, overlap
 from .lifecycle import ABORT_AFTER_DAYS, LifecycleRefused, empty_rules, read_rules, with_abort_rule, write_rules
 from .settings import MinioSettings, get_settings
 
@@ -35,27 +42,29 @@ PUBLIC_LIST_SID = "DjangoMinioBackendPublicList"
 _ANONYMOUS_READ_ACTIONS = frozenset({"s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"})
 
 
-def public_read_policy(bucket: str, *, listing: bool = False) -> dict[str, Any]:
-    """Anonymous GetObject on every object; anonymous listing only when `listing` (MINIO_BUCKET_LISTING)."""
+def public_read_policy(bucket: str, *, listing: bool = False, prefixes: Sequence[str] = ("",)) -> dict[str, Any]:
+    """Anonymous GetObject on every object under `prefixes` (key prefixes; "" is the whole bucket); anonymous
+    listing of those prefixes only when `listing` (MINIO_BUCKET_LISTING)."""
     statements: list[dict[str, Any]] = [
         {
             "Sid": PUBLIC_READ_SID,
             "Effect": "Allow",
             "Principal": {"AWS": ["*"]},
             "Action": ["s3:GetObject"],
-            "Resource": [f"arn:aws:s3:::{bucket}/*"],
+            "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*" for prefix in prefixes],
         }
     ]
     if listing:
-        statements.append(
-            {
-                "Sid": PUBLIC_LIST_SID,
-                "Effect": "Allow",
-                "Principal": {"AWS": ["*"]},
-                "Action": ["s3:ListBucket"],
-                "Resource": [f"arn:aws:s3:::{bucket}"],
-            }
-        )
+        statement: dict[str, Any] = {
+            "Sid": PUBLIC_LIST_SID,
+            "Effect": "Allow",
+            "Principal": {"AWS": ["*"]},
+            "Action": ["s3:ListBucket"],
+            "Resource": [f"arn:aws:s3:::{bucket}"],
+        }
+        if "" not in prefixes:  # list requests must ask for a public prefix
+            statement["Condition"] = {"StringLike": {"s3:prefix": [f"{prefix}*" for prefix in prefixes]}}
+        statements.append(statement)
     return {"Version": POLICY_VERSION, "Statement": statements}
 
 
@@ -131,25 +140,37 @@ def same_policy(first: dict[str, Any] | None, second: dict[str, Any] | None) -> 
     return normalized(first) == normalized(second)
 
 
-def is_public_read_policy(policy: dict[str, Any], bucket: str) -> bool:
-    """True for a policy that only grants anonymous read of `bucket`: ours, or the previous release's
-    (which also let anyone list the bucket). Such a policy is removed when the bucket becomes private."""
+def is_public_read_policy(policy: dict[str, Any], bucket: str, prefixes: Iterable[str] = ()) -> bool:
+    """True for a policy that only grants anonymous read of `bucket`, or of the key `prefixes` of the aliases
+    managing it: ours, or the previous release's (which also let anyone list the bucket). Such a policy is
+    removed when the bucket becomes private; one granting other prefixes is someone else's and stays."""
     statements = policy.get("Statement", [])
     if isinstance(statements, dict):
         statements = [statements]
     if not statements:
         return False
-    objects, whole = f"arn:aws:s3:::{bucket}/*", f"arn:aws:s3:::{bucket}"
+    whole = f"arn:aws:s3:::{bucket}"
+    ours = {whole, *(f"{whole}/{prefix}*" for prefix in ("", *prefixes))}
     for statement in statements:
-        if set(statement) - {"Sid", "Effect", "Principal", "Action", "Resource"}:
+        if set(statement) - {"Sid", "Effect", "Principal", "Action", "Resource", "Condition"}:
             return False
         if statement.get("Effect") != "Allow" or _normalize_principal(statement.get("Principal")) != {"AWS": ["*"]}:
             return False
         actions = set(_as_sorted_list(statement.get("Action", [])))
         resources = set(_as_sorted_list(statement.get("Resource", [])))
-        if not actions or not actions <= _ANONYMOUS_READ_ACTIONS or not resources or not resources <= {objects, whole}:
+        if not actions or not actions <= _ANONYMOUS_READ_ACTIONS or not resources or not resources <= ours:
+            return False
+        if "Condition" in statement and not _is_prefix_condition(statement["Condition"]):
             return False
     return True
+
+
+def _is_prefix_condition(condition: Any) -> bool:
+    """Our listing condition: list requests limited to key prefixes."""
+    if not isinstance(condition, dict) or set(condition) != {"StringLike"}:
+        return False
+    values = condition["StringLike"]
+    return isinstance(values, dict) and set(values) == {"s3:prefix"}
 
 
 # -- planning ---------------------------------------------------------------------------------------
@@ -169,21 +190,43 @@ class BucketTarget:
     aliases: list[str] = field(default_factory=list)  # aliases managing it or hooking a policy on it
     managed: bool = False  # some alias manages it: created when missing (a hook alone never creates one)
     public_votes: dict[str, bool] = field(default_factory=dict)  # managing alias -> does it call it public
+    prefixes: dict[str, str] = field(default_factory=dict)  # managing alias -> its key prefix ("": whole bucket)
     listing: bool = False
     hooks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (alias, policy)
 
     @property
+    def conflicts(self) -> list[tuple[str, str]]:
+        """(public alias, private alias) pairs whose key prefixes overlap: those public prefixes stay private."""
+        votes, prefixes = self.public_votes, self.prefixes
+        return [
+            (public, private)
+            for public in votes
+            if votes[public]
+            for private in votes
+            if not votes[private] and overlap(prefixes[public], prefixes[private])
+        ]
+
+    @property
+    def public_prefixes(self) -> list[str]:
+        """The key prefixes anyone may read: the public aliases' prefixes that overlap no private alias's prefix
+        (a conflict never exposes private files), each once."""
+        withheld = {public for public, _ in self.conflicts}
+        return outermost(
+            self.prefixes[alias] for alias, public in self.public_votes.items() if public and alias not in withheld
+        )
+
+    @property
     def public(self) -> bool:
-        """Public only if every managing alias says so: a conflict never exposes a private bucket."""
-        return bool(self.public_votes) and all(self.public_votes.values())
+        return bool(self.public_prefixes)
 
     @property
     def wanted_policy(self) -> dict[str, Any] | None:
         """A hook's policy replaces ours; None means "no public policy of ours"."""
         if self.hooks:
             return self.hooks[-1][1]
-        if self.public:
-            return public_read_policy(self.bucket, listing=self.listing)
+        prefixes = self.public_prefixes
+        if prefixes:
+            return public_read_policy(self.bucket, listing=self.listing, prefixes=prefixes)
         return None
 
 
@@ -213,6 +256,7 @@ def targets_for(configured: Mapping[str, MinioSettings]) -> list[BucketTarget]:
             found.managed = True
             public = settings.is_public(bucket)
             found.public_votes[alias] = public
+            found.prefixes[alias] = settings.key_prefix
             found.listing = found.listing or (public and settings.bucket_listing)
         for bucket, policy in settings.policy_hooks:
             target(settings, bucket, alias).hooks.append((alias, policy))
@@ -260,7 +304,7 @@ def _policy_change(target: BucketTarget, exists: bool) -> Change | None:
             lambda: set_policy(get_client(target.settings), target.bucket, wanted),
             policy_diff(current, wanted),
         )
-    if current is not None and is_public_read_policy(current, target.bucket):
+    if current is not None and is_public_read_policy(current, target.bucket, target.prefixes.values()):
         diff = policy_diff(current, None)
         return Change(
             "remove public policy",
@@ -315,9 +359,11 @@ class BucketReport:
     def state(self) -> str:
         if self.target.hooks:
             return "policy from MINIO_POLICY_HOOKS"
-        if self.target.public:
-            return "public, listable" if self.target.listing else "public"
-        return "private"
+        prefixes = self.target.public_prefixes
+        if not prefixes:
+            return "private"
+        state = "public, listable" if self.target.listing else "public"
+        return state if prefixes == [""] else f"{state}: {', '.join(prefix + '*' for prefix in prefixes)}"
 
     @property
     def differs(self) -> bool:

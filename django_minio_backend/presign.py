@@ -51,6 +51,7 @@ class URLBuilder:
         "_credentials",
         "_default_expiry",
         "_host",
+        "_keys",
         "_public",
         "_public_prefix",
         "_scheme",
@@ -60,11 +61,24 @@ class URLBuilder:
         "bucket",
     )
 
-    def __init__(self, settings: MinioSettings, bucket: str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: MinioSettings,
+        bucket: str,
+        *,
+        public_base: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`public_base` (MINIO_PUBLIC_URL_BASE, for the bucket it maps to) replaces the external endpoint and the
+        bucket in public URLs; presigned URLs always name the external endpoint."""
         scheme, host = external_base(settings)
         self.bucket = bucket
+        self._keys = settings.keys
         self._public = settings.is_public(bucket)
-        self._public_prefix = f"{scheme}://{host}/{quote_object_key(bucket)}/"
+        # A public URL is this prefix + the quoted name: quoting works byte by byte, so the quoted key prefix
+        # (MINIO_KEY_PREFIX) is part of it once, not added to every name.
+        base = public_base or f"{scheme}://{host}/{quote_object_key(bucket)}/"
+        self._public_prefix = base + quote_object_key(settings.keys.prefix)
         self._default_expiry = settings.url_expiry_seconds
         self._window = settings.url_window_seconds
         self._clock = clock
@@ -88,7 +102,9 @@ class URLBuilder:
         if self._public and not parameters:
             return self._public_prefix + quote_object_key(name)
         signer, at, seconds = self._signing(expire)
-        return signer.presign_get(bucket=self.bucket, key=name, expires=seconds, now=at, query=parameters)
+        return signer.presign_get(
+            bucket=self.bucket, key=self._keys.key(name), expires=seconds, now=at, query=parameters
+        )
 
     def url_many(
         self, names: Iterable[str], *, parameters: Mapping[str, str] | None = None, expire: Expiry = None
@@ -98,9 +114,10 @@ class URLBuilder:
             prefix = self._public_prefix
             return {name: prefix + quote_object_key(name) for name in names}
         signer, at, seconds = self._signing(expire)
-        presign = signer.presign_get
+        presign, key = signer.presign_get, self._keys.key
         return {
-            name: presign(bucket=self.bucket, key=name, expires=seconds, now=at, query=parameters) for name in names
+            name: presign(bucket=self.bucket, key=key(name), expires=seconds, now=at, query=parameters)
+            for name in names
         }
 
     def _signing(self, expire: Expiry) -> tuple[PresignedURLSigner, int, int]:

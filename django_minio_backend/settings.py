@@ -28,6 +28,8 @@ from minio.credentials.providers import Provider
 from msgspec import Meta
 
 from .aliases import alias_options
+from .headers import object_headers
+from .keys import ObjectKeys, normalise_prefix, prefix_problem
 from .masking import MaskedOptions
 from .signing import MAX_PRESIGN_EXPIRES, credentials_fingerprint
 
@@ -115,6 +117,9 @@ class Options(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     url_cache_max_entries: Count = 10_000
     bucket_listing: bool = False
     static_listing_ttl: ListingTTL = 60.0
+    key_prefix: str = ""
+    object_parameters: dict[str, Any] = msgspec.field(default_factory=dict)
+    public_url_base: str | None = None  # None or "": public URLs name the external endpoint and the bucket
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(endpoint={self.endpoint!r}, access_key={self.access_key!r})"
@@ -140,6 +145,10 @@ class MinioSettings(Options, frozen=True, kw_only=True):
     credentials_id: str  # a keyed hash of both keys, or a hash naming the provider: tells client keys apart
     public_set: frozenset[str]  # the public buckets and the static bucket, which is always public
     all_buckets: tuple[str, ...]  # every bucket this alias manages, each once, in a stable order
+    key_prefix: str  # "" or ending with exactly one "/"
+    keys: ObjectKeys  # names to keys under key_prefix, and back
+    object_headers: dict[str, str]  # MINIO_OBJECT_PARAMETERS as the headers every upload sends
+    public_url_base: str | None  # ending with "/"; None when unset
 
     def __repr__(self) -> str:
         return f"MinioSettings(alias={self.alias!r}, endpoint={self.endpoint!r}, access_key={self.access_key!r})"
@@ -252,6 +261,35 @@ def _given_twice(key: str) -> Rule:
     return rule
 
 
+def _url_base_problem(options: Options) -> str | None:
+    """Why MINIO_PUBLIC_URL_BASE cannot be put in front of a quoted key, or None."""
+    value = options.public_url_base
+    if not value:
+        return None
+    if not value.isascii() or any(char.isspace() or not char.isprintable() for char in value):
+        return "must be an ASCII URL without spaces or control characters (percent-encode the rest)"
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return "must be an http:// or https:// URL with a valid host and port"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL with a host, e.g. 'https://cdn.example.com/static/'"
+    if port is not None and not 1 <= port <= 65535:
+        return "must have a port from 1 to 65535"
+    if "@" in parts.netloc or parts.query or parts.fragment or "?" in value or "#" in value:
+        return "must not hold user info, a query or a fragment: keys are appended to it"
+    return None
+
+
+def _object_parameters_problem(options: Options) -> str | None:
+    try:
+        object_headers(options.object_parameters)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
 def _listed_as_both(options: Options) -> str | None:
     both = sorted(set(options.private_buckets) & set(options.public_buckets))
     return f"and MINIO_PRIVATE_BUCKETS both list {both}" if both else None
@@ -290,6 +328,9 @@ RULES: Final[Mapping[str, Rule]] = {
         lambda o: not o.url_caching_enabled or o.url_cache_backend != "redis" or bool(o.url_cache_redis_url),
         'is required by MINIO_URL_CACHE_BACKEND "redis"',
     ),
+    "MINIO_KEY_PREFIX": lambda options: prefix_problem(options.key_prefix),
+    "MINIO_OBJECT_PARAMETERS": _object_parameters_problem,
+    "MINIO_PUBLIC_URL_BASE": _url_base_problem,
 }
 
 
@@ -368,6 +409,10 @@ def _derive(alias: str, options: Options) -> MinioSettings:
         credentials_id=_credentials_id(options),
         public_set=frozenset((*options.public_buckets, options.static_files_bucket)),
         all_buckets=tuple(dict.fromkeys((*options.private_buckets, *options.public_buckets, options.default_bucket))),
+        key_prefix=normalise_prefix(options.key_prefix),
+        keys=ObjectKeys(normalise_prefix(options.key_prefix)),
+        object_headers=object_headers(options.object_parameters),
+        public_url_base=_with_slash(options.public_url_base) if options.public_url_base else None,
     )
 
 
@@ -386,6 +431,10 @@ def _credentials_id(options: Options) -> str:
         return credentials_fingerprint(options.access_key, options.secret_key)
     name = spec if isinstance(spec, str) else f"{type(spec).__qualname__}@{id(spec):x}"
     return hashlib.blake2b(f"provider\n{name}".encode(), digest_size=16).hexdigest()
+
+
+def _with_slash(url: str) -> str:
+    return url if url.endswith("/") else url + "/"
 
 
 _cache: dict[str, MinioSettings] = {}

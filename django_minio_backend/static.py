@@ -16,7 +16,7 @@ from minio.deleteobjects import DeleteObject
 
 from .aliases import STATIC
 from .listing import NOT_LISTED, BucketListing, ListedObject, listing_for
-from .names import clean_name
+from .names import clean_name, clean_prefix
 from .storage import MinioBackend
 
 HASH_CHUNK = 1024 * 1024
@@ -117,15 +117,25 @@ class MinioBackendStatic(MinioBackend):
         super().delete(name)
         self.listing.record_deleted(name)
 
+    def names_under(self, path: str) -> list[str]:
+        """Every name under `path`, however deep, from one listing (of the key prefix only)."""
+        keys = self.settings.keys
+        listed = self.client.list_objects(
+            bucket_name=self.bucket, prefix=keys.key(clean_prefix(path)) or None, recursive=True
+        )
+        names = (keys.name(item.object_name) for item in listed if item.object_name is not None and not item.is_dir)
+        return [name for name in names if name is not None]
+
     def delete_many(self, names: Iterable[str]) -> None:
         """Delete objects in batched DeleteObjects requests (1,000 keys each); any failure raises naming them."""
-        cleaned = [clean_name(name) for name in names]
+        keys = self.settings.keys
+        cleaned = {keys.key(clean_name(name)): clean_name(name) for name in names}  # key -> name
         errors = self.client.remove_objects(
-            bucket_name=self.bucket, delete_object_list=(DeleteObject(name=name) for name in cleaned)
+            bucket_name=self.bucket, delete_object_list=(DeleteObject(name=key) for key in cleaned)
         )
         failed = {error.name: f"{error.code}: {error.message}" for error in errors}
-        for name in cleaned:
-            if name not in failed:
+        for key, name in cleaned.items():
+            if key not in failed:
                 self.listing.record_deleted(name)
         if failed:
             details = "; ".join(f"{name} ({reason})" for name, reason in sorted(failed.items(), key=str))

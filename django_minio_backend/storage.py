@@ -29,6 +29,7 @@ from .connection import S3Connection
 from .deadlines import each_within, within
 from .errors import BucketNotFoundError, is_not_found
 from .files import MinioFile, RangedReader
+from .headers import CONTENT_TYPE_HEADER, object_headers
 from .health import MinioServerStatus, check_server
 from .masking import MaskedOptions
 from .names import clean_name, clean_prefix, refuse_backslash
@@ -110,7 +111,8 @@ class MinioBackend(Storage):
         settings = self.settings
         if settings.url_caching_enabled and not settings.is_public(self.bucket):
             return CachedURLBuilder(settings, self.bucket, head=self._head_etag)
-        return URLBuilder(settings, self.bucket)
+        own_bucket = self.bucket == self._default_bucket()  # MINIO_PUBLIC_URL_BASE maps to the alias's own bucket
+        return URLBuilder(settings, self.bucket, public_base=settings.public_url_base if own_bucket else None)
 
     @cached_property
     def _connection(self) -> S3Connection:
@@ -202,16 +204,42 @@ class MinioBackend(Storage):
         if self.settings.bucket_check_on_save:
             self._ensure_bucket()
         source = UploadSource(content)
-        content_type = mimetypes.guess_type(name)[0] or OCTET_STREAM
         mode = WriteMode.REPLACE if self.replace_existing else WriteMode.CREATE_ONLY
+        keys = self.settings.keys
         target = name
         for _ in range(MAX_RENAMES):
-            etag = self._uploader.upload(target, source, content_type=content_type, mode=mode)
+            content_type, headers = self._object_headers(target)
+            etag = self._uploader.upload(
+                keys.key(target), source, content_type=content_type, headers=headers, mode=mode
+            )
             if etag is not None:
                 self._remember_etag(target, etag)
                 return target
             target = self._alternative_name(name, max_length)  # taken: nothing was written
         raise FileExistsError(f"no free name found for {self.bucket}/{target} after {MAX_RENAMES} attempts")
+
+    def get_object_parameters(self, name: str) -> Mapping[str, object]:
+        """Object parameters of one upload, merged over MINIO_OBJECT_PARAMETERS: override in a subclass to set
+        CacheControl, ContentDisposition, ContentEncoding, ContentLanguage, Expires, Metadata (added to the
+        alias's metadata) or ContentType per object. Server-side code only: nothing a client sends reaches it."""
+        return {}
+
+    def _object_headers(self, name: str) -> tuple[str, dict[str, str]]:
+        """The content type and the other headers an upload of `name` sends.
+
+        The content type follows the name (or get_object_parameters), never the uploaded file's own
+        `content_type`: that is what the client declared, and in a public bucket a client must not be able to
+        have `evil.png` served as text/html."""
+        content_type = mimetypes.guess_type(name)[0] or OCTET_STREAM
+        extra = self.get_object_parameters(name)
+        if not extra:
+            return content_type, self.settings.object_headers
+        try:
+            own = object_headers(extra, per_object=True)
+        except ValueError as error:
+            raise ValueError(f"{type(self).__name__}.get_object_parameters({name!r}) {error}") from None
+        content_type = own.pop(CONTENT_TYPE_HEADER, content_type)
+        return content_type, {**self.settings.object_headers, **own}
 
     def _remember_etag(self, name: str, etag: str) -> None:
         """Called after every successful write: the URL cache's ETag index takes the new ETag, so the next
@@ -227,7 +255,7 @@ class MinioBackend(Storage):
         """Delete an object; deleting one that is already gone is not an error (S3 semantics)."""
         name = clean_name(name)
         with self._within("delete", name):
-            self.client.remove_object(bucket_name=self.bucket, object_name=name)
+            self.client.remove_object(bucket_name=self.bucket, object_name=self.settings.keys.key(name))
         self._urls.forget(name)
 
     def _open_for_writing(self, name: str, mode: str) -> WriterFile:
@@ -241,11 +269,13 @@ class MinioBackend(Storage):
         if not self.replace_existing and self.exists(name):
             raise name_taken(self.bucket, name, "already exists")
         settings = self.settings
+        content_type, headers = self._object_headers(name)
         writer = ObjectWriter(
             self._uploader,
             name,
+            key=settings.keys.key(name),
             bucket=self.bucket,
-            content_type=mimetypes.guess_type(name)[0] or OCTET_STREAM,
+            headers={"Content-Type": content_type, **headers},
             mode=WriteMode.REPLACE if self.replace_existing else WriteMode.CREATE_ONLY,
             part_size=settings.multipart_part_size,
             workers=settings.upload_workers,
@@ -269,7 +299,7 @@ class MinioBackend(Storage):
             reader = RangedReader.open(
                 self._connection,
                 self.bucket,
-                name,
+                settings.keys.key(name),
                 chunk_size=settings.read_chunk_size,
                 read_ahead_workers=settings.upload_workers,
             )
@@ -281,13 +311,14 @@ class MinioBackend(Storage):
         return within(self.settings.request_deadline, f"{operation}({target!r})")
 
     def _stat(self, name: str) -> Object:
+        key = self.settings.keys.key(name)
         with self._within("HEAD", name):
             try:
-                return self.client.stat_object(bucket_name=self.bucket, object_name=name)
+                return self.client.stat_object(bucket_name=self.bucket, object_name=key)
             except Exception as exc:
                 if is_not_found(exc):
                     self._require_bucket()
-                    raise FileNotFoundError(f"{self.bucket}/{name} does not exist") from exc
+                    raise FileNotFoundError(f"{self.bucket}/{key} does not exist") from exc
                 raise
 
     def _require_bucket(self) -> None:
@@ -336,7 +367,7 @@ class MinioBackend(Storage):
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         """One delimiter listing (paginated by the SDK), not a recursive scan; each page within the deadline."""
-        prefix = clean_prefix(path)
+        prefix = self.settings.keys.key(clean_prefix(path))
         directories: list[str] = []
         files: list[str] = []
         listing = self.client.list_objects(bucket_name=self.bucket, prefix=prefix or None, recursive=False)

@@ -92,9 +92,18 @@ class Uploader:
         self._bucket = bucket
         self._connection = connection
 
-    def upload(self, name: str, source: UploadSource, *, content_type: str, mode: WriteMode) -> str | None:
+    def upload(
+        self,
+        name: str,
+        source: UploadSource,
+        *,
+        content_type: str,
+        mode: WriteMode,
+        headers: Mapping[str, str] | None = None,
+    ) -> str | None:
         """Store `source` under `name` and return the stored object's ETag; None when a CREATE_ONLY write
         finds the name taken (nothing was overwritten, and `source` can be stored under another name).
+        `headers` (object headers such as Cache-Control and x-amz-meta-*) go on the PUT or the multipart start.
 
         A create-only write is refused by the server when the name is taken, so a small body that can be sent
         again goes straight up; a larger or one-shot one is preceded by a HEAD, so a name taken beforehand costs
@@ -106,12 +115,13 @@ class Uploader:
         costly = in_memory is None and not self._cheap_to_resend(source)
         if mode is WriteMode.CREATE_ONLY and costly and self._stored(name) is not None:
             return None
+        stored = {"Content-Type": content_type, **(headers or {})}
         try:
             if in_memory is not None:
-                return self._put_buffer(name, in_memory, content_type, mode)
+                return self._put_buffer(name, in_memory, stored, mode)
             if source.size is not None and not self._use_multipart(source.size):
-                return self._put_stream(name, source, source.size, content_type, mode)
-            return self._multipart(name, source, content_type, mode)
+                return self._put_stream(name, source, source.size, stored, mode)
+            return self._multipart(name, source, stored, mode)
         except _NameTaken:
             if in_memory is None and not source.rewind():
                 raise FileExistsError(
@@ -121,16 +131,18 @@ class Uploader:
             return None
 
     # -- the pieces of a write whose size is known only at its end (writer.py) -------------------
-    def put(self, name: str, data: bytearray, *, content_type: str, mode: WriteMode) -> str | None:
-        """Store `data` in one PUT and return its ETag; None when a CREATE_ONLY write finds the name taken."""
+    def put(self, name: str, data: bytearray, *, headers: Mapping[str, str], mode: WriteMode) -> str | None:
+        """Store `data` in one PUT with `headers` (Content-Type included) and return its ETag; None when a
+        CREATE_ONLY write finds the name taken."""
         try:
-            return self._put_buffer(name, data, content_type, mode)
+            return self._put_buffer(name, data, headers, mode)
         except _NameTaken:
             return None
 
-    def begin(self, name: str, content_type: str) -> MultipartUpload:
-        """Begin a multipart upload of `name`, to be finished by complete() or aborted."""
-        return MultipartUpload.begin(self._connection, self._bucket, name, content_type)
+    def begin(self, name: str, headers: Mapping[str, str]) -> MultipartUpload:
+        """Begin a multipart upload of `name` with `headers` (Content-Type included), to be finished by complete()
+        or aborted."""
+        return MultipartUpload.begin(self._connection, self._bucket, name, headers["Content-Type"], headers=headers)
 
     def complete(self, name: str, upload: MultipartUpload, etags: list[str], size: int, mode: WriteMode) -> str | None:
         """Complete `upload` of `name`, whose parts (`etags`, `size` bytes in all) are sent, like every final
@@ -165,12 +177,14 @@ class Uploader:
         return part_size
 
     # -- the two ways up -------------------------------------------------------------------------
-    def _put_buffer(self, name: str, data: bytearray, content_type: str, mode: WriteMode) -> str:
+    def _put_buffer(self, name: str, data: bytearray, headers: Mapping[str, str], mode: WriteMode) -> str:
         expected = _Expected(len(data), functools.cache(lambda: hashlib.md5(data, usedforsecurity=False).hexdigest()))
         digest = self._connection.body_digest(data)
-        return self._put(name, data, expected, digest, content_type, mode, can_resend=True)
+        return self._put(name, data, expected, digest, headers, mode, can_resend=True)
 
-    def _put_stream(self, name: str, source: UploadSource, size: int, content_type: str, mode: WriteMode) -> str:
+    def _put_stream(
+        self, name: str, source: UploadSource, size: int, headers: Mapping[str, str], mode: WriteMode
+    ) -> str:
         """One PUT streamed from the source in BLOCK-sized reads; sent again only if the source can seek."""
         started = False
 
@@ -182,7 +196,7 @@ class Uploader:
             return source.exact_blocks(size)
 
         expected = _Expected(size, functools.cache(source.md5))
-        return self._put(name, body, expected, UNSIGNED_PAYLOAD, content_type, mode, can_resend=source.seekable)
+        return self._put(name, body, expected, UNSIGNED_PAYLOAD, headers, mode, can_resend=source.seekable)
 
     def _put(
         self,
@@ -190,7 +204,7 @@ class Uploader:
         body: Buffer | Callable[[], Iterator[Buffer] | None],
         expected: _Expected,
         digest: str,
-        content_type: str,
+        headers: Mapping[str, str],
         mode: WriteMode,
         *,
         can_resend: bool,
@@ -202,7 +216,7 @@ class Uploader:
                 "PUT",
                 self._bucket,
                 name,
-                headers={"Content-Type": content_type, **precondition},
+                headers={**headers, **precondition},
                 body=body,
                 length=expected.size,
                 payload_sha256=digest,
@@ -213,9 +227,9 @@ class Uploader:
 
         return self._final_write(name, mode, send, expected, can_resend=can_resend)
 
-    def _multipart(self, name: str, source: UploadSource, content_type: str, mode: WriteMode) -> str:
+    def _multipart(self, name: str, source: UploadSource, headers: Mapping[str, str], mode: WriteMode) -> str:
         parts = PartReader(source, self._part_size(source.size))
-        upload = MultipartUpload.begin(self._connection, self._bucket, name, content_type)
+        upload = MultipartUpload.begin(self._connection, self._bucket, name, headers["Content-Type"], headers=headers)
         try:
             etags = upload.send_parts(parts, self._settings.upload_workers)
             return self._complete(name, upload, etags, parts.total, mode)

@@ -12,9 +12,9 @@ servers ignore but the signature covers:
   builder keeps up to MINIO_URL_CACHE_MAX_ENTRIES URLs it signed (per window, version and credentials), so a hit
   usually signs nothing.
 
-H hashes the internal endpoint, bucket and object name. Versions do not depend on credentials, expiry or response
-parameters, so one entry serves every URL of an object. An entry lives ``MINIO_URL_CACHE_TIMEOUT`` seconds: a change
-made outside this backend gets a new URL at most that long after it.
+H hashes the internal endpoint, bucket and object key (MINIO_KEY_PREFIX included). Versions do not depend on
+credentials, expiry or response parameters, so one entry serves every URL of an object. An entry lives
+``MINIO_URL_CACHE_TIMEOUT`` seconds: a change made outside this backend gets a new URL at most that long after it.
 """
 
 from __future__ import annotations
@@ -164,7 +164,9 @@ class CachedURLBuilder(URLBuilder):
         self._head = head
         self._endpoint = settings.endpoint
         self._timeout = settings.url_cache_timeout
-        self._object_hash = hashlib.blake2b(_KEY_VERSION + f"{settings.endpoint}\n{bucket}\n".encode(), digest_size=16)
+        # H(object) hashes the key: the alias's MINIO_KEY_PREFIX, then the name (added per call)
+        seed = f"{settings.endpoint}\n{bucket}\n{settings.keys.prefix}".encode()
+        self._object_hash = hashlib.blake2b(_KEY_VERSION + seed, digest_size=16)
         # url key -> (version, signing time, signer, url): what this builder signed, served again while all three hold;
         # up to MINIO_URL_CACHE_MAX_ENTRIES, all dropped when full
         self._memo: dict[str, tuple[str | None, int, PresignedURLSigner, str]] = {}
@@ -234,7 +236,7 @@ class CachedURLBuilder(URLBuilder):
         query = parameters
         if version:
             query = {**parameters, VERSION_PARAMETER: version} if parameters else {VERSION_PARAMETER: version}
-        url = signer.presign_get(bucket=self.bucket, key=name, expires=seconds, now=at, query=query)
+        url = signer.presign_get(bucket=self.bucket, key=self._keys.key(name), expires=seconds, now=at, query=query)
         if len(self._memo) >= self._memo_size:
             self._memo.clear()
         self._memo[key] = (version, at, signer, url)

@@ -14,7 +14,7 @@ import errno
 import functools
 import io
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Final
 
@@ -38,8 +38,9 @@ class ObjectWriter(io.BufferedIOBase):
         uploader: Uploader,
         name: str,
         *,
+        key: str,
         bucket: str,
-        content_type: str,
+        headers: Mapping[str, str],
         mode: WriteMode,
         part_size: int,
         workers: int,
@@ -49,7 +50,8 @@ class ObjectWriter(io.BufferedIOBase):
         self.name = name
         self._bucket = bucket
         self._uploader = uploader
-        self._content_type = content_type
+        self._key = key  # the object's key: the name under the alias's MINIO_KEY_PREFIX
+        self._headers = headers  # Content-Type and the other object headers
         self._mode = mode
         self._part_size = part_size
         self._workers = workers
@@ -142,7 +144,7 @@ class ObjectWriter(io.BufferedIOBase):
     def _send_part(self) -> None:
         """Send the full part being filled, then wait for a slot for the next one (workers + 1 buffers at most)."""
         if self._sender is None:
-            self._upload = self._uploader.begin(self.name, self._content_type)
+            self._upload = self._uploader.begin(self._key, self._headers)
             # Buffers go back to the free list, not through the writer: pending parts then do not keep a dropped
             # writer alive, and its __del__ aborts at once.
             self._sender = self._upload.sender(self._workers, functools.partial(_recycle, self._free))
@@ -154,11 +156,11 @@ class ObjectWriter(io.BufferedIOBase):
 
     def _finish(self) -> None:
         if self._upload is None or self._sender is None:
-            etag = self._uploader.put(self.name, self._part, content_type=self._content_type, mode=self._mode)
+            etag = self._uploader.put(self._key, self._part, headers=self._headers, mode=self._mode)
         else:
             self._sender.send(memoryview(self._part)[: self._filled])  # the last part, in the slot reserved for it
             etags = self._sender.finish()
-            etag = self._uploader.complete(self.name, self._upload, etags, self._written, self._mode)
+            etag = self._uploader.complete(self._key, self._upload, etags, self._written, self._mode)
         if etag is None:
             raise name_taken(self._bucket, self.name, "was created by someone else while it was written")
         self._upload = None  # completed: nothing to abort

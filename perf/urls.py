@@ -2,13 +2,14 @@
 
     python -m perf.urls [--quick] [--json PATH]
 
-Measures the raw minio SDK presign, our URLs signed at the start of a stable window (the default) and with the window
-off, with temporary credentials (a session token from the server's STS) and without, public URLs, our cache hits on
-every backend (plus url_many, and a bare redis-py GET of the same kind of value for reference), django-storages' S3
-backend and the previous release (django-minio-backend 4.4.4 with the minio it pins, timed in a child process, since
-its module name is ours too), all in interleaved passes in this run. Counts the S3 requests made during all cache
-hits, which must be zero. The url_many curve times one call for the first N names of objects that exist, cache hits
-(lru and redis) and uncached, against a loop of url() or presign calls of the peers.
+Measures the raw minio SDK presign, our URLs signed at the start of a stable window (the default) and with the
+window off, with temporary credentials (a session token from the server's STS) and without, public URLs (also with
+MINIO_PUBLIC_URL_BASE and MINIO_KEY_PREFIX), our cache hits on every backend (plus url_many, and a bare redis-py GET
+of the same kind of value for reference), django-storages' S3 backend and the previous release (django-minio-backend
+4.4.4 with the minio it pins, timed in a child process, since its module name is ours too), all in interleaved
+passes in this run. Counts the S3 requests made during all cache hits, which must be zero. The url_many curve times
+one call for the first N names of objects that exist, cache hits (lru and redis) and uncached, against a loop of
+url() or presign calls of the peers.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ EXPIRY = 2 * 3600
 HERE = Path(__file__).resolve().parent
 SDK = "minio-sdk"
 STORAGES = "django-storages"
+CDN = "https://cdn.example.com/media/"
 US = "µs/call"
 
 
@@ -213,6 +215,10 @@ def run(bench: Bench) -> None:
     if isinstance(session, str):
         results.note(TOPIC, f"url() with a session token not measured: {session}")
 
+    def public_storage(**options: Any) -> MinioBackend:
+        """The public bucket as the alias's own (default) bucket, which MINIO_PUBLIC_URL_BASE maps to."""
+        return MinioBackend(storage_name="default", MINIO_DEFAULT_BUCKET=PUBLIC, **options)
+
     def raw_presign(name: str) -> str:
         return admin.presigned_get_object(bucket_name=PRIVATE, object_name=name, expires=timedelta(seconds=EXPIRY))
 
@@ -228,6 +234,12 @@ def run(bench: Bench) -> None:
             names,
         ),
         ("public url()", OURS): (MinioBackend(bucket_name=PUBLIC).url, names),
+        ("public url(), MINIO_PUBLIC_URL_BASE", OURS): (public_storage(MINIO_PUBLIC_URL_BASE=CDN).url, names),
+        ("public url(), MINIO_KEY_PREFIX", OURS): (public_storage(MINIO_KEY_PREFIX="media").url, names),
+        ("public url(), URL base and key prefix", OURS): (
+            public_storage(MINIO_PUBLIC_URL_BASE=CDN, MINIO_KEY_PREFIX="media").url,
+            names,
+        ),
     }
     if not isinstance(session, str):
         cases[("private url(), session token", OURS)] = (session.url, names)
@@ -275,6 +287,11 @@ def run(bench: Bench) -> None:
         )
     lru_hit = by_key[("private url(), cache hit, lru", OURS)]
     results.check(TOPIC, "LRU cache hit / raw SDK presign", lru_hit / raw, "<= 0.05")
+    public = by_key[("public url()", OURS)]
+    for case in ("MINIO_PUBLIC_URL_BASE", "MINIO_KEY_PREFIX", "URL base and key prefix"):
+        results.check(
+            TOPIC, f"public url() with {case} / without", by_key[(f"public url(), {case}", OURS)] / public, "<= 1.1"
+        )
     bare_get = by_key[("private url(), cache hit, redis", "redis-py GET round trip")]
     redis_hit = by_key[("private url(), cache hit, redis", OURS)]
     results.check(TOPIC, "redis cache hit / bare redis GET", redis_hit / bare_get, "<= 1.2")

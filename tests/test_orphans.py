@@ -88,7 +88,7 @@ def test_one_bucket_through_two_spellings_of_one_server_is_one_group(live_settin
         (group,) = [group for group in bucket_groups()[0] if group.bucket == ARCHIVE_BUCKET]
     assert group.endpoints == {f"http://{archive}": ["archive"], f"http://{other_spelling(archive)}": ["default"]}
     assert group.refusal is None
-    assert group.referenced_names() == {"reports/r.txt", "scans/s.png"}
+    assert group.referenced_keys() == {"reports/r.txt", "scans/s.png"}
 
 
 def test_one_bucket_on_what_may_be_two_servers_is_refused(live_settings: dict[str, Any]) -> None:
@@ -160,14 +160,14 @@ def test_names_come_from_every_row_despite_a_filtering_default_manager(live_sett
     Album.objects.bulk_create([Album(cover="covers/c.jpg"), Album(cover="", backup=None)])
     assert list(Report.objects.values_list("file", flat=True)) == ["reports/live.txt"]
     (archive,) = [group for group in bucket_groups()[0] if group.bucket == ARCHIVE_BUCKET]
-    assert archive.referenced_names() == {"reports/live.txt", "reports/old.txt", "covers/c.jpg"}
+    assert archive.referenced_keys() == {"reports/live.txt", "reports/old.txt", "covers/c.jpg"}
 
 
 def test_names_come_from_every_row_despite_a_filtering_base_manager(live_settings: dict[str, Any]) -> None:
     Attachment.objects.bulk_create([Attachment(file="a/shown.txt"), Attachment(file="a/hidden.txt", hidden=True)])
     assert list(Attachment._base_manager.values_list("file", flat=True)) == ["a/shown.txt"]
     (backup,) = [group for group in bucket_groups()[0] if group.bucket == BACKUP_BUCKET]
-    assert backup.referenced_names() == {"a/shown.txt", "a/hidden.txt"}
+    assert backup.referenced_keys() == {"a/shown.txt", "a/hidden.txt"}
     (ref,) = [ref for ref in backup.fields if ref.model is Attachment]
     assert {name for _, name in ref.rows_referencing({"a/hidden.txt"})} == {"a/hidden.txt"}
 

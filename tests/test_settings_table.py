@@ -109,6 +109,17 @@ PARSED: dict[str, tuple[object, Callable[[MinioSettings], object], object]] = {
     "MINIO_URL_CACHE_MAX_ENTRIES": (50, lambda s: s.url_cache_max_entries, 50),
     "MINIO_BUCKET_LISTING": (True, lambda s: s.bucket_listing, True),
     "MINIO_STATIC_LISTING_TTL": (5.0, lambda s: s.static_listing_ttl, 5.0),
+    "MINIO_KEY_PREFIX": ("media", lambda s: (s.key_prefix, s.keys.key("a.jpg")), ("media/", "media/a.jpg")),
+    "MINIO_OBJECT_PARAMETERS": (
+        {"CacheControl": "max-age=60", "Metadata": {"Origin": "upload"}},
+        lambda s: s.object_headers,
+        {"Cache-Control": "max-age=60", "x-amz-meta-origin": "upload"},
+    ),
+    "MINIO_PUBLIC_URL_BASE": (
+        "https://cdn.example.com/static",
+        lambda s: s.public_url_base,
+        "https://cdn.example.com/static/",
+    ),
 }
 NEEDS: dict[str, dict[str, Any]] = {"MINIO_EXTERNAL_ENDPOINT_USE_HTTPS": {"MINIO_EXTERNAL_ENDPOINT": "cdn.example.com"}}
 # key -> the keys of BASE it stands in for when it is given (a provider replaces both static keys)
@@ -151,6 +162,9 @@ WRONG_TYPES: dict[str, object] = {
     "MINIO_URL_CACHE_MAX_ENTRIES": "10",
     "MINIO_BUCKET_LISTING": "no",
     "MINIO_STATIC_LISTING_TTL": "60",
+    "MINIO_KEY_PREFIX": ["media"],
+    "MINIO_OBJECT_PARAMETERS": [("CacheControl", "no-cache")],
+    "MINIO_PUBLIC_URL_BASE": 443,
 }
 
 # key -> (a value of the right type that a bound or a rule refuses, the other keys that rule looks at)
@@ -177,6 +191,9 @@ BAD_VALUES: dict[str, tuple[object, dict[str, Any]]] = {
     "MINIO_URL_CACHE_REDIS_URL": ("", {"MINIO_URL_CACHING_ENABLED": True, "MINIO_URL_CACHE_BACKEND": "redis"}),
     "MINIO_URL_CACHE_MAX_ENTRIES": (0, {}),
     "MINIO_STATIC_LISTING_TTL": (-1.0, {}),
+    "MINIO_KEY_PREFIX": ("../media", {}),
+    "MINIO_OBJECT_PARAMETERS": ({"CacheControll": "no-cache"}, {}),
+    "MINIO_PUBLIC_URL_BASE": ("cdn.example.com/static/", {}),
 }
 
 
@@ -516,3 +533,23 @@ def test_lru_max_entries_bounds_the_cache(live_settings: dict[str, Any], unique:
 
     assert entries() == 3  # a version per object
     assert entries(MINIO_URL_CACHE_MAX_ENTRIES=2) == 2
+
+
+@reaches("MINIO_KEY_PREFIX", "MINIO_OBJECT_PARAMETERS")
+def test_key_prefix_and_object_parameters_reach_the_upload(
+    live_settings: dict[str, Any], admin_client: Minio, unique: str
+) -> None:
+    parameters = {"CacheControl": "max-age=60", "Metadata": {"origin": "settings-table"}}
+    storage = live_storage(MINIO_KEY_PREFIX=f"{unique}-p", MINIO_OBJECT_PARAMETERS=parameters)
+    assert storage.save("a.txt", ContentFile(b"a")) == "a.txt"
+    metadata = admin_client.stat_object(bucket_name=PRIVATE_BUCKET, object_name=f"{unique}-p/a.txt").metadata
+    assert metadata is not None
+    assert (metadata["Cache-Control"], metadata["X-Amz-Meta-Origin"]) == ("max-age=60", "settings-table")
+
+
+@reaches("MINIO_PUBLIC_URL_BASE")
+def test_public_url_base_reaches_public_urls() -> None:
+    options = {"MINIO_PUBLIC_URL_BASE": "https://cdn.example.com/assets", "MINIO_KEY_PREFIX": "static"}
+    with override_settings(STORAGES=two_aliases(**options)):
+        assert storages["staticfiles"].url("css/a b.css") == "https://cdn.example.com/assets/static/css/a%20b.css"
+        assert storages["default"].url("a.txt").startswith("http://minio:9000/auto-generated-bucket-media-files/")

@@ -125,7 +125,7 @@ class Command(BaseCommand):
             self.stderr.write(group.refusal)
             return scan
         try:
-            referenced = group.referenced_names()  # before listing: rows committed meanwhile are protected by age
+            referenced = group.referenced_keys()  # before listing: rows committed meanwhile are protected by age
         except Exception as exc:  # noqa: BLE001 - reported per bucket, the others still run
             scan.errors.append(f"reading the database for {group.bucket} failed: {exc}")
             self.stderr.write(scan.errors[-1])
@@ -175,7 +175,7 @@ class Command(BaseCommand):
         for ref in scan.group.fields:
             for pk, name in ref.rows_referencing(missing):
                 self._say(
-                    f"Missing file in MinIO: {scan.group.bucket}/{shown(name)} referenced by "
+                    f"Missing file in MinIO: {scan.group.bucket}/{shown(ref.keys.stored_key(name))} referenced by "
                     f"{ref.model._meta.label} (id={pk}, field={ref.field.name})"
                 )
 

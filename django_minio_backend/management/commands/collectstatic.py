@@ -23,7 +23,6 @@ from django.core.files.storage import Storage
 from django.core.management.base import CommandError
 
 from ...batch import UploadBatch, UploadFailed
-from ...names import clean_prefix
 from ...progress import ProgressLine, Tally
 from ...static import MinioBackendStatic
 
@@ -151,12 +150,7 @@ class Command(collectstatic.Command):
         storage = self.storage
         if not isinstance(storage, MinioBackendStatic):
             return super().clear_dir(path)
-        prefix = clean_prefix(path)
-        names = [
-            item.object_name
-            for item in storage.client.list_objects(bucket_name=storage.bucket, prefix=prefix or None, recursive=True)
-            if item.object_name is not None and not item.is_dir
-        ]
+        names = storage.names_under(path)
         for name in names:
             self.log(f"{'Pretending to delete' if self.dry_run else 'Deleting'} '{name}'", level=1)
         if names and not self.dry_run:
