@@ -19,13 +19,14 @@ import msgspec
 import msgspec.inspect
 import urllib3
 from django.conf import settings as django_settings
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.signals import setting_changed
 from django.views.decorators.debug import sensitive_variables
 from msgspec import Meta
 
 from .aliases import alias_options
 from .masking import MaskedOptions
+from .names import clean_prefix
 from .signing import MAX_PRESIGN_EXPIRES, credentials_fingerprint
 
 MiB: Final = 1024 * 1024
@@ -37,6 +38,7 @@ DEFAULT_MEDIA_BUCKET: Final = "auto-generated-bucket-media-files"
 DEFAULT_STATIC_BUCKET: Final = "auto-generated-bucket-static-files"
 URL_CACHE_KEYS: Final = ("MINIO_URL_CACHING_ENABLED", "MINIO_URL_CACHE_TIMEOUT", "MINIO_URL_CACHE_PREFIX")
 URL_CACHE_BACKENDS: Final = ("lru", "redis", "django")
+DIRECT_UPLOAD_EXPIRY_RANGE: Final = (timedelta(minutes=1), timedelta(hours=12))  # shorter than the 1-day clean-up
 MAX_TIMEOUT: Final = 86_400.0  # seconds; a longer socket or thread wait overflows the platform's timers
 _FINITE: Final = sys.float_info.max  # as an upper bound it refuses infinity (NaN fails every bound)
 
@@ -106,6 +108,10 @@ class Options(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     url_cache_max_entries: Count = 10_000
     bucket_listing: bool = False
     static_listing_ttl: ListingTTL = 60.0
+    cors_allowed_origins: tuple[str, ...] = ()
+    direct_upload_prefix: str | None = None  # None: no direct uploads into this alias's buckets
+    direct_upload_expiry: timedelta = timedelta(hours=6)
+    direct_upload_permission: str | None = None  # None: any logged-in user
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(endpoint={self.endpoint!r}, access_key={self.access_key!r})"
@@ -204,6 +210,33 @@ def _listed_as_both(options: Options) -> str | None:
     return f"and MINIO_PRIVATE_BUCKETS both list {both}" if both else None
 
 
+def _origins_problem(options: Options) -> str | None:
+    """Each origin is "*" or scheme://host[:port] exactly as browsers send it in the Origin header."""
+    for origin in options.cors_allowed_origins:
+        scheme, separator, host = origin.partition("://")
+        if origin != "*" and (scheme not in ("http", "https") or not separator or _host_problem(host) is not None):
+            return f'must list "*" or origins such as "https://app.example.com" (no path, no slash), not {origin!r}'
+    return None
+
+
+def _staging_prefix_problem(options: Options) -> str | None:
+    prefix = options.direct_upload_prefix
+    if prefix is None:
+        return None
+    try:
+        valid = prefix.endswith("/") and clean_prefix(prefix) == prefix and "\\" not in prefix
+    except SuspiciousFileOperation:
+        valid = False
+    return None if valid else f'must be a key prefix ending with "/", such as "direct-uploads/", not {prefix!r}'
+
+
+def _dotted_path_problem(options: Options) -> str | None:
+    path = options.direct_upload_permission
+    if path is None or re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", path):
+        return None
+    return f"must be the dotted path of a function taking the request, not {path!r}"
+
+
 Rule = Callable[[Options], str | None]  # the problem with the key's value, or None
 
 
@@ -233,6 +266,13 @@ RULES: Final[Mapping[str, Rule]] = {
         lambda o: not o.url_caching_enabled or o.url_cache_backend != "redis" or bool(o.url_cache_redis_url),
         'is required by MINIO_URL_CACHE_BACKEND "redis"',
     ),
+    "MINIO_CORS_ALLOWED_ORIGINS": _origins_problem,
+    "MINIO_DIRECT_UPLOAD_PREFIX": _staging_prefix_problem,
+    "MINIO_DIRECT_UPLOAD_EXPIRY": _unless(
+        lambda o: DIRECT_UPLOAD_EXPIRY_RANGE[0] <= o.direct_upload_expiry <= DIRECT_UPLOAD_EXPIRY_RANGE[1],
+        "must be 1 minute .. 12 hours",
+    ),
+    "MINIO_DIRECT_UPLOAD_PERMISSION": _dotted_path_problem,
 }
 
 
