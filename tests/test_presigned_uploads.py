@@ -23,7 +23,7 @@ from django_minio_backend import MinioBackend
 from django_minio_backend.signing import SigningCredentials
 from django_minio_backend.upload_signing import post_policy, presign_url
 from django_minio_backend.urlcache import shared_cache
-from tests.helpers import cache_prefix, private_storage, put_bytes, stored_bytes
+from tests.helpers import cache_prefix, post_form, private_storage, put_bytes, stored_bytes
 from tests.settings import PRIVATE_BUCKET, PUBLIC_BUCKET
 
 POOL = urllib3.PoolManager(retries=False)
@@ -35,17 +35,6 @@ CREDENTIALS = SigningCredentials(
 
 def send(method: str, url: str, body: bytes = b"", headers: dict[str, str] | None = None) -> urllib3.BaseHTTPResponse:
     return POOL.request(method, url, body=body, headers=headers or {})
-
-
-def post_form(
-    url: str, fields: dict[str, str], data: bytes, content_type: str | None = None
-) -> urllib3.BaseHTTPResponse:
-    """An HTML form POST as a browser sends it: the fields, then the file last."""
-    form: list[tuple[str, Any]] = list(fields.items())
-    if content_type is not None:
-        form.append(("Content-Type", content_type))
-    form.append(("file", ("upload.bin", data)))
-    return POOL.request("POST", url, fields=form)
 
 
 def code_of(response: urllib3.BaseHTTPResponse) -> str:
