@@ -15,7 +15,7 @@ from unittest import mock
 import pytest
 import urllib3
 from django import forms
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.http import HttpRequest
 from django.test import Client, override_settings
@@ -51,12 +51,12 @@ def direct(live_settings: dict[str, Any], unique: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def user(django_user_model: type[AbstractBaseUser]) -> AbstractBaseUser:
-    return cast(Any, django_user_model).objects.create_user(username=f"u{uuid.uuid4().hex[:8]}", password="pw")
+def user() -> User:
+    return User.objects.create_user(username=f"u{uuid.uuid4().hex[:8]}", password="pw")
 
 
 @pytest.fixture
-def browser(client: Client, user: AbstractBaseUser) -> Client:
+def browser(client: Client, user: User) -> Client:
     """A logged-in session (CSRF checks off: Django's test client; see the CSRF test for them on)."""
     client.force_login(user)
     return client
@@ -98,10 +98,16 @@ def parts_upload(client: Client, data: bytes, name: str = "big.bin") -> dict[str
     return ticket
 
 
-def save_form(token: str, title: str = "t") -> Upload:
+def save_form(token: str, title: str = "t") -> str:
+    """Submit the example form with a staged token; the name the file was saved under."""
     form = UploadForm(data={"title": title, "file": token})
     assert form.is_valid(), form.errors
-    return form.save()
+    return name_of(form.save())
+
+
+def name_of(upload: Upload) -> str:
+    assert upload.file.name is not None
+    return upload.file.name
 
 
 # -- the ticket view's gate ------------------------------------------------------------------------------------------
@@ -111,7 +117,7 @@ def test_the_ticket_view_needs_a_logged_in_user(direct: str, client: Client) -> 
     assert client.get(TICKET).status_code == 405
 
 
-def test_the_views_are_csrf_protected(direct: str, user: AbstractBaseUser) -> None:
+def test_the_views_are_csrf_protected(direct: str, user: User) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
     body = json.dumps({"spec": spec(), "name": "a.txt", "size": 1})
@@ -130,13 +136,13 @@ def anyone(request: HttpRequest) -> bool:
     return True
 
 
-def test_the_permission_hook_decides(direct: str, browser: Client, user: AbstractBaseUser, client: Client) -> None:
+def test_the_permission_hook_decides(direct: str, browser: Client, user: User, client: Client) -> None:
     storages = copy.deepcopy(settings_storages())
     storages["default"]["OPTIONS"]["MINIO_DIRECT_UPLOAD_PERMISSION"] = f"{__name__}.only_staff"
     with override_settings(STORAGES=storages):
         assert call(browser, TICKET, {"spec": spec(), "name": "a.txt", "size": 1})[0] == 403
-        cast(Any, user).is_staff = True
-        cast(Any, user).save()
+        user.is_staff = True
+        user.save()
         assert call(browser, TICKET, {"spec": spec(), "name": "a.txt", "size": 1})[0] == 200
     storages["default"]["OPTIONS"]["MINIO_DIRECT_UPLOAD_PERMISSION"] = f"{__name__}.anyone"
     with override_settings(STORAGES=storages):
@@ -179,13 +185,12 @@ def test_a_small_file_goes_up_in_one_post_and_the_form_moves_it(
     token = post_upload(browser, b"straight to the bucket")
     staged = load(Staged, token)
     assert staged.key.startswith(direct) and staged.name == "hello.txt" and staged.content_type == "text/plain"
-    upload = save_form(token)
-    assert upload.file.name.startswith("uploads/hello") and upload.file.name.endswith(".txt")
-    assert stored_bytes(admin_client, upload.file.name) == b"straight to the bucket"
-    stat = admin_client.stat_object(bucket_name=PRIVATE_BUCKET, object_name=upload.file.name)
-    assert stat.content_type == "text/plain"
+    name = save_form(token)
+    assert name.startswith("uploads/hello") and name.endswith(".txt")
+    assert stored_bytes(admin_client, name) == b"straight to the bucket"
+    assert admin_client.stat_object(bucket_name=PRIVATE_BUCKET, object_name=name).content_type == "text/plain"
     assert stored_names(admin_client, PRIVATE_BUCKET, direct) == set()  # the staged object is gone
-    assert Upload.objects.get(pk=upload.pk).file.read() == b"straight to the bucket"
+    assert Upload.objects.get(file=name).file.read() == b"straight to the bucket"
 
 
 def test_the_post_policy_refuses_more_than_the_field_allows(direct: str, browser: Client, admin_client: Minio) -> None:
@@ -206,8 +211,7 @@ def test_a_large_file_goes_up_in_parts(direct: str, browser: Client, admin_clien
     assert ticket["parts"] == 3
     status, answer = call(browser, "/uploads/complete/", {"ticket": ticket["ticket"]})
     assert status == 200, answer
-    upload = save_form(answer["token"])
-    assert stored_bytes(admin_client, upload.file.name) == data
+    assert stored_bytes(admin_client, save_form(answer["token"])) == data
     assert stored_names(admin_client, PRIVATE_BUCKET, direct) == set()
     assert open_uploads(admin_client, direct) == []
 
@@ -243,10 +247,10 @@ def test_abort_leaves_nothing(direct: str, browser: Client, admin_client: Minio)
     assert stored_names(admin_client, PRIVATE_BUCKET, direct) == set()
 
 
-def test_a_ticket_is_for_its_user_only(direct: str, browser: Client, django_user_model: Any) -> None:
+def test_a_ticket_is_for_its_user_only(direct: str, browser: Client) -> None:
     ticket = parts_upload(browser, b"a" * (PART + 1))
     other = Client()
-    other.force_login(django_user_model.objects.create_user(username="someone-else", password="pw"))
+    other.force_login(User.objects.create_user(username="someone-else", password="pw"))
     status, _ = call(other, "/uploads/abort/", {"ticket": ticket["ticket"]})
     assert status == 403
     status, _ = call(browser, "/uploads/abort/", {"ticket": ticket["ticket"][:-3] + "abc"})
@@ -294,13 +298,14 @@ def test_what_fails_the_checks_is_deleted(direct: str, browser: Client, admin_cl
         bucket_name=PRIVATE_BUCKET, object_name=key, data=io.BytesIO(b"<b>"), length=3, content_type="text/html"
     )
     forged = dump(Staged(staging.alias, staging.bucket, key, "photo.txt", "text/plain"))
-    form = UploadForm(data={"title": "t", "file": forged})
-    assert not form.is_valid() and form.errors["file"] == ["The file was stored as text/html, not text/plain."]
+    example = UploadForm(data={"title": "t", "file": forged})
+    assert not example.is_valid() and example.errors["file"] == ["The file was stored as text/html, not text/plain."]
     assert stored_names(admin_client, PRIVATE_BUCKET, direct) == set()
 
     missing = dump(Staged(staging.alias, staging.bucket, staging.new_key(), "a.txt", "text/plain"))
-    form = UploadForm(data={"title": "t", "file": missing})
-    assert not form.is_valid() and form.errors["file"] == ["The upload did not finish; please choose the file again."]
+    example = UploadForm(data={"title": "t", "file": missing})
+    assert not example.is_valid()
+    assert example.errors["file"] == ["The upload did not finish; please choose the file again."]
 
 
 def test_validators_read_the_staged_file(direct: str, browser: Client) -> None:
@@ -338,10 +343,10 @@ def test_an_alias_without_a_staging_prefix_is_refused(live_settings: dict[str, A
 def test_a_taken_name_gets_the_alternative_name(direct: str, browser: Client, admin_client: Minio) -> None:
     put_bytes(admin_client, "uploads/taken.txt", b"someone else's")
     try:
-        upload = save_form(post_upload(browser, b"mine", name="taken.txt"))
-        assert upload.file.name != "uploads/taken.txt" and upload.file.name.startswith("uploads/taken_")
+        name = save_form(post_upload(browser, b"mine", name="taken.txt"))
+        assert name != "uploads/taken.txt" and name.startswith("uploads/taken_")
         assert stored_bytes(admin_client, "uploads/taken.txt") == b"someone else's"
-        assert stored_bytes(admin_client, upload.file.name) == b"mine"
+        assert stored_bytes(admin_client, name) == b"mine"
     finally:
         admin_client.remove_object(bucket_name=PRIVATE_BUCKET, object_name="uploads/taken.txt")
 
@@ -380,8 +385,8 @@ def test_a_storage_on_another_server_is_refused(direct: str, browser: Client) ->
 
 
 # -- the admin -------------------------------------------------------------------------------------------------------
-def test_the_admin_uploads_directly(direct: str, client: Client, django_user_model: Any, admin_client: Minio) -> None:
-    client.force_login(django_user_model.objects.create_superuser(username="admin", password="pw"))
+def test_the_admin_uploads_directly(direct: str, client: Client, admin_client: Minio) -> None:
+    client.force_login(User.objects.create_superuser(username="admin", password="pw"))
     page = client.get("/admin/direct_upload/upload/add/").content.decode()
     assert "data-dmb-upload" in page and "django_minio_backend/direct-upload.js" in page
     assert 'type="file"' in page and 'name="file"' not in page.split('type="file"')[1].split(">")[0]
@@ -389,9 +394,9 @@ def test_the_admin_uploads_directly(direct: str, client: Client, django_user_mod
     response = client.post("/admin/direct_upload/upload/add/", {"title": "a", "file": token})
     assert response.status_code == 302, response.content.decode()[:2000]
     upload = Upload.objects.get(title="a")
-    assert stored_bytes(admin_client, upload.file.name) == b"from the admin"
+    assert stored_bytes(admin_client, name_of(upload)) == b"from the admin"
     change = client.get(f"/admin/direct_upload/upload/{upload.pk}/change/").content.decode()
-    assert "Currently:" in change and upload.file.name in change
+    assert "Currently:" in change and name_of(upload) in change
 
 
 def test_staged_uploads_are_file_field_values(direct: str, browser: Client) -> None:
@@ -400,7 +405,7 @@ def test_staged_uploads_are_file_field_values(direct: str, browser: Client) -> N
     upload = Upload(title="direct", file=cleaned)
     upload.full_clean()
     upload.save()
-    assert upload.file.name.startswith("uploads/a") and Upload.objects.get(pk=upload.pk).file.read() == b"assigned"
+    assert name_of(upload).startswith("uploads/a") and Upload.objects.get(pk=upload.pk).file.read() == b"assigned"
 
 
 def test_a_ticket_token_is_not_a_staged_token(direct: str, browser: Client) -> None:
