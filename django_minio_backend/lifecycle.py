@@ -1,141 +1,172 @@
-"""The bucket lifecycle rule that aborts incomplete multipart uploads, merged into the bucket's own rules.
+"""The bucket lifecycle rules of this backend, merged into the bucket's own rules.
 
-A failed upload is aborted by the backend, but when the process or the server dies first, the upload
-stays listed (its parts keep their space) until something aborts it, and no client can know about it
-afterwards. `initialize_buckets` therefore asks the server to do it: one rule, known by `ABORT_RULE_ID`,
-aborting every multipart upload `ABORT_AFTER_DAYS` after it started.
+- Aborting incomplete multipart uploads: a failed upload is aborted by the backend, but when the process or
+  the server dies first, the upload stays listed (its parts keep their space) until something aborts it, and no
+  client can know about it afterwards. One rule, known by `ABORT_RULE_ID`, aborts every multipart upload
+  `ABORT_AFTER_DAYS` after it started.
+- Expiring staged direct uploads: a browser that uploads and never submits its form leaves an object under the
+  alias's MINIO_DIRECT_UPLOAD_PREFIX. One rule per staging prefix (its ID starts with `STAGING_RULE_ID`) deletes
+  such objects `STAGING_EXPIRY_DAYS` after they were written; a rule of ours for a prefix no alias uses any more is
+  removed.
 
-The bucket's other rules are kept exactly as the server returned them: the XML document is edited, never
-decoded into a model that could drop what it does not know (minio-py 7.2 would drop, say, a size condition
-and widen an expiration rule to every object). A bucket whose own rule already aborts incomplete uploads
-of every object is left alone, so a longer limit set there is respected.
+The bucket's other rules are kept exactly as the server returned them (bucket_xml.py edits the document in
+place; minio-py 7.2 would drop, say, a size condition and widen an expiration rule to every object). A bucket whose
+own rule already aborts incomplete uploads of every object is left alone, so a longer limit set there is respected.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from typing import Final
 
-from minio.error import S3Error
-
+from .bucket_xml import ConfigRefused, child, name_of, namespace_of, read, tag, text_of, write
 from .connection import S3Connection
-from .signing import EMPTY_SHA256
 
-__all__ = ["ABORT_AFTER_DAYS", "ABORT_RULE_ID", "LifecycleRefused", "ensure_abort_rule"]
+__all__ = [
+    "ABORT_AFTER_DAYS",
+    "ABORT_RULE_ID",
+    "STAGING_EXPIRY_DAYS",
+    "STAGING_RULE_ID",
+    "LifecycleRefused",
+    "ensure_abort_rule",
+    "ensure_lifecycle",
+]
 
 ABORT_RULE_ID: Final = "DjangoMinioBackendAbortIncompleteUploads"
 ABORT_AFTER_DAYS: Final = 1
-S3_NAMESPACE: Final = "http://s3.amazonaws.com/doc/2006-03-01/"
-# Answers of a server that has no lifecycle rules, or will not let these credentials set them.
-REFUSED_CODES: Final = frozenset({"NotImplemented", "MethodNotAllowed", "AccessDenied"})
-_QUERY: Final = [("lifecycle", "")]
-_OUR_ELEMENTS: Final = frozenset({"ID", "Filter", "Prefix", "Status", "AbortIncompleteMultipartUpload"})
+STAGING_RULE_ID: Final = "DjangoMinioBackendExpireStagedUploads"
+STAGING_EXPIRY_DAYS: Final = 1
+LifecycleRefused = ConfigRefused  # the server does not support lifecycle rules or refuses to let us set them
+_OUR_ELEMENTS: Final = frozenset({"ID", "Filter", "Prefix", "Status", "AbortIncompleteMultipartUpload", "Expiration"})
 
 
-class LifecycleRefused(Exception):
-    """The server does not support lifecycle rules or refuses to let us read or set them; `code` says which."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+def _days(count: int) -> str:
+    return f"{count} day{'s' if count != 1 else ''}"
 
 
 def ensure_abort_rule(connection: S3Connection, bucket: str) -> str | None:
     """Make `bucket` abort incomplete multipart uploads; returns "added" or "updated", or None when
     nothing had to change. Raises LifecycleRefused, or the server's error: nothing is written then."""
-    document = _read(connection, bucket)
-    rules = [element for element in document if _name(element) == "Rule"]
-    ours = [rule for rule in rules if _text(rule, "ID") == ABORT_RULE_ID]
+    changes = ensure_lifecycle(connection, bucket)
+    return changes[0].split()[2] if changes else None
+
+
+def ensure_lifecycle(connection: S3Connection, bucket: str, staging_prefixes: Iterable[str] = ()) -> list[str]:
+    """Put this backend's rules into the bucket's lifecycle document with one read and at most one write; returns
+    what changed, one line per rule (e.g. "lifecycle rule added (incomplete multipart uploads aborted after 1
+    day)"), empty when nothing had to. Raises LifecycleRefused, or the server's error: nothing is written then."""
+    document = read(connection, bucket, "lifecycle", "LifecycleConfiguration", "NoSuchLifecycleConfiguration")
+    changes = _merge_abort_rule(document)
+    changes += _merge_staging_rules(document, sorted(set(staging_prefixes)))
+    if changes:
+        write(connection, bucket, "lifecycle", document)
+    return changes
+
+
+def _rules(document: ET.Element) -> list[ET.Element]:
+    return [element for element in document if name_of(element) == "Rule"]
+
+
+def _merge_abort_rule(document: ET.Element) -> list[str]:
+    rules = _rules(document)
+    ours = [rule for rule in rules if text_of(rule, "ID") == ABORT_RULE_ID]
     if any(_aborts_every_upload(rule) for rule in rules if rule not in ours):
-        return None  # the bucket's own rule decides when incomplete uploads go
-    if len(ours) == 1 and _is_current(ours[0]):
-        return None
+        return []  # the bucket's own rule decides when incomplete uploads go
+    if len(ours) == 1 and _is_current_abort_rule(ours[0]):
+        return []
     for rule in ours:
         document.remove(rule)
-    document.append(_abort_rule(_namespace(document)))
-    _write(connection, bucket, document)
-    return "updated" if ours else "added"
+    rule = _add_rule(document, ABORT_RULE_ID, "")
+    abort = ET.SubElement(rule, tag(namespace_of(document), "AbortIncompleteMultipartUpload"))
+    ET.SubElement(abort, tag(namespace_of(document), "DaysAfterInitiation")).text = str(ABORT_AFTER_DAYS)
+    done = "updated" if ours else "added"
+    return [f"lifecycle rule {done} (incomplete multipart uploads aborted after {_days(ABORT_AFTER_DAYS)})"]
 
 
-def _read(connection: S3Connection, bucket: str) -> ET.Element:
-    """The bucket's lifecycle document, or an empty one when it has none."""
-    try:
-        response = connection.request("GET", bucket, query=_QUERY, payload_sha256=EMPTY_SHA256)
-    except S3Error as error:
-        if error.code == "NoSuchLifecycleConfiguration":
-            return ET.Element(f"{{{S3_NAMESPACE}}}LifecycleConfiguration")
-        if error.code in REFUSED_CODES:
-            raise LifecycleRefused(error.code) from error
-        raise
-    return ET.fromstring(response.data)
-
-
-def _write(connection: S3Connection, bucket: str, document: ET.Element) -> None:
-    namespace = _namespace(document)
-    body = ET.tostring(document, encoding="utf-8", default_namespace=namespace or None)
-    headers = {
-        "Content-MD5": base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode(),
-        "Content-Type": "application/xml",
-    }
-    try:
-        connection.request(
-            "PUT", bucket, query=_QUERY, headers=headers, body=body, payload_sha256=hashlib.sha256(body).hexdigest()
+def _merge_staging_rules(document: ET.Element, prefixes: list[str]) -> list[str]:
+    """One current rule of ours per staging prefix; ours for other prefixes, changed or repeated, go."""
+    ours = [rule for rule in _rules(document) if (text_of(rule, "ID") or "").startswith(STAGING_RULE_ID)]
+    kept: set[str] = set()
+    replaced: set[str] = set()
+    changes = []
+    for rule in ours:
+        prefix = _prefix(rule)
+        if prefix in prefixes and prefix not in kept and _is_current_staging_rule(rule):
+            kept.add(prefix)
+            continue
+        document.remove(rule)
+        if prefix in prefixes:
+            replaced.add(prefix)
+        else:
+            changes.append(f"lifecycle rule removed (uploads staged under {prefix!r})")
+    for prefix in prefixes:
+        if prefix in kept and prefix not in replaced:
+            continue
+        if prefix not in kept:
+            rule = _add_rule(document, f"{STAGING_RULE_ID} {prefix}"[:255], prefix)
+            expiration = ET.SubElement(rule, tag(namespace_of(document), "Expiration"))
+            ET.SubElement(expiration, tag(namespace_of(document), "Days")).text = str(STAGING_EXPIRY_DAYS)
+        done = "updated" if prefix in replaced else "added"
+        changes.append(
+            f"lifecycle rule {done} (uploads staged under {prefix!r} expire after {_days(STAGING_EXPIRY_DAYS)})"
         )
-    except S3Error as error:
-        if error.code in REFUSED_CODES:
-            raise LifecycleRefused(error.code) from error
-        raise
+    return changes
 
 
-def _abort_rule(namespace: str) -> ET.Element:
-    def tag(name: str) -> str:
-        return f"{{{namespace}}}{name}" if namespace else name
-
-    rule = ET.Element(tag("Rule"))
-    ET.SubElement(rule, tag("ID")).text = ABORT_RULE_ID
-    ET.SubElement(ET.SubElement(rule, tag("Filter")), tag("Prefix")).text = ""
-    ET.SubElement(rule, tag("Status")).text = "Enabled"
-    abort = ET.SubElement(rule, tag("AbortIncompleteMultipartUpload"))
-    ET.SubElement(abort, tag("DaysAfterInitiation")).text = str(ABORT_AFTER_DAYS)
+def _add_rule(document: ET.Element, rule_id: str, prefix: str) -> ET.Element:
+    """A new enabled rule for the objects under `prefix` ("" for all), appended to the document."""
+    namespace = namespace_of(document)
+    rule = ET.SubElement(document, tag(namespace, "Rule"))
+    ET.SubElement(rule, tag(namespace, "ID")).text = rule_id
+    ET.SubElement(ET.SubElement(rule, tag(namespace, "Filter")), tag(namespace, "Prefix")).text = prefix
+    ET.SubElement(rule, tag(namespace, "Status")).text = "Enabled"
     return rule
 
 
-def _is_current(rule: ET.Element) -> bool:
+def _prefix(rule: ET.Element) -> str:
+    """The prefix a rule's filter selects ("" for every object, or a filter of another kind)."""
+    selector = child(rule, "Filter")
+    found = text_of(selector, "Prefix") if selector is not None else text_of(rule, "Prefix")
+    return found or ""
+
+
+def _only_our_elements(rule: ET.Element) -> bool:
+    selector = child(rule, "Filter")
+    simple_filter = selector is None or all(name_of(part) == "Prefix" for part in selector)
+    return simple_filter and {name_of(element) for element in rule} <= _OUR_ELEMENTS
+
+
+def _is_current_abort_rule(rule: ET.Element) -> bool:
     """Our rule as we would write it (servers may spell an empty filter differently)."""
-    abort = _child(rule, "AbortIncompleteMultipartUpload")
+    abort = child(rule, "AbortIncompleteMultipartUpload")
     return (
         _aborts_every_upload(rule)
         and abort is not None
-        and _text(abort, "DaysAfterInitiation") == str(ABORT_AFTER_DAYS)
-        and {_name(child) for child in rule} <= _OUR_ELEMENTS
+        and text_of(abort, "DaysAfterInitiation") == str(ABORT_AFTER_DAYS)
+        and child(rule, "Expiration") is None
+        and _only_our_elements(rule)
+    )
+
+
+def _is_current_staging_rule(rule: ET.Element) -> bool:
+    expiration = child(rule, "Expiration")
+    return (
+        text_of(rule, "Status") == "Enabled"
+        and expiration is not None
+        and {name_of(part) for part in expiration} == {"Days"}
+        and text_of(expiration, "Days") == str(STAGING_EXPIRY_DAYS)
+        and child(rule, "AbortIncompleteMultipartUpload") is None
+        and _only_our_elements(rule)
     )
 
 
 def _aborts_every_upload(rule: ET.Element) -> bool:
     """An enabled rule aborting incomplete uploads, whose filter selects every object."""
-    if _text(rule, "Status") != "Enabled" or _child(rule, "AbortIncompleteMultipartUpload") is None:
+    if text_of(rule, "Status") != "Enabled" or child(rule, "AbortIncompleteMultipartUpload") is None:
         return False
-    legacy_prefix = _child(rule, "Prefix")
+    legacy_prefix = child(rule, "Prefix")
     if legacy_prefix is not None and legacy_prefix.text:
         return False
-    selector = _child(rule, "Filter")
-    return selector is None or all(_name(part) == "Prefix" and not part.text for part in selector)
-
-
-def _namespace(element: ET.Element) -> str:
-    return element.tag[1:].partition("}")[0] if element.tag.startswith("{") else ""
-
-
-def _name(element: ET.Element) -> str:
-    return element.tag.rpartition("}")[2]
-
-
-def _child(element: ET.Element, name: str) -> ET.Element | None:
-    return next((child for child in element if _name(child) == name), None)
-
-
-def _text(element: ET.Element, name: str) -> str | None:
-    found = _child(element, name)
-    return None if found is None else (found.text or "").strip()
+    selector = child(rule, "Filter")
+    return selector is None or all(name_of(part) == "Prefix" and not part.text for part in selector)

@@ -1,7 +1,8 @@
 """Bucket policies, and bringing a server's buckets in line with the settings (`initialize_buckets`).
 
 Every bucket an alias manages also gets the lifecycle rule that aborts incomplete multipart uploads
-(lifecycle.py), where the server supports it.
+(lifecycle.py), where the server supports it; with MINIO_DIRECT_UPLOAD_PREFIX, a rule expiring staged direct
+uploads, and with MINIO_CORS_ALLOWED_ORIGINS, the CORS rule browsers need to upload (cors.py).
 
 Which alias manages which bucket:
 
@@ -25,7 +26,8 @@ from minio.error import S3Error
 
 from .aliases import is_static_alias, minio_aliases
 from .connection import S3Connection, get_client
-from .lifecycle import ABORT_AFTER_DAYS, LifecycleRefused, ensure_abort_rule
+from .cors import ConfigRefused, ensure_cors_rule
+from .lifecycle import LifecycleRefused, ensure_lifecycle
 from .settings import MinioSettings, get_settings
 
 POLICY_VERSION = "2012-10-17"
@@ -171,6 +173,8 @@ class BucketTarget:
     public_votes: dict[str, bool] = field(default_factory=dict)  # managing alias -> does it call it public
     listing: bool = False
     hooks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (alias, policy)
+    staging_prefixes: list[str] = field(default_factory=list)  # MINIO_DIRECT_UPLOAD_PREFIX of managing aliases
+    cors_origins: list[str] = field(default_factory=list)  # MINIO_CORS_ALLOWED_ORIGINS of managing aliases
 
     @property
     def public(self) -> bool:
@@ -214,6 +218,10 @@ def targets_for(configured: Mapping[str, MinioSettings]) -> list[BucketTarget]:
             public = settings.is_public(bucket)
             found.public_votes[alias] = public
             found.listing = found.listing or (public and settings.bucket_listing)
+            prefix = settings.direct_upload_prefix
+            if prefix is not None and prefix not in found.staging_prefixes:
+                found.staging_prefixes.append(prefix)
+            found.cors_origins += [o for o in settings.cors_allowed_origins if o not in found.cors_origins]
         for bucket, policy in settings.policy_hooks:
             target(settings, bucket, alias).hooks.append((alias, policy))
     return list(targets.values())
@@ -268,17 +276,27 @@ def _apply_policy(target: BucketTarget, report: BucketReport) -> None:
 
 
 def _apply_lifecycle(target: BucketTarget, report: BucketReport) -> None:
-    """A bucket we manage aborts incomplete multipart uploads; a bucket only hooked is someone else's."""
+    """A bucket we manage aborts incomplete multipart uploads (and expires staged direct uploads); a bucket only
+    hooked is someone else's."""
     if not target.managed:
         return
     try:
-        done = ensure_abort_rule(S3Connection(target.settings), target.bucket)
+        report.actions += ensure_lifecycle(S3Connection(target.settings), target.bucket, target.staging_prefixes)
     except LifecycleRefused as refused:
         report.notes.append(f"lifecycle rule not set, the server refuses it ({refused.code})")
+
+
+def _apply_cors(target: BucketTarget, report: BucketReport) -> None:
+    """Browsers of the allowed origins may upload into a bucket we manage (nothing is asked without origins)."""
+    if not target.managed or not target.cors_origins:
+        return
+    try:
+        done = ensure_cors_rule(S3Connection(target.settings), target.bucket, target.cors_origins)
+    except ConfigRefused as refused:
+        report.notes.append(f"CORS rule not set, the server refuses it ({refused.code}); see the README on CORS")
         return
     if done is not None:
-        days = f"{ABORT_AFTER_DAYS} day{'s' if ABORT_AFTER_DAYS != 1 else ''}"
-        report.actions.append(f"lifecycle rule {done} (incomplete multipart uploads aborted after {days})")
+        report.actions.append(f"CORS rule {done} (uploads from {', '.join(target.cors_origins)})")
 
 
 def initialize_buckets(targets: Sequence[BucketTarget]) -> list[BucketReport]:
@@ -299,6 +317,7 @@ def initialize_buckets(targets: Sequence[BucketTarget]) -> list[BucketReport]:
             try:
                 _apply_policy(report.target, report)
                 _apply_lifecycle(report.target, report)
+                _apply_cors(report.target, report)
             except Exception as exc:  # noqa: BLE001 - reported per bucket by the caller
                 report.error = str(exc) or type(exc).__name__
     return reports
