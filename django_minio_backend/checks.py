@@ -39,6 +39,10 @@ UNKNOWN_SETTING = PREFIX + "E011"
 INVALID_ENDPOINT = PREFIX + "E012"
 INVALID_VALUE = PREFIX + "E013"
 INVALID_EXTERNAL_ENDPOINT = PREFIX + "E014"
+INVALID_CORS_ORIGIN = PREFIX + "E015"
+INVALID_STAGING_PREFIX = PREFIX + "E016"
+DIRECT_UPLOAD_EXPIRY_OUT_OF_RANGE = PREFIX + "E017"
+BAD_PERMISSION_HOOK = PREFIX + "E018"
 HOOK_BUCKET_UNMANAGED = PREFIX + "W001"
 PUBLIC_AND_PRIVATE_ACROSS_ALIASES = PREFIX + "W002"
 SEVERAL_HOOKS = PREFIX + "W003"
@@ -53,6 +57,10 @@ _REJECTED_VALUE_IDS = {
     "MINIO_EXTERNAL_ENDPOINT": INVALID_EXTERNAL_ENDPOINT,
     "MINIO_URL_CACHE_REDIS_URL": REDIS_URL_MISSING,
     "MINIO_URL_CACHE_BACKEND": UNKNOWN_CACHE_BACKEND,
+    "MINIO_CORS_ALLOWED_ORIGINS": INVALID_CORS_ORIGIN,
+    "MINIO_DIRECT_UPLOAD_PREFIX": INVALID_STAGING_PREFIX,
+    "MINIO_DIRECT_UPLOAD_EXPIRY": DIRECT_UPLOAD_EXPIRY_OUT_OF_RANGE,
+    "MINIO_DIRECT_UPLOAD_PERMISSION": BAD_PERMISSION_HOOK,
 }
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 
@@ -71,6 +79,8 @@ def check_minio_settings(app_configs: Sequence[AppConfig] | None = None, **kwarg
         messages.extend(_static_bucket(alias, settings))
         if settings.url_caching_enabled:
             messages.extend(_url_cache(alias, settings))
+        if settings.direct_upload_permission is not None:
+            messages.extend(_permission_hook(alias, settings.direct_upload_permission))
     messages.extend(_across_aliases(targets_for(parsed)))
     return messages
 
@@ -160,6 +170,17 @@ def _url_cache(alias: str, settings: MinioSettings) -> Iterable[CheckMessage]:
                 id=UNKNOWN_CACHE_BACKEND,
                 obj=where,
             )
+
+
+def _permission_hook(alias: str, path: str) -> Iterable[CheckMessage]:
+    problem = _custom_backend_problem(path)
+    if problem is not None:
+        yield Error(
+            f"MINIO_DIRECT_UPLOAD_PERMISSION {path!r}: {problem.replace('class', 'function')}.",
+            hint="The dotted path of a function taking the request and returning True when it may upload.",
+            id=BAD_PERMISSION_HOOK,
+            obj=_where(alias),
+        )
 
 
 def _custom_backend_problem(path: str) -> str | None:

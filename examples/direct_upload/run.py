@@ -8,6 +8,7 @@ only a signed token; /plain/ is the same form posted through Django; /admin/ use
 
 from __future__ import annotations
 
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -19,6 +20,7 @@ from examples.direct_upload.project import example_project
 
 def main() -> int:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8000
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the embedded server on `kill` too
     with tempfile.TemporaryDirectory() as workdir, example_project(Path(workdir), port):
         from django.core.management import call_command
 
