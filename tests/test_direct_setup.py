@@ -17,6 +17,7 @@ from django.test import override_settings
 from minio import Minio
 from minio.error import S3Error
 
+from django_minio_backend.checks import check_minio_settings
 from django_minio_backend.cors import CORS_RULE_ID
 from django_minio_backend.lifecycle import ABORT_RULE_ID, STAGING_RULE_ID
 from django_minio_backend.orphans import clean_staged, staging_areas
@@ -24,7 +25,7 @@ from django_minio_backend.settings import get_settings
 from django_minio_backend.signing import EMPTY_SHA256
 from tests.counting import CountingPoolManager
 from tests.faultproxy import Action, FaultProxy, Relay, RequestHead, s3_error
-from tests.helpers import PART, open_uploads, put_bytes, stored_names
+from tests.helpers import BASE, MEDIA, PART, open_uploads, put_bytes, stored_names
 from tests.servers import S3Server
 from tests.settings import ARCHIVE_BUCKET, PRIVATE_BUCKET
 from tests.test_commands import orphan_buckets  # the buckets only the orphan-cleaner tests use, emptied
@@ -217,3 +218,31 @@ def test_abandoned_staged_uploads_are_removed(staging: str, admin_client: Minio)
     assert (done.deleted, done.aborted, done.errors) == (1, 1, [])
     assert stored_names(admin_client, PRIVATE_BUCKET, staging) == set()
     assert open_uploads(admin_client, staging) == []
+
+
+# -- system checks -------------------------------------------------------------------------------------------------
+def may_upload(request: object) -> bool:
+    return True
+
+
+NOT_A_FUNCTION = "a string"
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"MINIO_CORS_ALLOWED_ORIGINS": ["www.example.com"]}, "E015"),
+        ({"MINIO_DIRECT_UPLOAD_PREFIX": "../up/"}, "E016"),
+        ({"MINIO_DIRECT_UPLOAD_EXPIRY": timedelta(seconds=30)}, "E017"),
+        ({"MINIO_DIRECT_UPLOAD_PERMISSION": "nodots"}, "E018"),
+        ({"MINIO_DIRECT_UPLOAD_PERMISSION": "no.such.module.may_upload"}, "E018"),
+        ({"MINIO_DIRECT_UPLOAD_PERMISSION": f"{__name__}.NOT_A_FUNCTION"}, "E018"),
+        ({"MINIO_DIRECT_UPLOAD_PERMISSION": f"{__name__}.may_upload"}, ""),
+        ({"MINIO_CORS_ALLOWED_ORIGINS": ["*", "https://a.example:8443"], "MINIO_DIRECT_UPLOAD_PREFIX": "up/"}, ""),
+    ],
+)
+def test_direct_upload_settings_have_check_ids(options: dict[str, Any], expected: str) -> None:
+    storages = {"default": {"BACKEND": MEDIA, "OPTIONS": {**BASE, **options}}}
+    with override_settings(STORAGES=storages):
+        found = [message.id for message in check_minio_settings()]
+    assert found == ([f"django_minio_backend.{expected}"] if expected else [])
