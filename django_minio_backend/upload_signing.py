@@ -64,6 +64,7 @@ def presign_url(
     now: datetime,
     query: Sequence[tuple[str, str]] = (),
     headers: Mapping[str, str] | None = None,
+    session_token: str | None = None,
 ) -> str:
     """A URL valid for ``expires`` seconds from ``now`` for one ``method`` request on ``bucket/key``.
 
@@ -90,6 +91,8 @@ def presign_url(
         ("X-Amz-Expires", str(expires)),
         ("X-Amz-SignedHeaders", names),
     ]
+    if session_token:
+        pairs.append(("X-Amz-Security-Token", session_token))
     encoded_query = canonical_query(pairs)
     path = f"/{bucket}/{quote_object_key(key)}"
     header_block = "".join(f"{name}:{signed[name]}\n" for name in sorted(signed))
@@ -125,6 +128,7 @@ def post_policy(
     content_type: str | None,
     expires: int,
     now: datetime,
+    session_token: str | None = None,
 ) -> PostPolicy:
     """Sign a POST policy that accepts exactly one object: ``key``, 1 to ``max_size`` bytes, and a
     ``Content-Type`` equal to ``content_type`` (or starting with it, when it ends with ``/``), until ``now`` +
@@ -146,8 +150,10 @@ def post_policy(
         ["content-length-range", 1, max_size],
         ["eq", "$x-amz-algorithm", ALGORITHM],
         ["eq", "$x-amz-credential", credential],
-        ["eq", "$x-amz-date", stamp],
     ]
+    if session_token:  # temporary credentials: the token is a condition and a field
+        conditions.append(["eq", "$x-amz-security-token", session_token])
+    conditions.append(["eq", "$x-amz-date", stamp])
     expiration = (now if now.tzinfo is not None else now.replace(tzinfo=UTC)) + timedelta(seconds=expires)
     document = json.dumps({"expiration": _iso8601(expiration), "conditions": conditions})
     encoded = base64.b64encode(document.encode()).decode()
@@ -158,4 +164,6 @@ def post_policy(
         "policy": encoded,
         "x-amz-signature": _signature(credentials.secret_key, stamp[:8], credentials.region, encoded),
     }
+    if session_token:
+        fields["x-amz-security-token"] = session_token
     return PostPolicy(url=f"{scheme}://{host}/{bucket}", fields=fields)

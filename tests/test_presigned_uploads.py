@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from minio import Minio
 from minio.datatypes import PostPolicy as MinioPostPolicy
+from minio.helpers import check_object_name
 
 from cache_backends.lru import LRUCache
 from django_minio_backend import MinioBackend
@@ -166,7 +167,15 @@ class _Frozen(datetime):
         return cls.moment
 
 
-_keys = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=60)
+def _minio_accepts(key: str) -> bool:
+    try:
+        check_object_name(key)
+    except ValueError:
+        return False
+    return True
+
+
+_keys = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=60).filter(_minio_accepts)
 _types = st.one_of(st.none(), st.sampled_from(["image/png", "text/plain; charset=utf-8", "image/", "application/"]))
 
 
@@ -178,9 +187,10 @@ _types = st.one_of(st.none(), st.sampled_from(["image/png", "text/plain; charset
     expires=st.integers(min_value=1, max_value=7 * 24 * 3600),
     now=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1)),
     region=st.sampled_from(["us-east-1", "eu-west-3"]),
+    token=st.sampled_from([None, "FwoGZXIvYXdzEBY//session+token="]),
 )
 def test_post_policy_equals_minio_py(
-    key: str, max_size: int, content_type: str | None, expires: int, now: datetime, region: str
+    key: str, max_size: int, content_type: str | None, expires: int, now: datetime, region: str, token: str | None
 ) -> None:
     credentials = SigningCredentials(CREDENTIALS.access_key, CREDENTIALS.secret_key, region)
     ours = post_policy(
@@ -193,6 +203,7 @@ def test_post_policy_equals_minio_py(
         content_type=content_type,
         expires=expires,
         now=now.replace(tzinfo=UTC),
+        session_token=token,
     )
     policy = MinioPostPolicy("media", now.replace(tzinfo=UTC) + timedelta(seconds=expires))
     policy.add_equals_condition("key", key)
@@ -201,7 +212,13 @@ def test_post_policy_equals_minio_py(
     elif content_type is not None:
         policy.add_equals_condition("Content-Type", content_type)
     policy.add_content_length_range_condition(1, max_size)
-    client = Minio("minio:9000", access_key=credentials.access_key, secret_key=credentials.secret_key, region=region)
+    client = Minio(
+        "minio:9000",
+        access_key=credentials.access_key,
+        secret_key=credentials.secret_key,
+        session_token=token,
+        region=region,
+    )
     with mock.patch("minio.datatypes.datetime", _Frozen):
         _Frozen.moment = now
         theirs = client.presigned_post_policy(policy)
@@ -216,8 +233,11 @@ def test_post_policy_equals_minio_py(
     method=st.sampled_from(["PUT", "HEAD"]),
     expires=st.integers(min_value=1, max_value=7 * 24 * 3600),
     now=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1)),
+    token=st.sampled_from([None, "FwoGZXIvYXdzEBY//session+token="]),
 )
-def test_presigned_put_and_head_equal_minio_py(key: str, method: str, expires: int, now: datetime) -> None:
+def test_presigned_put_and_head_equal_minio_py(
+    key: str, method: str, expires: int, now: datetime, token: str | None
+) -> None:
     ours = presign_url(
         method=method,
         scheme="http",
