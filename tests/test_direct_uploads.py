@@ -211,6 +211,8 @@ def test_a_large_file_goes_up_in_parts(direct: str, browser: Client, admin_clien
     assert ticket["parts"] == 3
     status, answer = call(browser, "/uploads/complete/", {"ticket": ticket["ticket"]})
     assert status == 200, answer
+    again = call(browser, "/uploads/complete/", {"ticket": ticket["ticket"]})  # the answer was lost: asked again
+    assert again[0] == 200
     assert stored_bytes(admin_client, save_form(answer["token"])) == data
     assert stored_names(admin_client, PRIVATE_BUCKET, direct) == set()
     assert open_uploads(admin_client, direct) == []

@@ -115,7 +115,13 @@ class StagingArea:
         """Complete the upload from the parts the server holds, after checking they are exactly parts 1..N of the
         announced sizes: the browser's word is not taken for what it sent."""
         count = max(1, math.ceil(size / part_size))
-        parts = self._list_parts(key, upload_id)
+        try:
+            parts = self._list_parts(key, upload_id)
+        except S3Error as error:
+            stored = self.inspect(key) if error.code == "NoSuchUpload" else None
+            if stored is not None and stored.size == size:
+                return  # completed already: a repeated request after a lost answer
+            raise
         for number in range(1, count + 1):
             expected = part_size if number < count else size - part_size * (count - 1)
             found = parts.get(number)
