@@ -352,9 +352,8 @@ class MinioBackend(Storage):
         """Plain URL for public buckets, presigned GET (valid for MINIO_URL_EXPIRY_HOURS, or `expire`) for private
         ones, served from the URL cache when MINIO_URL_CACHING_ENABLED.
 
-        `http_method="PUT"` gives a presigned upload of exactly this name, never cached; its `parameters` are
-        headers the upload must send with these values (e.g. `{"Content-Type": "image/png"}`). `"HEAD"` is
-        signed like a GET; `"GET"` is the default. Any other method raises ValueError."""
+        `http_method="PUT"`: a presigned upload of this name, never cached; `parameters` are headers it must send
+        (`{"Content-Type": "image/png"}`). `"HEAD"` is signed like a GET. Other methods raise ValueError."""
         if name is None:
             raise ValueError("url() needs an object name")
         if http_method is None or http_method == "GET":
@@ -369,10 +368,8 @@ class MinioBackend(Storage):
     def presigned_post(
         self, name: str, *, max_size: int, content_type: str | None = None, expire: Expiry = None
     ) -> PostPolicy:
-        """An HTML form POST that uploads straight to the bucket: `.url` and `.fields` (send them, then the file as
-        the last field, `file`). The server accepts exactly `name`, 1 to `max_size` bytes and, when given, the
-        `content_type` (or any type starting with it, when it ends with "/"), until the expiry (the alias's URL
-        expiry by default). Nothing is cached and no request is made."""
+        """`.url` and `.fields` of an HTML form POST straight to the bucket, accepting exactly `name`, 1 to `max_size`
+        bytes, the `content_type` (a prefix when it ends with "/") and the expiry; no request is made."""
         name = clean_name(name)
         refuse_backslash(name)
         return UploadURLs(self.settings, self.bucket).post(

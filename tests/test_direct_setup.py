@@ -19,8 +19,8 @@ from minio.error import S3Error
 
 from django_minio_backend.checks import check_minio_settings
 from django_minio_backend.cors import CORS_RULE_ID
+from django_minio_backend.direct.cleanup import clean_staged, staging_areas
 from django_minio_backend.lifecycle import ABORT_RULE_ID, STAGING_RULE_ID
-from django_minio_backend.orphans import clean_staged, staging_areas
 from django_minio_backend.settings import get_settings
 from django_minio_backend.signing import EMPTY_SHA256
 from tests.counting import CountingPoolManager

@@ -9,19 +9,17 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ...direct.cleanup import StagingSweep, clean_staged, staging_areas
 from ...orphans import (
     DELETE_BATCH,
     BucketGroup,
     BucketScan,
-    StagingSweep,
     bucket_groups,
-    clean_staged,
     delete_batch,
     format_age,
     iter_orphans,
     parse_age,
     shown,
-    staging_areas,
 )
 
 DEFAULT_AGE = "1h"
