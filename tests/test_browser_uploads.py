@@ -176,3 +176,18 @@ def test_an_oversize_file_is_refused_before_the_upload_and_by_the_server(
     assert f"at most {MAX_SIZE} are allowed" in str(page.text_content("[data-dmb-status]"))  # the ticket view's 400
     assert [url for url in sent if s3_server.endpoint in url] == []
     assert stored_names(admin_client, PRIVATE_BUCKET, prefix) == set()
+
+
+def test_choosing_another_file_drops_the_previous_upload(
+    page: Page, site: tuple[str, str, BodySizes], admin_client: Minio, tmp_path: Path
+) -> None:
+    prefix = site[1]
+    random_file(tmp_path / "first.txt", 1000)
+    second = random_file(tmp_path / "second.txt", 2000)
+    direct_upload(page, tmp_path / "first.txt")
+    first_token = page.input_value("[data-dmb-token]")
+    direct_upload(page, tmp_path / "second.txt")
+    assert page.input_value("[data-dmb-token]") not in ("", first_token)
+    stored = submit(page)
+    assert stored.startswith("uploads/second") and stored_bytes(admin_client, stored) == second
+    assert stored_names(admin_client, PRIVATE_BUCKET, prefix) == set()  # the first one was deleted, not left behind

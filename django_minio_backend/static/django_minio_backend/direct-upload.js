@@ -206,14 +206,15 @@
   function start(root, file) {
     var previous = root._dmbUpload;
     var tokenInput = root.querySelector("[data-dmb-token]");
+    root._dmbUpload = null;
     if (previous) {
+      // A new choice replaces the previous upload: a running one stops (and cleans up after itself, below),
+      // a finished one is deleted, since the form will not name it any more.
+      var finished = root.dataset.dmbState === "done";
       previous.stop();
-      if (root.dataset.dmbState === "done" || root.dataset.dmbState === "uploading") {
-        previous.discard().catch(function () { /* it expires on its own */ });
-      }
+      if (finished) previous.discard().catch(function () { /* it expires on its own */ });
     }
     tokenInput.value = "";
-    root._dmbUpload = null;
     if (!file) { settle(root, "", ""); return; }
     var maxSize = parseInt(root.dataset.maxSize, 10);
     var minSize = parseInt(root.dataset.minSize, 10) || 1;
@@ -231,21 +232,27 @@
     root.querySelector("[data-dmb-bar]").hidden = false;
     root.querySelector("[data-dmb-cancel]").hidden = false;
     upload.report();
+
+    function stopped(error) {
+      // Cancelled, failed or replaced: whatever reached the bucket is deleted before the state says so.
+      var cancelled = upload.cancelled;
+      upload.stop();
+      var current = root._dmbUpload === upload;
+      if (current) root.dataset.dmbState = "stopping";
+      upload.discard().catch(function () { /* it expires on its own */ }).then(function () {
+        if (!current || root._dmbUpload !== upload) return;
+        if (cancelled) settle(root, "cancelled", "Upload cancelled.");
+        else settle(root, "failed", "Upload failed: " + error.message);
+      });
+    }
+
     upload.run().then(function (token) {
+      if (upload.cancelled) { stopped(new UploadError("Upload cancelled.")); return; }
       if (root._dmbUpload !== upload) return;
       tokenInput.value = token;
       upload.progress.value = 100;
       settle(root, "done", "Uploaded " + file.name + " (" + size(file.size) + ").");
-    }, function (error) {
-      var cancelled = upload.cancelled;
-      upload.stop();
-      if (root._dmbUpload !== upload) return;
-      root.dataset.dmbState = "stopping";
-      upload.discard().catch(function () { /* it expires on its own */ }).then(function () {
-        if (cancelled) settle(root, "cancelled", "Upload cancelled.");
-        else settle(root, "failed", "Upload failed: " + error.message);
-      });
-    });
+    }, stopped);
   }
 
   document.addEventListener("change", function (event) {
