@@ -156,10 +156,13 @@ def settings_storages() -> dict[str, Any]:
     return cast(dict[str, Any], settings.STORAGES)
 
 
-@pytest.mark.parametrize("field", ["spec", "name", "size"])
-def test_a_forged_request_is_a_400(direct: str, browser: Client, field: str) -> None:
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("spec", "forged"), ("name", ""), ("name", ".."), ("name", "a\x00.txt"), ("size", -1), ("size", "10")],
+)
+def test_a_forged_request_is_a_400(direct: str, browser: Client, field: str, value: Any) -> None:
     body: dict[str, Any] = {"spec": spec(), "name": "a.txt", "size": 10}
-    body[field] = {"spec": spec()[:-2] + "xx", "name": "", "size": -1}[field]
+    body[field] = spec()[:-2] + "xx" if value == "forged" else value
     status, answer = call(browser, TICKET, body)
     assert status == 400 and answer["error"]
 

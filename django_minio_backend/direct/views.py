@@ -24,6 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 
+from ..names import clean_name
 from .rules import content_type_for
 from .staging import StagingArea, UploadIncomplete
 from .tokens import FieldSpec, Staged, TamperedToken, Ticket, dump, load
@@ -101,7 +102,7 @@ def _file_name(data: dict[str, Any]) -> str:
     if not isinstance(name, str) or not name:
         raise _Refused(400, "name must be the file's name.")
     try:
-        return str(validate_file_name(posixpath.basename(name.replace("\\", "/"))))
+        return clean_name(str(validate_file_name(posixpath.basename(name.replace("\\", "/")))))
     except SuspiciousFileOperation:
         raise _Refused(400, "Invalid file name.") from None
 
