@@ -116,7 +116,9 @@ def test_the_example_page_uploads_1_and_40_mib_straight_to_the_bucket(
     methods = [(request.method, "partNumber=" in request.url) for request in to_bucket if request.method != "OPTIONS"]
     assert methods == [("POST", False)] + [("PUT", True)] * 4  # one form POST, then 4 parts of 10 MiB
     assert stored_names(admin_client, PRIVATE_BUCKET, prefix) == set()  # both staged objects moved
-    assert 0 < sizes.largest() <= BODY_LIMIT, sorted(sizes.seen, key=lambda seen: -seen[2])[:3]
+    assert 0 < sizes.largest() <= BODY_LIMIT, sorted(sizes.seen, key=lambda seen: -seen[2])[
+        :3
+    ]  # (method, path, size, s)
 
 
 def test_a_failed_part_is_retried(page: Page, admin_client: Minio, tmp_path: Path) -> None:

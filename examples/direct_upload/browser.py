@@ -49,20 +49,29 @@ def chromium(playwright: Playwright, profile: Path) -> BrowserContext:
 
 @dataclass
 class BodySizes:
-    """(method, path, body bytes) of every request the Django server received."""
+    """(method, path, body bytes, seconds spent in Django) of every request the Django server received."""
 
-    seen: list[tuple[str, str, int]] = field(default_factory=list)
+    seen: list[tuple[str, str, int, float]] = field(default_factory=list)
 
-    def largest(self) -> int:
-        return max((size for _, _, size in self.seen), default=0)
+    def largest(self, since: int = 0) -> int:
+        """The largest body among the requests from index `since` on."""
+        return max((size for _, _, size, _ in self.seen[since:]), default=0)
+
+    def busy(self, since: int = 0) -> float:
+        """Seconds Django spent handling the requests from index `since` on (a worker held that long)."""
+        return sum(seconds for _, _, _, seconds in self.seen[since:])
 
 
 def _recording(sizes: BodySizes) -> type[StaticFilesHandler]:
     class Recording(StaticFilesHandler):
         def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
             length = int(environ.get("CONTENT_LENGTH") or 0)  # Django's server takes no chunked bodies
-            sizes.seen.append((environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), length))
-            return super().__call__(environ, start_response)
+            started = time.perf_counter()
+            try:
+                return super().__call__(environ, start_response)
+            finally:
+                took = time.perf_counter() - started
+                sizes.seen.append((environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), length, took))
 
     return Recording
 
