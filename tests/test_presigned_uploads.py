@@ -63,6 +63,15 @@ def test_a_put_url_binds_the_content_type(media: MinioBackend, admin_client: Min
     )
 
 
+def test_a_put_url_can_be_create_only(media: MinioBackend, admin_client: Minio, unique: str) -> None:
+    url = media.url(f"{unique}/once.txt", parameters={"If-None-Match": "*"}, http_method="PUT")
+    assert send("PUT", url, b"first", {"If-None-Match": "*"}).status == 200
+    refused = send("PUT", url, b"second", {"If-None-Match": "*"})
+    assert (refused.status, code_of(refused)) == (412, "PreconditionFailed")
+    assert send("PUT", url, b"third").status == 403  # the header is part of the signature
+    assert stored_bytes(admin_client, f"{unique}/once.txt") == b"first"
+
+
 def test_put_urls_are_never_cached(live_settings: dict[str, Any], unique: str) -> None:
     storage = private_storage(
         MINIO_URL_CACHING_ENABLED=True, MINIO_URL_CACHE_BACKEND="lru", MINIO_URL_CACHE_PREFIX=cache_prefix()
