@@ -407,10 +407,13 @@ def test_the_admin_uploads_directly(direct: str, client: Client, admin_client: M
 def test_staged_uploads_are_file_field_values(direct: str, browser: Client) -> None:
     token = post_upload(browser, b"assigned", name="a.txt")
     cleaned = field_of(UploadForm()).clean(token)
+    assert isinstance(cleaned, StagedUpload) and cleaned.closed  # nothing read yet
+    assert cleaned.read() == b"assigned"
     upload = Upload(title="direct", file=cleaned)
     upload.full_clean()
     upload.save()
     assert name_of(upload).startswith("uploads/a") and Upload.objects.get(pk=upload.pk).file.read() == b"assigned"
+    assert cleaned.name == name_of(upload) and cleaned.open().read() == b"assigned"  # now the saved object
 
 
 def test_a_ticket_token_is_not_a_staged_token(direct: str, browser: Client) -> None:

@@ -43,7 +43,7 @@ class StagedUpload(ImageFieldFile):
     A file (`name` is the original file name, `size` what arrived, reading fetches ranges of the staged
     object) for validators; for the model, a field file that has no field yet: assigning it to a FileField
     gives it the field, and the model's save() calls `save()`, which moves it. It derives from ImageFieldFile
-    so that an ImageField's width and height fields can be read from it too.
+    so that an ImageField's width and height fields can be read from it too (untested here: no Pillow).
     """
 
     def __init__(self, staging: StagingArea, key: str, name: str, size: int, content_type: str) -> None:
@@ -56,8 +56,12 @@ class StagedUpload(ImageFieldFile):
 
     def _get_staged_file(self) -> File[Any]:
         if getattr(self, "_file", None) is None:
-            self._file = self._staging.open(self.staged_key)
+            self._file = self._open()
         return self._file
+
+    def _open(self) -> File[Any]:
+        """The staged object, or once saved, the object at its final name."""
+        return self.storage.open(self.name or "", "rb") if self._committed else self._staging.open(self.staged_key)
 
     def _set_staged_file(self, file: File[Any]) -> None:
         self._file = file
@@ -71,9 +75,15 @@ class StagedUpload(ImageFieldFile):
     def size(self) -> int:
         return self._staged_size
 
+    @property
+    def closed(self) -> bool:
+        """Without opening anything (File.closed would open the object to tell)."""
+        file: File[Any] | None = getattr(self, "_file", None)
+        return file is None or file.closed
+
     def open(self, mode: str | None = "rb", *args: Any, **kwargs: Any) -> StagedUpload:
-        if getattr(self, "_file", None) is None or self._file.closed:
-            self._file = self._staging.open(self.staged_key)
+        if self.closed:
+            self._file = self._open()
         else:
             self._file.seek(0)
         return self
