@@ -231,12 +231,12 @@ NOT_A_FUNCTION = "a string"
 @pytest.mark.parametrize(
     ("options", "expected"),
     [
-        ({"MINIO_CORS_ALLOWED_ORIGINS": ["www.example.com"]}, "E015"),
-        ({"MINIO_DIRECT_UPLOAD_PREFIX": "../up/"}, "E016"),
-        ({"MINIO_DIRECT_UPLOAD_EXPIRY": timedelta(seconds=30)}, "E017"),
-        ({"MINIO_DIRECT_UPLOAD_PERMISSION": "nodots"}, "E018"),
-        ({"MINIO_DIRECT_UPLOAD_PERMISSION": "no.such.module.may_upload"}, "E018"),
-        ({"MINIO_DIRECT_UPLOAD_PERMISSION": f"{__name__}.NOT_A_FUNCTION"}, "E018"),
+        ({"MINIO_CORS_ALLOWED_ORIGINS": ["www.example.com"]}, "E021"),
+        ({"MINIO_DIRECT_UPLOAD_PREFIX": "../up/"}, "E022"),
+        ({"MINIO_DIRECT_UPLOAD_EXPIRY": timedelta(seconds=30)}, "E023"),
+        ({"MINIO_DIRECT_UPLOAD_PERMISSION": "nodots"}, "E024"),
+        ({"MINIO_DIRECT_UPLOAD_PERMISSION": "no.such.module.may_upload"}, "E024"),
+        ({"MINIO_DIRECT_UPLOAD_PERMISSION": f"{__name__}.NOT_A_FUNCTION"}, "E024"),
         ({"MINIO_DIRECT_UPLOAD_PERMISSION": f"{__name__}.may_upload"}, ""),
         ({"MINIO_CORS_ALLOWED_ORIGINS": ["*", "https://a.example:8443"], "MINIO_DIRECT_UPLOAD_PREFIX": "up/"}, ""),
     ],
