@@ -16,8 +16,8 @@ NEWEST_STAMP := $(NEWEST_VENV)/.installed
 NEWEST_PYTHONS ?= 3.14 3.13
 # Dev tools that do not support Django 4.2 (django-health-check 4 needs 5.2+): that leg goes without them.
 COMPAT_LEAVE_OUT ?= django-health-check
-# Tests marked `slow` (long waits, many forks) run on the main leg only.
-EXTRA_LEG_ARGS ?= -m "not slow"
+# Tests marked `slow` (long waits, many forks) or `browser` (headless Chromium) run on the main leg only.
+EXTRA_LEG_ARGS ?= -m "not slow and not browser"
 TEST_JOBS ?= 6
 
 .PHONY: demo test venvs lint typecheck pytest pytest-django42 pytest-newest bench bench-smoke services clean
@@ -55,6 +55,7 @@ venvs: $(BENCH_STAMP) $(COMPAT_STAMP) $(NEWEST_STAMP)
 
 services:
 	@bash .ci/ensure-redis
+	@bash .ci/ensure-chromium
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -66,7 +67,8 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# The oldest supported Django (4.2 LTS) on the oldest supported Python.
+# The oldest supported Django (4.2 LTS) on the oldest supported Python. The extra legs leave out the `slow` tests
+# and the browser tests (headless Chromium: they test the page and its script, not Django's version).
 pytest-django42: $(COMPAT_STAMP)
 	$(COMPAT_VENV)/bin/pytest -q $(EXTRA_LEG_ARGS) $(PYTEST_ARGS)
 

@@ -42,6 +42,10 @@ INVALID_EXTERNAL_ENDPOINT = PREFIX + "E014"
 INVALID_KEY_PREFIX = PREFIX + "E018"
 INVALID_OBJECT_PARAMETERS = PREFIX + "E019"
 INVALID_PUBLIC_URL_BASE = PREFIX + "E020"
+INVALID_CORS_ORIGIN = PREFIX + "E021"
+INVALID_STAGING_PREFIX = PREFIX + "E022"
+DIRECT_UPLOAD_EXPIRY_OUT_OF_RANGE = PREFIX + "E023"
+BAD_PERMISSION_HOOK = PREFIX + "E024"
 HOOK_BUCKET_UNMANAGED = PREFIX + "W001"
 PUBLIC_AND_PRIVATE_ACROSS_ALIASES = PREFIX + "W002"
 SEVERAL_HOOKS = PREFIX + "W003"
@@ -66,6 +70,10 @@ _REJECTED_VALUE_IDS = {
     "MINIO_SECRET_KEY": CREDENTIALS_GIVEN_TWICE,
     "MINIO_CREDENTIALS_PROVIDER": INVALID_CREDENTIALS_PROVIDER,
     "MINIO_URL_STABLE_WINDOW": STABLE_WINDOW_OUT_OF_RANGE,
+    "MINIO_CORS_ALLOWED_ORIGINS": INVALID_CORS_ORIGIN,
+    "MINIO_DIRECT_UPLOAD_PREFIX": INVALID_STAGING_PREFIX,
+    "MINIO_DIRECT_UPLOAD_EXPIRY": DIRECT_UPLOAD_EXPIRY_OUT_OF_RANGE,
+    "MINIO_DIRECT_UPLOAD_PERMISSION": BAD_PERMISSION_HOOK,
 }
 _KEY_IDS = {  # keys whose every problem, of type or of value, has an id of its own
     "MINIO_KEY_PREFIX": INVALID_KEY_PREFIX,
@@ -90,6 +98,8 @@ def check_minio_settings(app_configs: Sequence[AppConfig] | None = None, **kwarg
         messages.extend(_public_urls(alias, settings))
         if settings.url_caching_enabled:
             messages.extend(_url_cache(alias, settings))
+        if settings.direct_upload_permission is not None:
+            messages.extend(_permission_hook(alias, settings.direct_upload_permission))
     messages.extend(_across_aliases(targets_for(parsed)))
     return messages
 
@@ -208,6 +218,17 @@ def _url_cache(alias: str, settings: MinioSettings) -> Iterable[CheckMessage]:
                 id=UNKNOWN_CACHE_BACKEND,
                 obj=where,
             )
+
+
+def _permission_hook(alias: str, path: str) -> Iterable[CheckMessage]:
+    problem = _custom_backend_problem(path)
+    if problem is not None:
+        yield Error(
+            f"MINIO_DIRECT_UPLOAD_PERMISSION {path!r}: {problem.replace('class', 'function')}.",
+            hint="The dotted path of a function taking the request and returning True when it may upload.",
+            id=BAD_PERMISSION_HOOK,
+            obj=_where(alias),
+        )
 
 
 def _custom_backend_problem(path: str) -> str | None:

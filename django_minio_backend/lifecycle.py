@@ -1,167 +1,212 @@
-"""The bucket lifecycle rule that aborts incomplete multipart uploads, merged into the bucket's own rules.
+"""The bucket lifecycle rules of this backend, merged into the bucket's own rules.
 
-A failed upload is aborted by the backend, but when the process or the server dies first, the upload
-stays listed (its parts keep their space) until something aborts it, and no client can know about it
-afterwards. `initialize_buckets` therefore asks the server to do it: one rule, known by `ABORT_RULE_ID`,
-aborting every multipart upload `ABORT_AFTER_DAYS` after it started.
+- Aborting incomplete multipart uploads: a failed upload is aborted by the backend, but when the process or
+  the server dies first, the upload stays listed (its parts keep their space) until something aborts it, and no
+  client can know about it afterwards. One rule, known by `ABORT_RULE_ID`, aborts every multipart upload
+  `ABORT_AFTER_DAYS` after it started.
+- Expiring staged direct uploads: a browser that uploads and never submits its form leaves an object under the
+  alias's MINIO_DIRECT_UPLOAD_PREFIX. One rule per staging prefix (its ID starts with `STAGING_RULE_ID`) deletes
+  such objects `STAGING_EXPIRY_DAYS` after they were written; a rule of ours for a prefix no alias uses any more is
+  removed.
 
-The bucket's other rules are kept exactly as the server returned them: the XML document is edited, never
-decoded into a model that could drop what it does not know (minio-py 7.2 would drop, say, a size condition
-and widen an expiration rule to every object). A bucket whose own rule already aborts incomplete uploads
-of every object is left alone, so a longer limit set there is respected.
+The bucket's other rules are kept exactly as the server returned them (bucket_xml.py edits the document in
+place; minio-py 7.2 would drop, say, a size condition and widen an expiration rule to every object). A bucket whose
+own rule already aborts incomplete uploads of every object is left alone, so a longer limit set there is respected.
+Comparing is pure (`with_our_rules` edits a copy), so a dry run of `initialize_buckets` can say what would change.
 """
 
 from __future__ import annotations
 
-import base64
 import copy
-import hashlib
 import xml.etree.ElementTree as ET
-from typing import Final
+from collections.abc import Iterable
+from typing import Final, NamedTuple
 
-from minio.error import S3Error
-
+from .bucket_xml import ConfigRefused, child, empty, name_of, namespace_of, read, tag, text_of, write
 from .connection import S3Connection
-from .signing import EMPTY_SHA256
 
 __all__ = [
     "ABORT_AFTER_DAYS",
     "ABORT_RULE_ID",
+    "STAGING_EXPIRY_DAYS",
+    "STAGING_RULE_ID",
     "LifecycleRefused",
+    "RuleChange",
     "empty_rules",
-    "ensure_abort_rule",
+    "ensure_lifecycle",
     "read_rules",
-    "with_abort_rule",
+    "with_our_rules",
     "write_rules",
 ]
 
 ABORT_RULE_ID: Final = "DjangoMinioBackendAbortIncompleteUploads"
 ABORT_AFTER_DAYS: Final = 1
-S3_NAMESPACE: Final = "http://s3.amazonaws.com/doc/2006-03-01/"
-# Answers of a server that has no lifecycle rules, or will not let these credentials set them.
-REFUSED_CODES: Final = frozenset({"NotImplemented", "MethodNotAllowed", "AccessDenied"})
-_QUERY: Final = [("lifecycle", "")]
-_OUR_ELEMENTS: Final = frozenset({"ID", "Filter", "Prefix", "Status", "AbortIncompleteMultipartUpload"})
+STAGING_RULE_ID: Final = "DjangoMinioBackendExpireStagedUploads"
+STAGING_EXPIRY_DAYS: Final = 1
+LifecycleRefused = ConfigRefused  # the server does not support lifecycle rules or refuses to let us set them
+_OUR_ELEMENTS: Final = frozenset({"ID", "Filter", "Prefix", "Status", "AbortIncompleteMultipartUpload", "Expiration"})
 
 
-class LifecycleRefused(Exception):
-    """The server does not support lifecycle rules or refuses to let us read or set them; `code` says which."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+def _days(count: int) -> str:
+    return f"{count} day{'s' if count != 1 else ''}"
 
 
-def ensure_abort_rule(connection: S3Connection, bucket: str) -> str | None:
-    """Make `bucket` abort incomplete multipart uploads; returns "added" or "updated", or None when
-    nothing had to change. Raises LifecycleRefused, or the server's error: nothing is written then."""
-    changed = with_abort_rule(read_rules(connection, bucket))
-    if changed is None:
-        return None
-    document, done = changed
-    write_rules(connection, bucket, document)
-    return done
+class RuleChange(NamedTuple):
+    """One rule of ours that a write adds, updates or removes, and what it does."""
+
+    verb: str  # "added", "updated" or "removed"
+    rule: str  # e.g. "(incomplete multipart uploads aborted after 1 day)"
+
+    @property
+    def done(self) -> str:
+        return f"lifecycle rule {self.verb} {self.rule}"
+
+    @property
+    def planned(self) -> str:
+        return f"{_PLANNED[self.verb]} lifecycle rule {self.rule}"
 
 
-def with_abort_rule(document: ET.Element) -> tuple[ET.Element, str] | None:
-    """The rules with ours in place and "added" or "updated", or None when `document` needs no change.
-    Pure: `document` itself is left as it is, so a dry run can compare without writing."""
-    rules = [element for element in document if _name(element) == "Rule"]
-    ours = [rule for rule in rules if _text(rule, "ID") == ABORT_RULE_ID]
-    if any(_aborts_every_upload(rule) for rule in rules if rule not in ours):
-        return None  # the bucket's own rule decides when incomplete uploads go
-    if len(ours) == 1 and _is_current(ours[0]):
-        return None
-    changed = copy.deepcopy(document)
-    for rule in [element for element in changed if _text(element, "ID") == ABORT_RULE_ID]:
-        changed.remove(rule)
-    changed.append(_abort_rule(_namespace(changed)))
-    return changed, "updated" if ours else "added"
+_PLANNED: Final = {"added": "add", "updated": "update", "removed": "remove"}
 
 
 def empty_rules() -> ET.Element:
     """The rules of a bucket that has none (or does not exist yet)."""
-    return ET.Element(f"{{{S3_NAMESPACE}}}LifecycleConfiguration")
+    return empty("LifecycleConfiguration")
 
 
 def read_rules(connection: S3Connection, bucket: str) -> ET.Element:
-    """The bucket's lifecycle document, or an empty one when it has none."""
-    try:
-        response = connection.request("GET", bucket, query=_QUERY, payload_sha256=EMPTY_SHA256)
-    except S3Error as error:
-        if error.code == "NoSuchLifecycleConfiguration":
-            return empty_rules()
-        if error.code in REFUSED_CODES:
-            raise LifecycleRefused(error.code) from error
-        raise
-    return ET.fromstring(response.data)
+    """The bucket's lifecycle document, or an empty one. Raises LifecycleRefused, or the server's error."""
+    return read(connection, bucket, "lifecycle", "LifecycleConfiguration", "NoSuchLifecycleConfiguration")
 
 
 def write_rules(connection: S3Connection, bucket: str, document: ET.Element) -> None:
     """Replace the bucket's lifecycle document."""
-    namespace = _namespace(document)
-    body = ET.tostring(document, encoding="utf-8", default_namespace=namespace or None)
-    headers = {
-        "Content-MD5": base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode(),
-        "Content-Type": "application/xml",
-    }
-    try:
-        connection.request(
-            "PUT", bucket, query=_QUERY, headers=headers, body=body, payload_sha256=hashlib.sha256(body).hexdigest()
-        )
-    except S3Error as error:
-        if error.code in REFUSED_CODES:
-            raise LifecycleRefused(error.code) from error
-        raise
+    write(connection, bucket, "lifecycle", document)
 
 
-def _abort_rule(namespace: str) -> ET.Element:
-    def tag(name: str) -> str:
-        return f"{{{namespace}}}{name}" if namespace else name
+def with_our_rules(
+    document: ET.Element, staging_prefixes: Iterable[str] = ()
+) -> tuple[ET.Element, list[RuleChange]] | None:
+    """The document with this backend's rules in place and what changed, or None when nothing has to.
+    Pure: `document` itself is left as it is."""
+    changed = copy.deepcopy(document)
+    changes = _merge_abort_rule(changed) + _merge_staging_rules(changed, sorted(set(staging_prefixes)))
+    return (changed, changes) if changes else None
 
-    rule = ET.Element(tag("Rule"))
-    ET.SubElement(rule, tag("ID")).text = ABORT_RULE_ID
-    ET.SubElement(ET.SubElement(rule, tag("Filter")), tag("Prefix")).text = ""
-    ET.SubElement(rule, tag("Status")).text = "Enabled"
-    abort = ET.SubElement(rule, tag("AbortIncompleteMultipartUpload"))
-    ET.SubElement(abort, tag("DaysAfterInitiation")).text = str(ABORT_AFTER_DAYS)
+
+def ensure_lifecycle(connection: S3Connection, bucket: str, staging_prefixes: Iterable[str] = ()) -> list[str]:
+    """Put this backend's rules into the bucket's lifecycle document with one read and at most one write; returns
+    what changed, one line per rule, empty when nothing had to. Raises LifecycleRefused, or the server's error:
+    nothing is written then."""
+    found = with_our_rules(read_rules(connection, bucket), staging_prefixes)
+    if found is None:
+        return []
+    document, changes = found
+    write_rules(connection, bucket, document)
+    return [change.done for change in changes]
+
+
+def _rules(document: ET.Element) -> list[ET.Element]:
+    return [element for element in document if name_of(element) == "Rule"]
+
+
+def _merge_abort_rule(document: ET.Element) -> list[RuleChange]:
+    rules = _rules(document)
+    ours = [rule for rule in rules if text_of(rule, "ID") == ABORT_RULE_ID]
+    if any(_aborts_every_upload(rule) for rule in rules if rule not in ours):
+        return []  # the bucket's own rule decides when incomplete uploads go
+    if len(ours) == 1 and _is_current_abort_rule(ours[0]):
+        return []
+    for rule in ours:
+        document.remove(rule)
+    rule = _add_rule(document, ABORT_RULE_ID, "")
+    abort = ET.SubElement(rule, tag(namespace_of(document), "AbortIncompleteMultipartUpload"))
+    ET.SubElement(abort, tag(namespace_of(document), "DaysAfterInitiation")).text = str(ABORT_AFTER_DAYS)
+    verb = "updated" if ours else "added"
+    return [RuleChange(verb, f"(incomplete multipart uploads aborted after {_days(ABORT_AFTER_DAYS)})")]
+
+
+def _merge_staging_rules(document: ET.Element, prefixes: list[str]) -> list[RuleChange]:
+    """One current rule of ours per staging prefix; ours for other prefixes, changed or repeated, go."""
+    ours = [rule for rule in _rules(document) if (text_of(rule, "ID") or "").startswith(STAGING_RULE_ID)]
+    kept: set[str] = set()
+    replaced: set[str] = set()
+    changes: list[RuleChange] = []
+    for rule in ours:
+        prefix = _prefix(rule)
+        if prefix in prefixes and prefix not in kept and _is_current_staging_rule(rule):
+            kept.add(prefix)
+            continue
+        document.remove(rule)
+        if prefix in prefixes:
+            replaced.add(prefix)
+        else:
+            changes.append(RuleChange("removed", f"(uploads staged under {prefix!r})"))
+    for prefix in prefixes:
+        if prefix in kept and prefix not in replaced:
+            continue
+        if prefix not in kept:
+            rule = _add_rule(document, f"{STAGING_RULE_ID} {prefix}"[:255], prefix)
+            expiration = ET.SubElement(rule, tag(namespace_of(document), "Expiration"))
+            ET.SubElement(expiration, tag(namespace_of(document), "Days")).text = str(STAGING_EXPIRY_DAYS)
+        verb = "updated" if prefix in replaced else "added"
+        changes.append(RuleChange(verb, f"(uploads staged under {prefix!r} expire after {_days(STAGING_EXPIRY_DAYS)})"))
+    return changes
+
+
+def _add_rule(document: ET.Element, rule_id: str, prefix: str) -> ET.Element:
+    """A new enabled rule for the objects under `prefix` ("" for all), appended to the document."""
+    namespace = namespace_of(document)
+    rule = ET.SubElement(document, tag(namespace, "Rule"))
+    ET.SubElement(rule, tag(namespace, "ID")).text = rule_id
+    ET.SubElement(ET.SubElement(rule, tag(namespace, "Filter")), tag(namespace, "Prefix")).text = prefix
+    ET.SubElement(rule, tag(namespace, "Status")).text = "Enabled"
     return rule
 
 
-def _is_current(rule: ET.Element) -> bool:
+def _prefix(rule: ET.Element) -> str:
+    """The prefix a rule's filter selects ("" for every object, or a filter of another kind)."""
+    selector = child(rule, "Filter")
+    found = text_of(selector, "Prefix") if selector is not None else text_of(rule, "Prefix")
+    return found or ""
+
+
+def _only_our_elements(rule: ET.Element) -> bool:
+    selector = child(rule, "Filter")
+    simple_filter = selector is None or all(name_of(part) == "Prefix" for part in selector)
+    return simple_filter and {name_of(element) for element in rule} <= _OUR_ELEMENTS
+
+
+def _is_current_abort_rule(rule: ET.Element) -> bool:
     """Our rule as we would write it (servers may spell an empty filter differently)."""
-    abort = _child(rule, "AbortIncompleteMultipartUpload")
+    abort = child(rule, "AbortIncompleteMultipartUpload")
     return (
         _aborts_every_upload(rule)
         and abort is not None
-        and _text(abort, "DaysAfterInitiation") == str(ABORT_AFTER_DAYS)
-        and {_name(child) for child in rule} <= _OUR_ELEMENTS
+        and text_of(abort, "DaysAfterInitiation") == str(ABORT_AFTER_DAYS)
+        and child(rule, "Expiration") is None
+        and _only_our_elements(rule)
+    )
+
+
+def _is_current_staging_rule(rule: ET.Element) -> bool:
+    expiration = child(rule, "Expiration")
+    return (
+        text_of(rule, "Status") == "Enabled"
+        and expiration is not None
+        and {name_of(part) for part in expiration} == {"Days"}
+        and text_of(expiration, "Days") == str(STAGING_EXPIRY_DAYS)
+        and child(rule, "AbortIncompleteMultipartUpload") is None
+        and _only_our_elements(rule)
     )
 
 
 def _aborts_every_upload(rule: ET.Element) -> bool:
     """An enabled rule aborting incomplete uploads, whose filter selects every object."""
-    if _text(rule, "Status") != "Enabled" or _child(rule, "AbortIncompleteMultipartUpload") is None:
+    if text_of(rule, "Status") != "Enabled" or child(rule, "AbortIncompleteMultipartUpload") is None:
         return False
-    legacy_prefix = _child(rule, "Prefix")
+    legacy_prefix = child(rule, "Prefix")
     if legacy_prefix is not None and legacy_prefix.text:
         return False
-    selector = _child(rule, "Filter")
-    return selector is None or all(_name(part) == "Prefix" and not part.text for part in selector)
-
-
-def _namespace(element: ET.Element) -> str:
-    return element.tag[1:].partition("}")[0] if element.tag.startswith("{") else ""
-
-
-def _name(element: ET.Element) -> str:
-    return element.tag.rpartition("}")[2]
-
-
-def _child(element: ET.Element, name: str) -> ET.Element | None:
-    return next((child for child in element if _name(child) == name), None)
-
-
-def _text(element: ET.Element, name: str) -> str | None:
-    found = _child(element, name)
-    return None if found is None else (found.text or "").strip()
+    selector = child(rule, "Filter")
+    return selector is None or all(name_of(part) == "Prefix" and not part.text for part in selector)

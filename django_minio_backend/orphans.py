@@ -20,6 +20,9 @@ key its field's storage gives it. No static alias's prefix is ever scanned, sinc
 collectstatic output: keys under it are never orphans, and a field whose prefix lies inside it (a static alias
 without a prefix covers its whole bucket) is skipped. Nor are buckets that no FileField stores into (their objects
 would all look orphaned).
+
+Direct uploads staged under an alias's MINIO_DIRECT_UPLOAD_PREFIX are not orphans of their bucket (no row names
+them until the form is saved): direct/cleanup.py removes those older than a day.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from minio.deleteobjects import DeleteObject
 
 from .aliases import is_static_alias, minio_aliases
 from .connection import get_client
+from .direct.cleanup import staging_areas
 from .keys import ObjectKeys, outermost
 from .settings import MinioSettings, get_settings
 from .static import MinioBackendStatic
@@ -117,6 +121,7 @@ class BucketGroup:
     endpoints: dict[str, list[str]] = field(default_factory=dict)  # endpoint URL -> aliases using it
     refusal: str | None = None  # why nothing in this bucket may be deleted
     static_prefixes: tuple[str, ...] = ()  # key prefixes of static aliases in this bucket: never orphans
+    staging_prefixes: tuple[str, ...] = ()  # direct uploads in flight, never orphans (see clean_staged)
 
     @property
     def client(self) -> Minio:
@@ -186,6 +191,7 @@ def bucket_groups() -> tuple[list[BucketGroup], list[str]]:
         group.fields.append(ref)
     for group in groups.values():
         group.refusal = refusal(group)
+        group.staging_prefixes = tuple(prefix for bucket, prefix, _ in staging_areas() if bucket == group.bucket)
     return list(groups.values()), skipped
 
 
@@ -277,6 +283,8 @@ def iter_orphans(
         if progress is not None and scan.listed and scan.listed % progress_every == 0:
             progress(scan)  # every `progress_every` objects, once they are all accounted for
         scan.listed += 1
+        if scan.group.staging_prefixes and name.startswith(scan.group.staging_prefixes):
+            continue  # a direct upload whose form is not saved yet: clean_staged's business
         if name in referenced:
             if seen is not None:
                 seen.add(name)

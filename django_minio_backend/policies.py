@@ -1,7 +1,8 @@
 """Bucket policies, and bringing a server's buckets in line with the settings (`initialize_buckets`).
 
 Every bucket an alias manages also gets the lifecycle rule that aborts incomplete multipart uploads
-(lifecycle.py), where the server supports it.
+(lifecycle.py), where the server supports it; with MINIO_DIRECT_UPLOAD_PREFIX, a rule expiring staged direct
+uploads, and with MINIO_CORS_ALLOWED_ORIGINS, the CORS rule browsers need to upload (cors.py).
 
 Which alias manages which bucket:
 
@@ -24,15 +25,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from minio import Minio
 from minio.error import S3Error
 
 from .aliases import is_static_alias, minio_aliases
+from .bucket_xml import ConfigRefused
 from .connection import S3Connection, get_client
+from .cors import empty_cors, read_cors, with_cors_rule, write_cors
 from .keys import outermost, overlap
-from .lifecycle import ABORT_AFTER_DAYS, LifecycleRefused, empty_rules, read_rules, with_abort_rule, write_rules
+from .lifecycle import empty_rules, read_rules, with_our_rules, write_rules
 from .settings import MinioSettings, get_settings
 
 POLICY_VERSION = "2012-10-17"
@@ -193,6 +196,8 @@ class BucketTarget:
     prefixes: dict[str, str] = field(default_factory=dict)  # managing alias -> its key prefix ("": whole bucket)
     listing: bool = False
     hooks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (alias, policy)
+    staging_prefixes: list[str] = field(default_factory=list)  # MINIO_DIRECT_UPLOAD_PREFIX of managing aliases
+    cors_origins: list[str] = field(default_factory=list)  # MINIO_CORS_ALLOWED_ORIGINS of managing aliases
 
     @property
     def conflicts(self) -> list[tuple[str, str]]:
@@ -258,6 +263,10 @@ def targets_for(configured: Mapping[str, MinioSettings]) -> list[BucketTarget]:
             found.public_votes[alias] = public
             found.prefixes[alias] = settings.key_prefix
             found.listing = found.listing or (public and settings.bucket_listing)
+            prefix = settings.staging_key_prefix
+            if prefix is not None and prefix not in found.staging_prefixes:
+                found.staging_prefixes.append(prefix)
+            found.cors_origins += [o for o in settings.cors_allowed_origins if o not in found.cors_origins]
         for bucket, policy in settings.policy_hooks:
             target(settings, bucket, alias).hooks.append((alias, policy))
     return list(targets.values())
@@ -287,56 +296,88 @@ def _bucket_change(target: BucketTarget) -> Change | None:
     )
 
 
-def _policy_change(target: BucketTarget, exists: bool) -> Change | None:
+def _policy_changes(target: BucketTarget, exists: bool) -> list[Change]:
     current = get_policy(get_client(target.settings), target.bucket) if exists else None
     wanted = target.wanted_policy
     if wanted is not None:
         if same_policy(current, wanted):
-            return None
+            return []
         planned, done = (
             ("apply policy hook", "policy hook applied")
             if target.hooks
             else ("set public read policy", "public read policy set")
         )
-        return Change(
-            planned,
-            done,
-            lambda: set_policy(get_client(target.settings), target.bucket, wanted),
-            policy_diff(current, wanted),
-        )
+        return [
+            Change(
+                planned,
+                done,
+                lambda: set_policy(get_client(target.settings), target.bucket, wanted),
+                policy_diff(current, wanted),
+            )
+        ]
     if current is not None and is_public_read_policy(current, target.bucket, target.prefixes.values()):
-        diff = policy_diff(current, None)
-        return Change(
-            "remove public policy",
-            "public policy removed",
-            lambda: remove_policy(get_client(target.settings), target.bucket),
-            diff,
-        )
-    return None
+        return [
+            Change(
+                "remove public policy",
+                "public policy removed",
+                lambda: remove_policy(get_client(target.settings), target.bucket),
+                policy_diff(current, None),
+            )
+        ]
+    return []
 
 
-def _lifecycle_change(target: BucketTarget, exists: bool) -> Change | None:
-    """A bucket we manage aborts incomplete multipart uploads; a bucket only hooked is someone else's."""
+def _lifecycle_changes(target: BucketTarget, exists: bool) -> list[Change]:
+    """A bucket we manage aborts incomplete multipart uploads and expires staged direct uploads; a bucket only
+    hooked is someone else's. Every rule changed is listed; one write makes them all (the last change's)."""
     if not target.managed:
-        return None
+        return []
     connection = S3Connection(target.settings)
-    changed = with_abort_rule(read_rules(connection, target.bucket) if exists else empty_rules())
-    if changed is None:
-        return None
-    document, done = changed
+    found = with_our_rules(read_rules(connection, target.bucket) if exists else empty_rules(), target.staging_prefixes)
+    if found is None:
+        return []
+    document, rules = found
+    *first, last = rules
+    changes = [Change(rule.planned, rule.done, _nothing) for rule in first]
+    return [*changes, Change(last.planned, last.done, lambda: write_rules(connection, target.bucket, document))]
+
+
+def _cors_changes(target: BucketTarget, exists: bool) -> list[Change]:
+    """Browsers of the allowed origins may upload into a bucket we manage (nothing is asked without origins)."""
+    if not target.managed or not target.cors_origins:
+        return []
+    connection = S3Connection(target.settings)
+    found = with_cors_rule(read_cors(connection, target.bucket) if exists else empty_cors(), target.cors_origins)
+    if found is None:
+        return []
+    document, done = found
+    origins = ", ".join(target.cors_origins)
     verb = {"added": "add", "updated": "update"}[done]
-    days = f"{ABORT_AFTER_DAYS} day{'s' if ABORT_AFTER_DAYS != 1 else ''}"
-    rule = f"(incomplete multipart uploads aborted after {days})"
-    return Change(
-        f"{verb} lifecycle rule {rule}",
-        f"lifecycle rule {done} {rule}",
-        lambda: write_rules(connection, target.bucket, document),
-    )
+    return [
+        Change(
+            f"{verb} CORS rule (uploads from {origins})",
+            f"CORS rule {done} (uploads from {origins})",
+            lambda: write_cors(connection, target.bucket, document),
+        )
+    ]
+
+
+def _nothing() -> None:
+    """A change made by another change's call (rules of one document are written together)."""
 
 
 # The state of an existing (or just created) bucket, one unit per kind: each compares what the settings want
 # with what the server has (`exists` False: the bucket is still to be created, so nothing is asked).
-STATE_CHANGES: tuple[Callable[[BucketTarget, bool], Change | None], ...] = (_policy_change, _lifecycle_change)
+STATE_CHANGES: tuple[Callable[[BucketTarget, bool], list[Change]], ...] = (
+    _policy_changes,
+    _lifecycle_changes,
+    _cors_changes,
+)
+# What a note says when the server refuses a kind of configuration (ConfigRefused.resource)
+REFUSED_NOTES: Final = {
+    "lifecycle": "lifecycle rule not set, the server refuses it ({code})",
+    "cors": "CORS rule not set, the server refuses it ({code}); see the README on CORS",
+}
 
 
 def policy_diff(current: dict[str, Any] | None, wanted: dict[str, Any] | None) -> tuple[str, ...]:
@@ -414,9 +455,10 @@ def initialize_buckets(targets: Sequence[BucketTarget], *, dry_run: bool = False
             continue
         for unit in STATE_CHANGES:
             try:
-                report.make(unit(report.target, index not in missing), dry_run=dry_run)
-            except LifecycleRefused as refused:
-                report.notes.append(f"lifecycle rule not set, the server refuses it ({refused.code})")
+                for change in unit(report.target, index not in missing):
+                    report.make(change, dry_run=dry_run)
+            except ConfigRefused as refused:
+                report.notes.append(REFUSED_NOTES[refused.resource].format(code=refused.code))
             except Exception as exc:  # noqa: BLE001 - reported per bucket by the caller
                 report.error = str(exc) or type(exc).__name__
                 break

@@ -20,7 +20,7 @@ import msgspec
 import msgspec.inspect
 import urllib3
 from django.conf import settings as django_settings
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 from django.views.decorators.debug import sensitive_variables
@@ -31,6 +31,7 @@ from .aliases import alias_options
 from .headers import object_headers
 from .keys import ObjectKeys, normalise_prefix, prefix_problem
 from .masking import MaskedOptions
+from .names import clean_prefix
 from .signing import MAX_PRESIGN_EXPIRES, credentials_fingerprint
 
 MiB: Final = 1024 * 1024
@@ -46,6 +47,7 @@ CREDENTIAL_KEYS: Final = ("MINIO_ACCESS_KEY", "MINIO_SECRET_KEY")  # required un
 # What names a server and an identity: a storage given all of these as keyword arguments is not overriding an alias.
 IDENTITY_KEYS: Final = ("MINIO_ENDPOINT", *CREDENTIAL_KEYS)
 STABLE_WINDOW_SHARE: Final = 0.2  # MINIO_URL_STABLE_WINDOW's default, as a share of the expiry
+DIRECT_UPLOAD_EXPIRY_RANGE: Final = (timedelta(minutes=1), timedelta(hours=12))  # shorter than the 1-day clean-up
 MAX_TIMEOUT: Final = 86_400.0  # seconds; a longer socket or thread wait overflows the platform's timers
 _FINITE: Final = sys.float_info.max  # as an upper bound it refuses infinity (NaN fails every bound)
 
@@ -120,6 +122,10 @@ class Options(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     key_prefix: str = ""
     object_parameters: dict[str, Any] = msgspec.field(default_factory=dict)
     public_url_base: str | None = None  # None or "": public URLs name the external endpoint and the bucket
+    cors_allowed_origins: tuple[str, ...] = ()
+    direct_upload_prefix: str | None = None  # None: no direct uploads into this alias's buckets
+    direct_upload_expiry: timedelta = timedelta(hours=6)
+    direct_upload_permission: str | None = None  # None: any logged-in user
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(endpoint={self.endpoint!r}, access_key={self.access_key!r})"
@@ -146,6 +152,7 @@ class MinioSettings(Options, frozen=True, kw_only=True):
     public_set: frozenset[str]  # the public buckets and the static bucket, which is always public
     all_buckets: tuple[str, ...]  # every bucket this alias manages, each once, in a stable order
     key_prefix: str  # "" or ending with exactly one "/"
+    staging_key_prefix: str | None  # where direct uploads are staged: MINIO_KEY_PREFIX + MINIO_DIRECT_UPLOAD_PREFIX
     keys: ObjectKeys  # names to keys under key_prefix, and back
     object_headers: dict[str, str]  # MINIO_OBJECT_PARAMETERS as the headers every upload sends
     public_url_base: str | None  # ending with "/"; None when unset
@@ -295,6 +302,33 @@ def _listed_as_both(options: Options) -> str | None:
     return f"and MINIO_PRIVATE_BUCKETS both list {both}" if both else None
 
 
+def _origins_problem(options: Options) -> str | None:
+    """Each origin is "*" or scheme://host[:port] exactly as browsers send it in the Origin header."""
+    for origin in options.cors_allowed_origins:
+        scheme, separator, host = origin.partition("://")
+        if origin != "*" and (scheme not in ("http", "https") or not separator or _host_problem(host) is not None):
+            return f'must list "*" or origins such as "https://app.example.com" (no path, no slash), not {origin!r}'
+    return None
+
+
+def _staging_prefix_problem(options: Options) -> str | None:
+    prefix = options.direct_upload_prefix
+    if prefix is None:
+        return None
+    try:
+        valid = prefix.endswith("/") and clean_prefix(prefix) == prefix and "\\" not in prefix
+    except SuspiciousFileOperation:
+        valid = False
+    return None if valid else f'must be a key prefix ending with "/", such as "direct-uploads/", not {prefix!r}'
+
+
+def _dotted_path_problem(options: Options) -> str | None:
+    path = options.direct_upload_permission
+    if path is None or re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", path):
+        return None
+    return f"must be the dotted path of a function taking the request, not {path!r}"
+
+
 Rule = Callable[[Options], str | None]  # the problem with the key's value, or None
 
 
@@ -331,6 +365,13 @@ RULES: Final[Mapping[str, Rule]] = {
     "MINIO_KEY_PREFIX": lambda options: prefix_problem(options.key_prefix),
     "MINIO_OBJECT_PARAMETERS": _object_parameters_problem,
     "MINIO_PUBLIC_URL_BASE": _url_base_problem,
+    "MINIO_CORS_ALLOWED_ORIGINS": _origins_problem,
+    "MINIO_DIRECT_UPLOAD_PREFIX": _staging_prefix_problem,
+    "MINIO_DIRECT_UPLOAD_EXPIRY": _unless(
+        lambda o: DIRECT_UPLOAD_EXPIRY_RANGE[0] <= o.direct_upload_expiry <= DIRECT_UPLOAD_EXPIRY_RANGE[1],
+        "must be 1 minute .. 12 hours",
+    ),
+    "MINIO_DIRECT_UPLOAD_PERMISSION": _dotted_path_problem,
 }
 
 
@@ -410,6 +451,11 @@ def _derive(alias: str, options: Options) -> MinioSettings:
         public_set=frozenset((*options.public_buckets, options.static_files_bucket)),
         all_buckets=tuple(dict.fromkeys((*options.private_buckets, *options.public_buckets, options.default_bucket))),
         key_prefix=normalise_prefix(options.key_prefix),
+        staging_key_prefix=(
+            None
+            if options.direct_upload_prefix is None
+            else normalise_prefix(options.key_prefix) + options.direct_upload_prefix
+        ),
         keys=ObjectKeys(normalise_prefix(options.key_prefix)),
         object_headers=object_headers(options.object_parameters),
         public_url_base=_with_slash(options.public_url_base) if options.public_url_base else None,
@@ -431,6 +477,11 @@ def _credentials_id(options: Options) -> str:
         return credentials_fingerprint(options.access_key, options.secret_key)
     name = spec if isinstance(spec, str) else f"{type(spec).__qualname__}@{id(spec):x}"
     return hashlib.blake2b(f"provider\n{name}".encode(), digest_size=16).hexdigest()
+
+
+def _staging_key_prefix(options: Options) -> str | None:
+    staging = options.direct_upload_prefix
+    return None if staging is None else normalise_prefix(options.key_prefix) + staging
 
 
 def _with_slash(url: str) -> str:

@@ -34,6 +34,7 @@ from .health import MinioServerStatus, check_server
 from .masking import MaskedOptions
 from .names import clean_name, clean_prefix, refuse_backslash
 from .presign import Expiry, URLBuilder
+from .presign_upload import METHODS, PostPolicy, UploadURLs
 from .settings import IDENTITY_KEYS, URL_CACHE_KEYS, MinioSettings, settings_for
 from .source import UploadSource
 from .upload import Uploader, WriteMode
@@ -401,12 +402,41 @@ class MinioBackend(Storage):
         raise NotImplementedError("Objects in MinIO have no local filesystem path; use open() or url()")
 
     # -- URLs ----------------------------------------------------------------------------------
-    def url(self, name: str | None, parameters: Mapping[str, str] | None = None, expire: Expiry = None) -> str:
+    def url(
+        self,
+        name: str | None,
+        parameters: Mapping[str, str] | None = None,
+        expire: Expiry = None,
+        http_method: str | None = None,
+    ) -> str:
         """Plain URL for public buckets, presigned GET (valid for MINIO_URL_EXPIRY_HOURS, or `expire`) for private
-        ones, served from the URL cache when MINIO_URL_CACHING_ENABLED."""
+        ones, served from the URL cache when MINIO_URL_CACHING_ENABLED.
+
+        `http_method="PUT"`: a presigned upload of this name, never cached; `parameters` are headers it must send
+        (`{"Content-Type": "image/png"}`). `"HEAD"` is signed like a GET. Other methods raise ValueError."""
         if name is None:
             raise ValueError("url() needs an object name")
-        return self._urls.url(clean_name(name), parameters=parameters, expire=expire)
+        if http_method is None or http_method == "GET":
+            return self._urls.url(clean_name(name), parameters=parameters, expire=expire)
+        if http_method not in METHODS:
+            raise ValueError(f"http_method must be 'GET', 'PUT' or 'HEAD', not {http_method!r}")
+        name = clean_name(name)
+        if http_method == "PUT":
+            refuse_backslash(name)
+        key = self.settings.keys.key(name)
+        return UploadURLs(self.settings, self.bucket).url(http_method, key, parameters=parameters, expire=expire)
+
+    def presigned_post(
+        self, name: str, *, max_size: int, content_type: str | None = None, expire: Expiry = None
+    ) -> PostPolicy:
+        """`.url` and `.fields` of an HTML form POST straight to the bucket, accepting exactly `name`, 1 to `max_size`
+        bytes, the `content_type` (a prefix when it ends with "/") and the expiry; no request is made."""
+        name = clean_name(name)
+        refuse_backslash(name)
+        key = self.settings.keys.key(name)
+        return UploadURLs(self.settings, self.bucket).post(
+            key, max_size=max_size, content_type=content_type, expire=expire
+        )
 
     def url_many(
         self, names: Iterable[str], parameters: Mapping[str, str] | None = None, expire: Expiry = None

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import IO, Any, TextIO, cast
 
+import urllib3
 from minio import Minio
 from minio.deleteobjects import DeleteObject
 from minio.helpers import ObjectWriteResult
@@ -67,6 +68,21 @@ def fetch(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=10) as response:
         body: bytes = response.read()
         return body
+
+
+def post_form(
+    url: str, fields: Mapping[str, str], data: bytes, content_type: str | None = None
+) -> urllib3.BaseHTTPResponse:
+    """An HTML form POST to the bucket as a browser sends it: the policy's fields, then the file last; the
+    urllib3 response (status 204 when stored)."""
+    form: list[tuple[str, Any]] = list(fields.items())
+    if content_type is not None:
+        form.append(("Content-Type", content_type))
+    form.append(("file", ("upload.bin", data)))
+    return _FORMS.request("POST", url, fields=form)
+
+
+_FORMS = urllib3.PoolManager(retries=False)
 
 
 def http_status(url: str) -> int:

@@ -6,12 +6,22 @@ SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 USE_TZ = True
 INSTALLED_APPS = [
+    "django.contrib.admin",
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
     "django_minio_backend.apps.DjangoMinioBackendConfig",
     "django.contrib.staticfiles",
     "sorl.thumbnail",
     "tests.testapp",
+    "examples.direct_upload.apps.DirectUploadExampleConfig",  # the direct-upload example page
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
 ]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -20,7 +30,19 @@ STATIC_URL = "/static/"
 MEDIA_URL = "/media/"
 ROOT_URLCONF = "tests.urls"
 THUMBNAIL_DEBUG = True  # sorl-thumbnail (tests/test_thumbnails.py) raises instead of rendering nothing
-TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True, "OPTIONS": {}}]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
 
 PRIVATE_BUCKET = "test-media-private"
 PUBLIC_BUCKET = "test-media-public"

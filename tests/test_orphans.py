@@ -54,6 +54,7 @@ def test_format_age_uses_the_largest_unit_that_divides_the_age() -> None:
 def test_every_minio_file_field_is_found(live_settings: dict[str, Any]) -> None:
     labels = sorted(ref.label for ref, _ in minio_file_fields())
     assert labels == [
+        "direct_upload.Upload.file",
         "testapp.Album.backup",
         "testapp.Album.cover",
         "testapp.Attachment.file",
@@ -69,7 +70,7 @@ def test_fields_are_grouped_per_bucket_across_aliases(live_settings: dict[str, A
     groups, skipped = bucket_groups()
     found = {group.bucket: (group.aliases, sorted(ref.label for ref in group.fields)) for group in groups}
     assert found == {
-        PRIVATE_BUCKET: (["default"], ["testapp.Document.file", "testapp.Photo.image"]),
+        PRIVATE_BUCKET: (["default"], ["direct_upload.Upload.file", "testapp.Document.file", "testapp.Photo.image"]),
         PUBLIC_BUCKET: (["default"], ["testapp.Picture.file"]),
         ARCHIVE_BUCKET: (["archive", "default"], ["testapp.Album.cover", "testapp.Report.file", "testapp.Scan.file"]),
         BACKUP_BUCKET: (["archive"], ["testapp.Album.backup", "testapp.Attachment.file"]),

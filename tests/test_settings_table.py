@@ -6,6 +6,7 @@ added to one and not the other fails here, as does a key that is accepted and th
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -21,9 +22,11 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import redis
 import urllib3
+from django.contrib.auth.models import AnonymousUser
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
-from django.test import override_settings
+from django.http import HttpRequest
+from django.test import RequestFactory, override_settings
 from minio import Minio
 from minio.deleteobjects import DeleteObject
 
@@ -31,9 +34,21 @@ from cache_backends.lru import LRUCache
 from django_minio_backend import MinioBackend, MinioBackendStatic
 from django_minio_backend import connection as clients
 from django_minio_backend.apps import parse_all
+from django_minio_backend.direct import views
+from django_minio_backend.direct.staging import StagingArea
+from django_minio_backend.direct.tokens import FieldSpec, dump
 from django_minio_backend.errors import DeadlineExceeded
 from django_minio_backend.policies import PUBLIC_LIST_SID, plan, public_read_policy
-from django_minio_backend.settings import BOUNDS, KEYS, REQUIRED_KEYS, RULES, MiB, MinioSettings, SettingError
+from django_minio_backend.settings import (
+    BOUNDS,
+    DEFAULT_STATIC_BUCKET,
+    KEYS,
+    REQUIRED_KEYS,
+    RULES,
+    MiB,
+    MinioSettings,
+    SettingError,
+)
 from django_minio_backend.settings import parse_options as parse
 from django_minio_backend.urlcache import shared_cache
 from tests.counting import CountingPoolManager
@@ -120,6 +135,14 @@ PARSED: dict[str, tuple[object, Callable[[MinioSettings], object], object]] = {
         lambda s: s.public_url_base,
         "https://cdn.example.com/static/",
     ),
+    "MINIO_CORS_ALLOWED_ORIGINS": (["https://app.example"], lambda s: s.cors_allowed_origins, ("https://app.example",)),
+    "MINIO_DIRECT_UPLOAD_PREFIX": ("staged/", lambda s: s.direct_upload_prefix, "staged/"),
+    "MINIO_DIRECT_UPLOAD_EXPIRY": (timedelta(minutes=30), lambda s: s.direct_upload_expiry, timedelta(minutes=30)),
+    "MINIO_DIRECT_UPLOAD_PERMISSION": (
+        "app.rules.can_upload",
+        lambda s: s.direct_upload_permission,
+        "app.rules.can_upload",
+    ),
 }
 NEEDS: dict[str, dict[str, Any]] = {"MINIO_EXTERNAL_ENDPOINT_USE_HTTPS": {"MINIO_EXTERNAL_ENDPOINT": "cdn.example.com"}}
 # key -> the keys of BASE it stands in for when it is given (a provider replaces both static keys)
@@ -165,6 +188,10 @@ WRONG_TYPES: dict[str, object] = {
     "MINIO_KEY_PREFIX": ["media"],
     "MINIO_OBJECT_PARAMETERS": [("CacheControl", "no-cache")],
     "MINIO_PUBLIC_URL_BASE": 443,
+    "MINIO_CORS_ALLOWED_ORIGINS": "https://app.example",
+    "MINIO_DIRECT_UPLOAD_PREFIX": 1,
+    "MINIO_DIRECT_UPLOAD_EXPIRY": 3600,
+    "MINIO_DIRECT_UPLOAD_PERMISSION": print,
 }
 
 # key -> (a value of the right type that a bound or a rule refuses, the other keys that rule looks at)
@@ -194,6 +221,10 @@ BAD_VALUES: dict[str, tuple[object, dict[str, Any]]] = {
     "MINIO_KEY_PREFIX": ("../media", {}),
     "MINIO_OBJECT_PARAMETERS": ({"CacheControll": "no-cache"}, {}),
     "MINIO_PUBLIC_URL_BASE": ("cdn.example.com/static/", {}),
+    "MINIO_CORS_ALLOWED_ORIGINS": (["https://app.example/"], {}),
+    "MINIO_DIRECT_UPLOAD_PREFIX": ("staged", {}),
+    "MINIO_DIRECT_UPLOAD_EXPIRY": (timedelta(days=1), {}),
+    "MINIO_DIRECT_UPLOAD_PERMISSION": ("can_upload", {}),
 }
 
 
@@ -553,3 +584,45 @@ def test_public_url_base_reaches_public_urls() -> None:
     with override_settings(STORAGES=two_aliases(**options)):
         assert storages["staticfiles"].url("css/a b.css") == "https://cdn.example.com/assets/static/css/a%20b.css"
         assert storages["default"].url("a.txt").startswith("http://minio:9000/auto-generated-bucket-media-files/")
+
+
+# -- direct uploads -----------------------------------------------------------------------------------------------
+def allow_anyone(request: HttpRequest) -> bool:
+    return True
+
+
+def ticket_status(**options: Any) -> int:
+    """The status of the ticket view for an anonymous request for a 1-byte file (signing only, no server)."""
+    with override_settings(STORAGES=two_aliases(MINIO_DIRECT_UPLOAD_PREFIX="staged/", **options)):
+        spec = dump(FieldSpec("default", "media", max_size=10, min_size=1, content_types=()))
+        body = json.dumps({"spec": spec, "name": "a.txt", "size": 1})
+        request = RequestFactory().post("/uploads/ticket/", body, content_type="application/json")
+        request.user = AnonymousUser()
+        request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
+        return views.ticket(request).status_code
+
+
+@reaches("MINIO_DIRECT_UPLOAD_PERMISSION")
+def test_the_permission_hook_reaches_the_ticket_view() -> None:
+    assert ticket_status() == 403  # by default, a logged-in user only
+    assert ticket_status(MINIO_DIRECT_UPLOAD_PERMISSION=f"{__name__}.allow_anyone") == 200
+
+
+@reaches("MINIO_DIRECT_UPLOAD_PREFIX", "MINIO_DIRECT_UPLOAD_EXPIRY", "MINIO_CORS_ALLOWED_ORIGINS")
+def test_direct_upload_keys_reach_the_staging_area_and_initialize_buckets() -> None:
+    keys = {
+        "MINIO_DIRECT_UPLOAD_PREFIX": "staged/",
+        "MINIO_DIRECT_UPLOAD_EXPIRY": timedelta(minutes=30),
+        "MINIO_CORS_ALLOWED_ORIGINS": ["https://app.example"],
+        "MINIO_PRIVATE_BUCKETS": ["p-one"],
+    }
+    with override_settings(STORAGES=two_aliases(**keys)):
+        staging = StagingArea.of("default", "p-one")
+        key = staging.new_key()
+        policy = json.loads(base64.b64decode(staging.post(key, max_size=5, content_type="text/plain").fields["policy"]))
+        targets = {target.bucket: target for target in plan()}
+    assert key.startswith("staged/") and staging.owns(key)
+    expires = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert timedelta(minutes=29) < expires - datetime.now(tz=UTC) <= timedelta(minutes=30)
+    assert (targets["p-one"].staging_prefixes, targets["p-one"].cors_origins) == (["staged/"], ["https://app.example"])
+    assert targets[DEFAULT_STATIC_BUCKET].cors_origins == ["https://app.example"]  # the static alias's own buckets

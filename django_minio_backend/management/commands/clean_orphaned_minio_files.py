@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ...direct.cleanup import StagingSweep, clean_staged, staging_areas
 from ...orphans import (
     DELETE_BATCH,
     BucketGroup,
@@ -88,8 +89,9 @@ class Command(BaseCommand):
         if not dry_run and options["interactive"] and sys.stdin.isatty():
             self._confirm(groups, age)
         scans = [self._scan(group, cutoff, dry_run=dry_run, check_missing=options["check_missing"]) for group in groups]
+        sweeps = self._sweep_staged(options["buckets"], dry_run=dry_run)
         self._summary(scans, age, dry_run=dry_run, check_missing=options["check_missing"])
-        failed = [scan.group.bucket for scan in scans if scan.errors]
+        failed = [scan.group.bucket for scan in scans if scan.errors] + [s.bucket for s in sweeps if s.errors]
         if failed:
             raise CommandError(f"clean_orphaned_minio_files failed for: {', '.join(failed)}")
 
@@ -154,6 +156,23 @@ class Command(BaseCommand):
         if check_missing and seen is not None:
             self._report_missing(scan, referenced - seen)
         return scan
+
+    def _sweep_staged(self, wanted: list[str] | None, *, dry_run: bool) -> list[StagingSweep]:
+        """Direct uploads staged more than a day ago and never saved (see orphans.clean_staged)."""
+        sweeps = []
+        for bucket, prefix, settings in staging_areas():
+            if wanted and bucket not in wanted:
+                continue
+            sweep = clean_staged(bucket, prefix, settings, dry_run=dry_run)
+            done = "would be deleted (dry run)" if dry_run else "deleted"
+            self._say(
+                f"Staged uploads in {bucket}/{prefix}: {len(sweep.stale)} older than 1d {done}, "
+                f"{sweep.aborted} unfinished multipart uploads {'would be ' if dry_run else ''}aborted"
+            )
+            for error in sweep.errors:
+                self.stderr.write(error)
+            sweeps.append(sweep)
+        return sweeps
 
     def _delete(self, scan: BucketScan, names: list[str]) -> None:
         for name in delete_batch(scan, names):
