@@ -27,9 +27,9 @@ from xml.sax.saxutils import escape
 import urllib3
 from minio.error import S3Error
 
-from .connection import S3Connection, error_from_xml
+from .connection import CHECKSUM_HEADER, S3Connection, error_from_xml
 from .executor import on_shared_pool, shared_executor
-from .signing import EMPTY_SHA256
+from .signing import EMPTY_SHA256, UNSIGNED_PAYLOAD
 from .source import UploadSource
 
 __all__ = ["MAX_PARTS", "MultipartUpload", "PartReader", "multipart_etag"]
@@ -50,6 +50,7 @@ class MultipartUpload:
         self._bucket = bucket
         self._name = name
         self.upload_id = upload_id
+        self._checksums: dict[int, str] = {}  # part number -> the checksum it was sent with, for the completion
 
     @classmethod
     def begin(cls, connection: S3Connection, bucket: str, name: str, content_type: str) -> MultipartUpload:
@@ -60,7 +61,7 @@ class MultipartUpload:
             bucket,
             name,
             query=(("uploads", ""),),
-            headers={"Content-Type": content_type},
+            headers={"Content-Type": content_type, **connection.multipart_checksum()},
             payload_sha256=EMPTY_SHA256,
             idempotent=False,  # a repeat after a lost answer would leave an orphaned upload behind ...
             settle=lambda: _abort_begun(connection, bucket, name, started),  # ... unless it is aborted first
@@ -121,14 +122,18 @@ class MultipartUpload:
         return [future.result() for future in futures]
 
     def _send_part(self, number: int, data: memoryview) -> str:
+        checksum = self._connection.body_checksum(data)
         response = self._connection.request(
             "PUT",
             self._bucket,
             self._name,
             query=(("partNumber", str(number)), ("uploadId", self.upload_id)),
+            headers=checksum,
             body=data,
-            payload_sha256=self._connection.body_digest(data),
+            payload_sha256=UNSIGNED_PAYLOAD,
         )
+        if checksum:
+            self._checksums[number] = checksum[CHECKSUM_HEADER]
         etag = response.headers.get("ETag")
         if not etag:
             raise OSError(f"The server returned no ETag for part {number} of {self._bucket}/{self._name}")
@@ -137,7 +142,7 @@ class MultipartUpload:
     def complete(self, etags: list[str], precondition: Mapping[str, str], settle: Callable[[], bool]) -> str:
         """CompleteMultipartUpload, sent once (`settle` as for `S3Connection.request`); the stored object's ETag."""
         document = "".join(
-            f"<Part><PartNumber>{number}</PartNumber><ETag>{escape(etag)}</ETag></Part>"
+            f"<Part><PartNumber>{number}</PartNumber><ETag>{escape(etag)}</ETag>{self._checksum_element(number)}</Part>"
             for number, etag in enumerate(etags, start=1)
         )
         body = f"<CompleteMultipartUpload>{document}</CompleteMultipartUpload>".encode()
@@ -155,6 +160,11 @@ class MultipartUpload:
         if b"<Error>" in response.data[:512]:  # S3 may report a failed completion with status 200
             raise error_from_xml(response, response.data, self._bucket, self._name)
         return (_xml(response, self._bucket, self._name).findtext("{*}ETag") or "").strip('"')
+
+    def _checksum_element(self, number: int) -> str:
+        """A part's checksum, which S3 wants back on completion when the upload announced checksums."""
+        checksum = self._checksums.get(number)
+        return f"<ChecksumCRC32>{checksum}</ChecksumCRC32>" if checksum else ""
 
     def abort(self) -> None:
         """Best effort: a failed abort is logged, never raised over the error that caused it."""

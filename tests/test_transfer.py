@@ -239,6 +239,53 @@ def test_busy_server_is_retried_after_its_delay(
     assert stored_bytes(admin_client, name) == payload
 
 
+CHECKSUM_REFUSALS = {"BadDigest", "XAmzContentChecksumMismatch"}  # S3 and SeaweedFS; MinIO
+
+
+def test_a_part_corrupted_on_the_way_is_refused_and_sent_again(
+    live_settings: dict[str, Any],
+    s3_server: S3Server,
+    admin_client: Minio,
+    unique: str,
+    counting_pool: CountingPoolManager,
+) -> None:
+    """Over plain HTTP a part carries its checksum, which the server checks: a byte flipped on the way is
+    refused instead of stored, and the part is sent again."""
+    corrupt = iter(range(1))
+
+    def decide(head: RequestHead) -> Action:
+        if "partNumber=2" in head.target and next(corrupt, None) is not None:
+            return Relay(flip_request_byte_at=PART // 2)
+        return Relay()
+
+    payload = os.urandom(11 * MiB)
+    with FaultProxy(s3_server.endpoint, decide) as proxy:
+        media = storage(MINIO_ENDPOINT=proxy.endpoint, MINIO_HTTP_CLIENT=counting_pool, **MULTIPART)
+        name = media.save(f"{unique}/parts.bin", ContentFile(payload))
+    second = [status for method, url, status in counting_pool.answers if method == "PUT" and "partNumber=2" in url]
+    assert second == [400, 200]
+    assert stored_bytes(admin_client, name) == payload
+
+
+def test_a_put_corrupted_on_every_attempt_fails_and_stores_nothing(
+    live_settings: dict[str, Any], s3_server: S3Server, admin_client: Minio, unique: str
+) -> None:
+    """A stream of unknown length that fits in one part is read into memory and goes up in one PUT with its
+    checksum; a link that corrupts every attempt makes the save fail with the server's refusal, and nothing is
+    stored."""
+
+    def decide(head: RequestHead) -> Action:
+        return Relay(flip_request_byte_at=10) if head.method == "PUT" else Relay()
+
+    with FaultProxy(s3_server.endpoint, decide) as proxy:
+        media = storage(MINIO_ENDPOINT=proxy.endpoint)
+        with pytest.raises(S3Error) as info:
+            media.save(f"{unique}/small.txt", File(as_io(Stream(os.urandom(1000))), name="s"))
+        assert info.value.code in CHECKSUM_REFUSALS
+        assert sum(head.method == "PUT" for head in proxy.requests) == 4  # sent again: the server stored nothing
+    assert not storage().exists(f"{unique}/small.txt")
+
+
 def test_persistent_failure_raises_and_aborts(
     live_settings: dict[str, Any], s3_server: S3Server, admin_client: Minio, unique: str
 ) -> None:
