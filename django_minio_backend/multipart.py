@@ -29,6 +29,7 @@ from minio.error import S3Error
 
 from .connection import CHECKSUM_HEADER, S3Connection, error_from_xml
 from .executor import on_shared_pool, shared_executor
+from .per_process import PerProcess
 from .signing import EMPTY_SHA256, UNSIGNED_PAYLOAD
 from .source import UploadSource
 
@@ -37,6 +38,7 @@ __all__ = ["MAX_PARTS", "MultipartUpload", "PartReader", "multipart_etag"]
 logger = logging.getLogger(__name__)
 
 MAX_PARTS: Final = 10_000
+SPARE_BYTES: Final = 64 * 1024 * 1024  # part buffers a process keeps between uploads (see _SpareParts)
 CLOCK_SLACK: Final = 2.0  # seconds either side of a lost CreateMultipartUpload (Initiated is in whole seconds)
 
 T = TypeVar("T")
@@ -207,12 +209,40 @@ def _abort_begun(connection: S3Connection, bucket: str, name: str, asked_at: flo
         return False
 
 
+class _SpareParts:
+    """Part buffers this process keeps from one upload for the next: a fresh buffer costs a page fault per
+    4 KiB, which on a virtual machine takes about a third of an upload's CPU. At most SPARE_BYTES are kept,
+    all of the latest part size."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # a forked child gets a new _SpareParts (and lock) from the registry
+        self._size = 0
+        self._buffers: list[bytearray] = []
+
+    def take(self, size: int) -> bytearray:
+        with self._lock:
+            if size == self._size and self._buffers:
+                return self._buffers.pop()
+        return bytearray(size)
+
+    def keep(self, buffer: bytearray) -> None:
+        with self._lock:
+            if len(buffer) != self._size:
+                self._size, self._buffers = len(buffer), []
+            if (len(self._buffers) + 1) * self._size <= SPARE_BYTES:
+                self._buffers.append(buffer)
+
+
+_spare_parts: PerProcess[None, _SpareParts] = PerProcess()
+
+
 class PartReader:
     """Reads the source part by part into reused buffers, the part it read ahead (if any) first.
 
     A buffer is handed back with `recycle()` once its part is sent, and reused for a later part
-    instead of allocating (and page-faulting) a new one for every part. A source that ends before,
-    or runs past, its declared size fails before its last part is handed out.
+    instead of allocating (and page-faulting) a new one for every part; once the source has ended, the
+    buffers go to this process's spares for the next upload. A source that ends before, or runs past, its
+    declared size fails before its last part is handed out.
     """
 
     def __init__(self, source: UploadSource, part_size: int) -> None:
@@ -233,15 +263,15 @@ class PartReader:
         if self._ended or wanted <= 0:
             if size is not None and not self._ended and not self._source.at_end():
                 raise ValueError(f"the source holds more than the {size} bytes it announced")
-            self._ended = True
+            self._end()
             return None
-        buffer = self._free.pop() if self._free else bytearray(self._part_size)
+        buffer = self._free.pop() if self._free else _spare_parts.get(None, _SpareParts).take(self._part_size)
         count = self._source.read_into(memoryview(buffer)[:wanted])
         if size is not None and count < wanted:
             raise ValueError(f"the source ended after {self._done + count} of its {size} bytes")
         if count == 0:
-            self._ended = True
             self._free.append(buffer)
+            self._end()
             return None
         return self._filled(buffer, count)
 
@@ -253,7 +283,17 @@ class PartReader:
     def recycle(self, part: memoryview) -> None:
         """Take back the buffer of a part that was sent (or never will be); never raises."""
         if isinstance(part.obj, bytearray):
-            self._free.append(part.obj)
+            if self._ended:
+                _spare_parts.get(None, _SpareParts).keep(part.obj)
+            else:
+                self._free.append(part.obj)
+
+    def _end(self) -> None:
+        """No part follows: the buffers not in use go to this process's spares (those in use, once sent)."""
+        self._ended = True
+        spares = _spare_parts.get(None, _SpareParts)
+        while self._free:
+            spares.keep(self._free.pop())
 
     def _filled(self, buffer: bytearray, count: int) -> memoryview:
         self._done += count

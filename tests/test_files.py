@@ -85,7 +85,8 @@ def gets(proxy: FaultProxy) -> list[str]:
     return [head.headers["range"] for head in proxy.requests if head.method == "GET"]
 
 
-AHEAD = READ_AHEAD_CHUNKS * CHUNK  # the first range of a sequential read after open()'s chunk
+SMALL = 256 * 1024  # a chunk small enough that reading the payload in order takes several ranges
+AHEAD = READ_AHEAD_CHUNKS * SMALL  # the first range of a sequential read after open()'s chunk (of SMALL)
 
 
 def sequential_ranges(size: int, chunk: int = CHUNK) -> list[str]:
@@ -103,14 +104,15 @@ def test_sequential_reading_asks_for_the_next_range_ahead(
     live_settings: dict[str, Any], s3_server: S3Server, stored_name: str, payload: bytes
 ) -> None:
     with FaultProxy(s3_server.endpoint) as proxy:
-        media = storage(MINIO_ENDPOINT=proxy.endpoint)
+        media = storage(MINIO_ENDPOINT=proxy.endpoint, MINIO_READ_CHUNK_SIZE=SMALL)
         with media.open(stored_name) as handle:
             assert b"".join(handle.chunks(chunk_size=64 * 1024)) == payload
         with media.open(stored_name) as handle:
             assert handle.read() == payload
         ranges = gets(proxy)
-    whole = sequential_ranges(len(payload))
-    assert whole == [f"bytes=0-{CHUNK - 1}", f"bytes={CHUNK}-{5 * CHUNK - 1}", f"bytes={5 * CHUNK}-{len(payload) - 1}"]
+    whole = sequential_ranges(len(payload), SMALL)
+    after = SMALL + AHEAD
+    assert whole == [f"bytes=0-{SMALL - 1}", f"bytes={SMALL}-{after - 1}", f"bytes={after}-{len(payload) - 1}"]
     assert ranges == whole + whole
 
 
@@ -119,16 +121,17 @@ def test_a_long_sequential_read_asks_for_fewer_larger_ranges(
 ) -> None:
     """Each range asked for ahead is twice the one before, up to READ_AHEAD_MAX_CHUNKS chunks: a long read
     costs few requests (each is a signed request and a server round trip), and a short one asks for little."""
-    chunk = 64 * 1024
+    chunk = 16 * 1024
     with FaultProxy(s3_server.endpoint) as proxy:
         with storage(MINIO_ENDPOINT=proxy.endpoint, MINIO_READ_CHUNK_SIZE=chunk).open(stored_name) as handle:
             assert b"".join(handle.chunks(chunk_size=MiB)) == payload
         ranges = gets(proxy)
     spans = [int(end) - int(start) + 1 for start, end in (found[6:].split("-") for found in ranges)]
-    assert spans[:5] == [chunk, 4 * chunk, 8 * chunk, 16 * chunk, 16 * chunk]
-    assert set(spans[4:-1]) == {READ_AHEAD_MAX_CHUNKS * chunk}
+    first = READ_AHEAD_CHUNKS * chunk
+    assert spans[:6] == [chunk, first, 2 * first, 4 * first, 8 * first, READ_AHEAD_MAX_CHUNKS * chunk]
+    assert spans[5:-1] == [READ_AHEAD_MAX_CHUNKS * chunk] * (len(spans) - 6)  # no larger than that
     assert ranges == sequential_ranges(len(payload), chunk)
-    assert len(ranges) == 12  # fixed ranges of 4 chunks would take 37
+    assert len(ranges) == 7  # fixed ranges of READ_AHEAD_CHUNKS chunks would take 37
 
 
 def test_a_jump_asks_for_a_chunk_or_what_the_caller_wants(
@@ -155,21 +158,21 @@ def test_a_dropped_range_resumes_and_keeps_the_range_asked_ahead(
     live_settings: dict[str, Any], s3_server: S3Server, stored_name: str, payload: bytes
 ) -> None:
     def decide(head: RequestHead) -> Action:
-        if head.headers.get("range") == f"bytes={CHUNK}-{CHUNK + AHEAD - 1}":
+        if head.headers.get("range") == f"bytes={SMALL}-{SMALL + AHEAD - 1}":
             return Relay(cut_response_after=300 * 1024)
         return Relay()
 
     with FaultProxy(s3_server.endpoint, decide) as proxy:
-        with storage(MINIO_ENDPOINT=proxy.endpoint).open(stored_name) as handle:
+        with storage(MINIO_ENDPOINT=proxy.endpoint, MINIO_READ_CHUNK_SIZE=SMALL).open(stored_name) as handle:
             assert b"".join(handle.chunks(chunk_size=64 * 1024)) == payload
         ranges = gets(proxy)
         assert proxy.resets == 1
-    expected = sequential_ranges(len(payload))
+    expected = sequential_ranges(len(payload), SMALL)
     resumed = [found for found in ranges if found not in expected]
     assert sorted(set(ranges) - set(resumed)) == sorted(expected)  # nothing asked twice...
     assert len(ranges) == len(expected) + 1
     ((start, end),) = [tuple(map(int, found.removeprefix("bytes=").split("-"))) for found in resumed]
-    assert CHUNK < start < CHUNK + AHEAD and end == CHUNK + AHEAD - 1  # ...but the rest of the cut range
+    assert SMALL < start < SMALL + AHEAD and end == SMALL + AHEAD - 1  # ...but the rest of the cut range
 
 
 def test_reading_on_while_the_pool_is_busy(

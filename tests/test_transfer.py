@@ -17,7 +17,7 @@ from django.core.files.base import ContentFile, File
 from minio import Minio
 from minio.error import S3Error
 
-from django_minio_backend import MinioBackend
+from django_minio_backend import MinioBackend, multipart
 from django_minio_backend.executor import shared_executor
 from django_minio_backend.multipart import MAX_PARTS
 from django_minio_backend.settings import MiB
@@ -197,6 +197,39 @@ def test_memory_stays_within_workers_plus_one_parts(live_settings: dict[str, Any
         tracemalloc.stop()
     assert peak <= (2 + 1) * PART + 2 * MiB, f"peak {peak / MiB:.1f} MiB"
     assert media.size(f"{unique}/forty.bin") == 40 * MiB
+
+
+def test_the_next_upload_reuses_the_part_buffers(
+    live_settings: dict[str, Any], admin_client: Minio, unique: str
+) -> None:
+    """A fresh part buffer costs a page fault per 4 KiB: the buffers of one upload serve the next one in the
+    process, which allocates none, and each upload stores its own bytes."""
+    media = storage(**MULTIPART)
+    first, second = os.urandom(3 * PART + 5), os.urandom(3 * PART + 7)
+    media.save(f"{unique}/first.bin", ContentFile(first))
+    tracemalloc.start()
+    try:
+        name = media.save(f"{unique}/second.bin", ContentFile(second))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < PART, f"peak {peak / MiB:.1f} MiB: a part buffer was allocated"
+    assert stored_bytes(admin_client, f"{unique}/first.bin") == first
+    assert stored_bytes(admin_client, name) == second
+
+
+def test_spare_part_buffers_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At most SPARE_BYTES of buffers are kept between uploads, all of the latest part size."""
+    monkeypatch.setattr(multipart, "SPARE_BYTES", 10 * 1024)
+    spares = multipart._SpareParts()
+    kept = [bytearray(1024) for _ in range(12)]
+    for buffer in kept:
+        spares.keep(buffer)
+    taken = [spares.take(1024) for _ in range(12)]
+    assert sum(any(buffer is mine for mine in kept) for buffer in taken) == 10  # two were let go
+    spares.keep(bytearray(2048))  # another part size: the smaller buffers are let go
+    assert not any(spares.take(1024) is mine for mine in kept)
+    assert len(spares.take(2048)) == 2048
 
 
 def test_dropped_connections_are_retried(
