@@ -346,8 +346,10 @@ def run(bench: Bench) -> None:
                 rates = [moved / one["s"] / 1e6 for one in measured]
                 cpu = [one["cpu_s"] / (moved / GiB) for one in measured]
                 rss = max(one["rss_mib"] for one in measured)
-                results.add(TOPIC, case, "throughput", label, *_median(rates), unit="MB/s", better="higher")
-                results.add(TOPIC, case, "CPU", label, *_median(cpu), unit="CPU s/GiB", better="lower")
+                rate, rate_spread = _median(rates)
+                results.add(TOPIC, case, "throughput", label, rate, "MB/s", "higher", rate_spread)
+                cpu_median, cpu_spread = _median(cpu)
+                results.add(TOPIC, case, "CPU", label, cpu_median, "CPU s/GiB", "lower", cpu_spread)
                 results.add(TOPIC, case, "peak RSS growth", label, rss, "MiB", "lower")
                 per_file[direction].add(label, size, statistics.median(one["s"] for one in measured) / count)
     for direction, curve in per_file.items():
@@ -398,7 +400,8 @@ def _check(bench: Bench, plan: list[tuple[int, int]], runs: Runs) -> None:
         ]
         for name, ratios, target in targets:
             if ratios:
-                results.check(TOPIC, f"{name} (median of {len(ratios)} paired runs)", *_median(ratios), target=target)
+                ratio, spread = _median(ratios)
+                results.check(TOPIC, f"{name} (median of {len(ratios)} paired runs)", ratio, target, spread)
         rss = figures.get((TOPIC, down, "peak RSS growth", OURS))
         if rss is not None:
             results.check(TOPIC, f"{down}: peak RSS growth, MiB", rss, f"<= {2 * READ_CHUNK / MiB:g}")
