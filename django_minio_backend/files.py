@@ -41,8 +41,8 @@ MAX_SPAN: Final = 1 << 30  # a single GET never asks for more than this
 # type's magic) are in it, and a file closed after reading 64 KiB of them leaves little unread (up to DRAIN_LIMIT
 # is read out to keep the connection).
 FIRST_RANGE: Final = 128 * 1024
-READ_AHEAD_CHUNKS: Final = 4  # reading on in order: ranges of this many chunks, each asked for ahead
-READ_AHEAD_MAX_CHUNKS: Final = 16  # ... doubling from one range to the next up to this many
+READ_AHEAD_CHUNKS: Final = 16  # reading on in order: ranges of this many chunks, each asked for ahead
+READ_AHEAD_MAX_CHUNKS: Final = 256  # ... doubling from one range to the next up to this many (and MAX_SPAN)
 # BufferedReader's buffer: small reads (lines, FileResponse's 4 KiB blocks) are served from it, while reads
 # of a multiple of it go straight into the caller's result, received from the socket with no copy in between.
 READ_BUFFER: Final = 64 * 1024
@@ -171,8 +171,8 @@ class RangedReader(io.RawIOBase):
             if start == 0 and self._ahead is None and end < self._size and self._position + wanted > end:
                 self._ask_ahead(end)  # this read wants more than the first range holds: the rest is likely to follow
             try:
-                with receiving(response):
-                    count = _receive(response, view[: min(wanted, self._range[1] - self._position, PROGRESS_UNIT)])
+                with receiving(response) as pieces:
+                    count = _receive(response, view[: min(wanted, self._range[1] - self._position)], pieces)
             except DeadlineExceeded:
                 self._drop_response()
                 raise
@@ -351,16 +351,29 @@ def _close_answer(future: Future[urllib3.BaseHTTPResponse]) -> None:
         response.release_conn()
 
 
-def _receive(response: urllib3.BaseHTTPResponse, view: memoryview) -> int:
-    """Read into the caller's buffer. urllib3 would allocate a new bytes object per read (a 4 MiB mmap and
-    its page faults each time) that is then copied; for a plain Content-Length body (never decoded: we
-    ask with decode_content=False) reading its http.client response directly is the same bytes, zero-copy."""
+def _receive(response: urllib3.BaseHTTPResponse, view: memoryview, pieces: receiving) -> int:
+    """Fill the caller's buffer (or up to the end of the body) in PROGRESS_UNIT pieces, each within a full
+    deadline of its own: one call for all of a large read, so its Python-level cost is paid once, not per piece.
+    urllib3 would allocate a new bytes object per read (a 4 MiB mmap and its page faults each time) that is then
+    copied; for a plain Content-Length body (never decoded: we ask with decode_content=False) reading its
+    http.client response directly is the same bytes, zero-copy."""
     body = getattr(response, "_fp", None)
-    if isinstance(body, http.client.HTTPResponse) and not body.chunked:
-        return body.readinto(view)
-    data = response.read(len(view))
-    view[: len(data)] = data
-    return len(data)
+    direct = body if isinstance(body, http.client.HTTPResponse) and not body.chunked else None
+    filled = 0
+    while filled < len(view):
+        if filled:
+            pieces.next()
+        piece = view[filled : filled + PROGRESS_UNIT]
+        if direct is not None:
+            count = direct.readinto(piece)
+        else:
+            data = response.read(len(piece))
+            count = len(data)
+            piece[:count] = data
+        if not count:
+            break
+        filled += count
+    return filled
 
 
 def _total_size(response: urllib3.BaseHTTPResponse) -> int:

@@ -150,9 +150,10 @@ def idle(response: urllib3.BaseHTTPResponse) -> None:
         watchdog().unwatch(connection)
 
 
-class receiving:  # a class used like a function: `with receiving(response): ...`
-    """One read of a streamed answer's body, which must end within a full deadline of its own; a read cut
-    by the watchdog raises DeadlineExceeded. Without our pool (MINIO_HTTP_CLIENT), nothing is watched."""
+class receiving:  # a class used like a function: `with receiving(response) as pieces: ...`
+    """One read of a streamed answer's body, which must end within a full deadline of its own (a read in several
+    pieces calls `next()` before each further piece, for a full deadline again); a read cut by the watchdog raises
+    DeadlineExceeded. Without our pool (MINIO_HTTP_CLIENT), nothing is watched."""
 
     __slots__ = ("_connection", "_deadline")
 
@@ -161,10 +162,16 @@ class receiving:  # a class used like a function: `with receiving(response): ...
         self._connection = connection if isinstance(connection, WatchedHTTPConnection) else None
         self._deadline = self._connection.deadline if self._connection is not None else None
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> receiving:
         if self._connection is not None and self._deadline is not None:
             self._deadline.restart()
             watchdog().watch(self._connection, self._deadline)
+        return self
+
+    def next(self) -> None:
+        """A full deadline from now for the next piece; the connection stays watched (no lock taken)."""
+        if self._deadline is not None:
+            self._deadline.restart()
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None

@@ -179,8 +179,8 @@ class Uploader:
     # -- the two ways up -------------------------------------------------------------------------
     def _put_buffer(self, name: str, data: bytearray, headers: Mapping[str, str], mode: WriteMode) -> str:
         expected = _Expected(len(data), functools.cache(lambda: hashlib.md5(data, usedforsecurity=False).hexdigest()))
-        digest = self._connection.body_digest(data)
-        return self._put(name, data, expected, digest, headers, mode, can_resend=True)
+        checksum = self._connection.body_checksum(data)
+        return self._put(name, data, expected, checksum, headers, mode, can_resend=True)
 
     def _put_stream(
         self, name: str, source: UploadSource, size: int, headers: Mapping[str, str], mode: WriteMode
@@ -196,30 +196,31 @@ class Uploader:
             return source.exact_blocks(size)
 
         expected = _Expected(size, functools.cache(source.md5))
-        return self._put(name, body, expected, UNSIGNED_PAYLOAD, headers, mode, can_resend=source.seekable)
+        return self._put(name, body, expected, {}, headers, mode, can_resend=source.seekable)
 
     def _put(
         self,
         name: str,
         body: Buffer | Callable[[], Iterator[Buffer] | None],
         expected: _Expected,
-        digest: str,
+        checksum: Mapping[str, str],
         headers: Mapping[str, str],
         mode: WriteMode,
         *,
         can_resend: bool,
     ) -> str:
-        """The single PUT, conditional when create-only; only an unconditional one may be repeated blindly."""
+        """The single PUT, conditional when create-only; only an unconditional one may be repeated blindly. The body
+        is never hashed for the signature; `checksum` (`S3Connection.body_checksum`) has the server check it."""
 
         def send(precondition: Mapping[str, str], settle: Callable[[], bool]) -> str:
             response = self._connection.request(
                 "PUT",
                 self._bucket,
                 name,
-                headers={**headers, **precondition},
+                headers={**headers, **checksum, **precondition},
                 body=body,
                 length=expected.size,
-                payload_sha256=digest,
+                payload_sha256=UNSIGNED_PAYLOAD,
                 idempotent=not precondition,
                 settle=settle,
             )

@@ -27,6 +27,11 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
+def _spread(spread: list[float] | None) -> str:
+    """The lowest and highest of the runs a median was taken from."""
+    return "" if not spread else f" ({_number(spread[0])}..{_number(spread[1])})"
+
+
 def _number(value: float | None) -> str:
     if value is None:
         return "-"
@@ -156,7 +161,7 @@ def write_report(document: dict[str, Any], directory: Path) -> Path:
             (
                 check["topic"],
                 check["name"],
-                _number(check["value"]),
+                _number(check["value"]) + _spread(check.get("spread")),
                 check["target"],
                 "met" if check["met"] else "NOT MET",
             )
@@ -175,7 +180,7 @@ def write_report(document: dict[str, Any], directory: Path) -> Path:
                     fig["case"],
                     fig["library"],
                     fig["metric"],
-                    _number(fig["value"]),
+                    _number(fig["value"]) + _spread(fig.get("spread")),
                     fig["unit"],
                     _number(ratios.get((topic, fig["case"], fig["metric"], fig["library"]))),
                     fig["better"],

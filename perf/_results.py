@@ -2,7 +2,8 @@
 printed after each topic, the JSON file and the HTML report.
 
 A figure is one measured value of one library in one case ("upload 2 x 64 MiB", "throughput", "ours",
-812.3 "MB/s"). Peers measured in the same case give ratios ours / peer, which read against `better`:
+812.3 "MB/s"); a figure taken from several runs (the median) keeps their lowest and highest as `spread`.
+Peers measured in the same case give ratios ours / peer, which read against `better`:
 for "higher" figures a ratio above 1 is ours ahead, for "lower" ones below 1 is.
 A curve is a cost against the size of the work, one series per library, plotted log-log; its growth is
 the slope of log(cost) against log(size): 1 is linear, 0 flat, above 1 worse than linear.
@@ -29,6 +30,7 @@ class Figure:
     value: float
     unit: str
     better: Better = ""
+    spread: tuple[float, float] | None = None  # lowest and highest of the runs `value` is the median of
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -61,6 +63,7 @@ class Check:
     value: float
     target: str  # e.g. "<= 0.7"
     met: bool
+    spread: tuple[float, float] | None = None  # lowest and highest of the runs `value` is the median of
 
 
 def _fit(points: Sequence[tuple[float, float]]) -> float:
@@ -100,6 +103,10 @@ def _amount(value: float) -> str:
     return f"{value:.3g}" if value < 100 else f"{value:,.0f}"
 
 
+def _range(spread: tuple[float, float] | None) -> str:
+    return "" if spread is None else f" ({_amount(spread[0])}..{_amount(spread[1])})"
+
+
 class Results:
     """Everything measured in one run."""
 
@@ -110,9 +117,17 @@ class Results:
         self.notes: list[tuple[str, str]] = []
 
     def add(
-        self, topic: str, case: str, metric: str, library: str, value: float, unit: str, better: Better = ""
+        self,
+        topic: str,
+        case: str,
+        metric: str,
+        library: str,
+        value: float,
+        unit: str,
+        better: Better = "",
+        spread: tuple[float, float] | None = None,
     ) -> Figure:
-        figure = Figure(topic, case, metric, library, float(value), unit, better)
+        figure = Figure(topic, case, metric, library, float(value), unit, better, spread)
         self.figures = [known for known in self.figures if known.key != figure.key]
         self.figures.append(figure)
         return figure
@@ -125,11 +140,13 @@ class Results:
         self.curves.append(made)
         return made
 
-    def check(self, topic: str, name: str, value: float, target: str) -> Check:
-        """`target` is "<= N" or ">= N"."""
+    def check(
+        self, topic: str, name: str, value: float, target: str, spread: tuple[float, float] | None = None
+    ) -> Check:
+        """`target` is "<= N" or ">= N"; `value` is met against it (with several runs: their median)."""
         operator, bound = target.split()
         met = value <= float(bound) if operator == "<=" else value >= float(bound)
-        made = Check(topic, name, value, target, met)
+        made = Check(topic, name, value, target, met, spread)
         self.checks.append(made)
         return made
 
@@ -181,7 +198,7 @@ class Results:
             libraries = list(dict.fromkeys(fig.library for fig in found))
             by_key = {(fig.library, fig.metric): fig for fig in found}
             heads = [f"{metric} ({unit})" for metric, unit in metrics]
-            widths = [max(len(head), 16) for head in heads]
+            widths = [max(len(head), 30 if any(fig.spread for fig in found) else 16) for head in heads]
             yield ""
             yield f"{case:42} " + " ".join(f"{head:>{width}}" for head, width in zip(heads, widths, strict=True))
             for library in libraries:
@@ -189,13 +206,13 @@ class Results:
                 for (metric, _), width in zip(metrics, widths, strict=True):
                     shown = by_key.get((library, metric))
                     ratio = ratios.get((case, metric, library))
-                    text = "-" if shown is None else _amount(shown.value)
+                    text = "-" if shown is None else _amount(shown.value) + _range(shown.spread)
                     if ratio is not None:
                         text += f" [{ratio:.2f}x]"
                     cells.append(f"{text:>{width}}")
                 yield f"  {library:40} " + " ".join(cells)
         if any(r for r in ratios.values()):
-            yield "  [ratio] = ours / that library, in the column's unit"
+            yield "  [ratio] = ours / that library, in the column's unit; (low..high) = the spread over the runs"
         for curve in (curve for curve in self.curves if curve.topic == topic):
             yield ""
             yield f"curve: {curve.name} ({curve.y_label}, {curve.y_unit} against {curve.x_label})"
@@ -205,7 +222,8 @@ class Results:
                 yield f"  {'':24} growth: {growth(points, curve.y_unit, curve.per)['text']}"
         for check in (check for check in self.checks if check.topic == topic):
             verdict = "met" if check.met else "NOT MET"
-            yield f"target: {check.name}: {_amount(check.value)} (target {check.target}): {verdict}"
+            shown = _amount(check.value) + _range(check.spread)
+            yield f"target: {check.name}: {shown} (target {check.target}): {verdict}"
         for note_topic, text in self.notes:
             if note_topic == topic:
                 yield f"note: {text}"

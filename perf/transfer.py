@@ -9,8 +9,13 @@ Each library runs in a fresh child process per repeat, which saves batches of fi
 (the SDK: get_object() and stream(1 MiB)), each direction repeated until it has taken half a second.
 For each batch it reports seconds, peak RSS growth above the process's state just before (VmHWM, reset
 per batch), and process CPU time (all its threads, no child processes). 8 MiB parts, 4 in parallel
-wherever the library lets us say so. MB/s are 10^6 bytes per second; of the repeats, the fastest time,
-the least CPU and the highest memory count.
+wherever the library lets us say so. MB/s are 10^6 bytes per second.
+
+The machine is shared (with the server, and often with other work), so the whole run is repeated: each run
+starts every library in turn, in an order that rotates from run to run, so a burst of load hits them
+alike. A figure is the median over the runs, with their lowest and highest as its spread (memory: the
+highest). The targets are checked on ratios paired within a run (ours / SDK, measured a minute apart),
+again the median with the spread, which drift in the machine's load moves far less than either figure.
 
 The previous release has our module name, so it runs from its own directory (with the minio SDK version
 it pins), only in a child process whose PYTHONPATH points there. Its multipart path (put_object with
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -56,6 +62,9 @@ FULL = [
 ]
 QUICK = [(4, KiB), (2, 64 * KiB), (2, MiB), (1, 16 * MiB)]
 MIN_SECONDS = 0.5  # each batch is repeated until it has taken this long (--quick: once)
+RUNS = 5  # whole runs of every library, interleaved (--quick: one)
+# library -> its runs -> each batch's {"upload": figures, "download": figures}
+Runs = dict[str, list[list[dict[str, dict[str, float]]]]]
 TARGET_SIZES = {64 * MiB, 256 * MiB}  # where the download and CPU targets are checked (quick: its largest)
 
 
@@ -300,7 +309,7 @@ def run(bench: Bench) -> None:
     else:
         results.note(TOPIC, "django-storages not installed (pip install -e '.[bench]'): not measured")
     plan = bench.pick(FULL, QUICK)
-    repeat = bench.pick(3, 1)
+    repeat = bench.pick(RUNS, 1)
     paths = [_make_file(bench.workdir, size) for _, size in plan]
     admin = Minio(
         endpoint=bench.server.endpoint,
@@ -310,27 +319,16 @@ def run(bench: Bench) -> None:
     )
     if not admin.bucket_exists(bucket_name=BUCKET):
         admin.make_bucket(bucket_name=BUCKET)
-    kept: dict[str, list[dict[str, dict[str, float]]]] = {}
+    runs: Runs = {library: [] for library in libraries}
     for run_index in range(repeat):
-        for library in libraries:  # interleaved, so drift in the machine's load hits all alike
+        shift = run_index % len(libraries)  # each library comes first in turn, so none always follows another
+        for library in libraries[shift:] + libraries[:shift]:
             prefix = f"{library}/{run_index}/"
             batches = [
                 [(path, f"{prefix}{size}/{{}}/{index}.bin") for index in range(count)]  # {}: the pass
                 for (count, size), path in zip(plan, paths, strict=True)
             ]
-            found = _run_child(bench, library, batches)
-            if library not in kept:
-                kept[library] = found
-            else:  # the fastest time, the least CPU, the highest memory seen
-                for best, row in zip(kept[library], found, strict=True):
-                    for direction in ("upload", "download"):
-                        mine, new = best[direction], row[direction]
-                        mine.update(
-                            passes=mine["passes"] + new["passes"],
-                            s=min(mine["s"], new["s"]),
-                            cpu_s=min(mine["cpu_s"], new["cpu_s"]),
-                            rss_mib=max(mine["rss_mib"], new["rss_mib"]),
-                        )
+            runs[library].append(_run_child(bench, library, batches))
             _clear(admin, prefix)
         bench.server.vacuum()
 
@@ -338,25 +336,37 @@ def run(bench: Bench) -> None:
         direction: results.curve(TOPIC, f"{verb}: seconds per file", "file size (bytes)", "time per file", "s")
         for direction, verb in (("upload", "save()"), ("download", "open() + read() to the end"))
     }
-    for library, rows in kept.items():
+    for library, found in runs.items():
         label = labels[library]
-        for (count, size), row in zip(plan, rows, strict=True):
+        for batch, (count, size) in enumerate(plan):
             moved = count * size
-            for direction, measured in row.items():
+            for direction in ("upload", "download"):
                 case = f"{direction} {count} x {_size(size)}"
-                results.add(TOPIC, case, "throughput", label, moved / measured["s"] / 1e6, "MB/s", "higher")
-                results.add(TOPIC, case, "CPU", label, measured["cpu_s"] / (moved / GiB), "CPU s/GiB", "lower")
-                results.add(TOPIC, case, "peak RSS growth", label, measured["rss_mib"], "MiB", "lower")
-                per_file[direction].add(label, size, measured["s"] / count)
+                measured = [run[batch][direction] for run in found]
+                rates = [moved / one["s"] / 1e6 for one in measured]
+                cpu = [one["cpu_s"] / (moved / GiB) for one in measured]
+                rss = max(one["rss_mib"] for one in measured)
+                rate, rate_spread = _median(rates)
+                results.add(TOPIC, case, "throughput", label, rate, "MB/s", "higher", rate_spread)
+                cpu_median, cpu_spread = _median(cpu)
+                results.add(TOPIC, case, "CPU", label, cpu_median, "CPU s/GiB", "lower", cpu_spread)
+                results.add(TOPIC, case, "peak RSS growth", label, rss, "MiB", "lower")
+                per_file[direction].add(label, size, statistics.median(one["s"] for one in measured) / count)
     for direction, curve in per_file.items():
         for library, points in curve.series.items():
             results.note(TOPIC, f"{direction}, {library}: {_overhead_and_throughput(points)}")
     results.note(
         TOPIC,
-        f"best of {repeat} runs, each repeating a batch for at least {bench.pick(MIN_SECONDS, 0.0)} s; "
-        f"{PART // MiB} MiB parts, {WORKERS} workers; reads of {READ // MiB} MiB",
+        f"median (low..high) of {repeat} interleaved runs, each repeating a batch for at least "
+        f"{bench.pick(MIN_SECONDS, 0.0)} s; memory: the highest; {PART // MiB} MiB parts, {WORKERS} workers; "
+        f"reads of {READ // MiB} MiB",
     )
-    _check(bench, plan)
+    _check(bench, plan, runs)
+
+
+def _median(values: list[float]) -> tuple[float, tuple[float, float] | None]:
+    """The median and, of several values, the lowest and highest (their spread)."""
+    return statistics.median(values), (min(values), max(values)) if len(values) > 1 else None
 
 
 def _overhead_and_throughput(points: list[tuple[float, float]]) -> str:
@@ -372,35 +382,39 @@ def _overhead_and_throughput(points: list[tuple[float, float]]) -> str:
     )
 
 
-def _check(bench: Bench, plan: list[tuple[int, int]]) -> None:
-    """The issue's targets, at 64 and 256 MiB (--quick: at its largest size)."""
+def _check(bench: Bench, plan: list[tuple[int, int]], runs: Runs) -> None:
+    """The issue's targets, at 64 and 256 MiB (--quick: at its largest size), on ratios paired within each run."""
     from perf._results import OURS
 
     results = bench.results
     sizes = [(count, size) for count, size in plan if size in TARGET_SIZES] or [plan[-1]]
     figures = {fig.key: fig.value for fig in results.figures if fig.topic == TOPIC}
     for count, size in sizes:
+        batch = plan.index((count, size))
         up, down = f"upload {count} x {_size(size)}", f"download {count} x {_size(size)}"
 
-        def value(case: str, metric: str, library: str) -> float | None:
-            return figures.get((TOPIC, case, metric, library))
-
-        pairs = [
-            (
-                f"{down}: throughput ours / SDK",
-                value(down, "throughput", OURS),
-                value(down, "throughput", SDK),
-                ">= 1.0",
-            ),
-            (f"{up}: CPU per GiB ours / SDK", value(up, "CPU", OURS), value(up, "CPU", SDK), "<= 0.7"),
-            (f"{down}: CPU per GiB ours / SDK", value(down, "CPU", OURS), value(down, "CPU", SDK), "<= 1.0"),
+        targets = [
+            (f"{down}: throughput ours / SDK", _paired(runs, batch, "download", "s"), ">= 1.0"),
+            (f"{up}: CPU per GiB ours / SDK", _paired(runs, batch, "upload", "cpu_s"), "<= 0.7"),
+            (f"{down}: CPU per GiB ours / SDK", _paired(runs, batch, "download", "cpu_s"), "<= 1.0"),
         ]
-        for name, mine, theirs, target in pairs:
-            if mine is not None and theirs:
-                results.check(TOPIC, name, mine / theirs, target)
-        rss = value(down, "peak RSS growth", OURS)
+        for name, ratios, target in targets:
+            if ratios:
+                ratio, spread = _median(ratios)
+                results.check(TOPIC, f"{name} (median of {len(ratios)} paired runs)", ratio, target, spread)
+        rss = figures.get((TOPIC, down, "peak RSS growth", OURS))
         if rss is not None:
             results.check(TOPIC, f"{down}: peak RSS growth, MiB", rss, f"<= {2 * READ_CHUNK / MiB:g}")
+
+
+def _paired(runs: Runs, batch: int, direction: str, metric: str) -> list[float]:
+    """Run by run, ours / SDK of a batch's `metric` ("s", seconds, is turned into the throughput ratio SDK / ours)."""
+    ratios = []
+    for mine, theirs in zip(runs.get("ours", []), runs.get(SDK, []), strict=False):
+        ours, peer = mine[batch][direction][metric], theirs[batch][direction][metric]
+        if ours and peer:
+            ratios.append(peer / ours if metric == "s" else ours / peer)
+    return ratios
 
 
 def main() -> None:

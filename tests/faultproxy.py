@@ -2,9 +2,10 @@
 
 Each connection carries one request: the proxy adds `Connection: close` before relaying, so it sees
 every request head and can, per request, relay it, reset the connection part-way through the request
-or response body, answer by itself (e.g. 503 with Retry-After) after reading the request body, let the
-server act on the request and then answer with an error instead of the server's answer, never answer
-(a black hole), or relay the server's answer a few bytes at a time (a trickle).
+or response body, corrupt one byte of the request body on its way (as a faulty link or middlebox would),
+answer by itself (e.g. 503 with Retry-After) after reading the request body, let the server act on the
+request and then answer with an error instead of the server's answer, never answer (a black hole), or
+relay the server's answer a few bytes at a time (a trickle).
 """
 
 from __future__ import annotations
@@ -32,10 +33,13 @@ class RequestHead:
 @dataclass(frozen=True)
 class Relay:
     """Pass the request through; with `cut_request_after` / `cut_response_after`, reset the connection after
-    that many body bytes of the request / response bytes have been relayed."""
+    that many body bytes of the request / response bytes have been relayed; with `flip_request_byte_at`, invert
+    the bits of the request body's byte at that offset on the way (same length, so only a check of the content
+    can tell)."""
 
     cut_request_after: int | None = None
     cut_response_after: int | None = None
+    flip_request_byte_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,11 @@ class FaultProxy:
         data = rest
         while True:
             if data:
+                flip = action.flip_request_byte_at
+                if flip is not None and sent <= flip < sent + len(data):
+                    corrupted = bytearray(data)
+                    corrupted[flip - sent] ^= 0xFF
+                    data = bytes(corrupted)
                 if action.cut_request_after is not None and sent + len(data) >= action.cut_request_after:
                     upstream.sendall(data[: max(0, action.cut_request_after - sent)])
                     self._reset(client, upstream)

@@ -91,7 +91,8 @@ def gets(proxy: FaultProxy) -> list[str]:
     return [head.headers["range"] for head in proxy.requests if head.method == "GET"]
 
 
-AHEAD = READ_AHEAD_CHUNKS * CHUNK  # the first range of a sequential read after open()'s range
+SMALL = 256 * 1024  # a chunk small enough that reading the payload in order takes several ranges
+AHEAD = READ_AHEAD_CHUNKS * SMALL  # the first range of a sequential read after open()'s first range
 
 
 def sequential_ranges(size: int, chunk: int = CHUNK) -> list[str]:
@@ -109,13 +110,13 @@ def test_sequential_reading_asks_for_the_next_range_ahead(
     live_settings: dict[str, Any], s3_server: S3Server, stored_name: str, payload: bytes
 ) -> None:
     with FaultProxy(s3_server.endpoint) as proxy:
-        media = storage(MINIO_ENDPOINT=proxy.endpoint)
+        media = storage(MINIO_ENDPOINT=proxy.endpoint, MINIO_READ_CHUNK_SIZE=SMALL)
         with media.open(stored_name) as handle:
             assert b"".join(handle.chunks(chunk_size=64 * 1024)) == payload
         with media.open(stored_name) as handle:
             assert handle.read() == payload
         ranges = gets(proxy)
-    whole = sequential_ranges(len(payload))
+    whole = sequential_ranges(len(payload), SMALL)
     first, ahead = FIRST_RANGE, FIRST_RANGE + AHEAD
     assert whole == [f"bytes=0-{first - 1}", f"bytes={first}-{ahead - 1}", f"bytes={ahead}-{len(payload) - 1}"]
     assert ranges == whole + whole
@@ -126,16 +127,17 @@ def test_a_long_sequential_read_asks_for_fewer_larger_ranges(
 ) -> None:
     """Each range asked for ahead is twice the one before, up to READ_AHEAD_MAX_CHUNKS chunks: a long read
     costs few requests (each is a signed request and a server round trip), and a short one asks for little."""
-    chunk = 64 * 1024
+    chunk = 16 * 1024
     with FaultProxy(s3_server.endpoint) as proxy:
         with storage(MINIO_ENDPOINT=proxy.endpoint, MINIO_READ_CHUNK_SIZE=chunk).open(stored_name) as handle:
             assert b"".join(handle.chunks(chunk_size=MiB)) == payload
         ranges = gets(proxy)
     spans = [int(end) - int(start) + 1 for start, end in (found[6:].split("-") for found in ranges)]
-    assert spans[:5] == [chunk, 4 * chunk, 8 * chunk, 16 * chunk, 16 * chunk]
-    assert set(spans[4:-1]) == {READ_AHEAD_MAX_CHUNKS * chunk}
+    first = READ_AHEAD_CHUNKS * chunk
+    assert spans[:6] == [chunk, first, 2 * first, 4 * first, 8 * first, READ_AHEAD_MAX_CHUNKS * chunk]
+    assert spans[5:-1] == [READ_AHEAD_MAX_CHUNKS * chunk] * (len(spans) - 6)  # no larger than that
     assert ranges == sequential_ranges(len(payload), chunk)
-    assert len(ranges) == 12  # fixed ranges of 4 chunks would take 37
+    assert len(ranges) == 7  # fixed ranges of READ_AHEAD_CHUNKS chunks would take 37
 
 
 def test_a_jump_asks_for_a_chunk_or_what_the_caller_wants(
@@ -167,11 +169,11 @@ def test_a_dropped_range_resumes_and_keeps_the_range_asked_ahead(
         return Relay()
 
     with FaultProxy(s3_server.endpoint, decide) as proxy:
-        with storage(MINIO_ENDPOINT=proxy.endpoint).open(stored_name) as handle:
+        with storage(MINIO_ENDPOINT=proxy.endpoint, MINIO_READ_CHUNK_SIZE=SMALL).open(stored_name) as handle:
             assert b"".join(handle.chunks(chunk_size=64 * 1024)) == payload
         ranges = gets(proxy)
         assert proxy.resets == 1
-    expected = sequential_ranges(len(payload))
+    expected = sequential_ranges(len(payload), SMALL)
     resumed = [found for found in ranges if found not in expected]
     assert sorted(set(ranges) - set(resumed)) == sorted(expected)  # nothing asked twice...
     assert len(ranges) == len(expected) + 1

@@ -17,7 +17,7 @@ from django.core.files.base import ContentFile, File
 from minio import Minio
 from minio.error import S3Error
 
-from django_minio_backend import MinioBackend
+from django_minio_backend import MinioBackend, multipart
 from django_minio_backend.executor import shared_executor
 from django_minio_backend.multipart import MAX_PARTS
 from django_minio_backend.settings import MiB
@@ -199,6 +199,39 @@ def test_memory_stays_within_workers_plus_one_parts(live_settings: dict[str, Any
     assert media.size(f"{unique}/forty.bin") == 40 * MiB
 
 
+def test_the_next_upload_reuses_the_part_buffers(
+    live_settings: dict[str, Any], admin_client: Minio, unique: str
+) -> None:
+    """A fresh part buffer costs a page fault per 4 KiB: the buffers of one upload serve the next one in the
+    process, which allocates none, and each upload stores its own bytes."""
+    media = storage(**MULTIPART)
+    first, second = os.urandom(3 * PART + 5), os.urandom(3 * PART + 7)
+    media.save(f"{unique}/first.bin", ContentFile(first))
+    tracemalloc.start()
+    try:
+        name = media.save(f"{unique}/second.bin", ContentFile(second))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < PART, f"peak {peak / MiB:.1f} MiB: a part buffer was allocated"
+    assert stored_bytes(admin_client, f"{unique}/first.bin") == first
+    assert stored_bytes(admin_client, name) == second
+
+
+def test_spare_part_buffers_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At most SPARE_BYTES of buffers are kept between uploads, all of the latest part size."""
+    monkeypatch.setattr(multipart, "SPARE_BYTES", 10 * 1024)
+    spares = multipart._SpareParts()
+    kept = [bytearray(1024) for _ in range(12)]
+    for buffer in kept:
+        spares.keep(buffer)
+    taken = [spares.take(1024) for _ in range(12)]
+    assert sum(any(buffer is mine for mine in kept) for buffer in taken) == 10  # two were let go
+    spares.keep(bytearray(2048))  # another part size: the smaller buffers are let go
+    assert not any(spares.take(1024) is mine for mine in kept)
+    assert len(spares.take(2048)) == 2048
+
+
 def test_dropped_connections_are_retried(
     live_settings: dict[str, Any], s3_server: S3Server, admin_client: Minio, unique: str, big_file: tuple[Path, bytes]
 ) -> None:
@@ -237,6 +270,53 @@ def test_busy_server_is_retried_after_its_delay(
         name = storage(MINIO_ENDPOINT=proxy.endpoint, **MULTIPART).save(f"{unique}/busy.bin", ContentFile(payload))
         assert sum("partNumber=" in head.target for head in proxy.requests) == 3 + 3
     assert stored_bytes(admin_client, name) == payload
+
+
+CHECKSUM_REFUSALS = {"BadDigest", "XAmzContentChecksumMismatch"}  # S3 and SeaweedFS; MinIO
+
+
+def test_a_part_corrupted_on_the_way_is_refused_and_sent_again(
+    live_settings: dict[str, Any],
+    s3_server: S3Server,
+    admin_client: Minio,
+    unique: str,
+    counting_pool: CountingPoolManager,
+) -> None:
+    """Over plain HTTP a part carries its checksum, which the server checks: a byte flipped on the way is
+    refused instead of stored, and the part is sent again."""
+    corrupt = iter(range(1))
+
+    def decide(head: RequestHead) -> Action:
+        if "partNumber=2" in head.target and next(corrupt, None) is not None:
+            return Relay(flip_request_byte_at=PART // 2)
+        return Relay()
+
+    payload = os.urandom(11 * MiB)
+    with FaultProxy(s3_server.endpoint, decide) as proxy:
+        media = storage(MINIO_ENDPOINT=proxy.endpoint, MINIO_HTTP_CLIENT=counting_pool, **MULTIPART)
+        name = media.save(f"{unique}/parts.bin", ContentFile(payload))
+    second = [status for method, url, status in counting_pool.answers if method == "PUT" and "partNumber=2" in url]
+    assert second == [400, 200]
+    assert stored_bytes(admin_client, name) == payload
+
+
+def test_a_put_corrupted_on_every_attempt_fails_and_stores_nothing(
+    live_settings: dict[str, Any], s3_server: S3Server, admin_client: Minio, unique: str
+) -> None:
+    """A stream of unknown length that fits in one part is read into memory and goes up in one PUT with its
+    checksum; a link that corrupts every attempt makes the save fail with the server's refusal, and nothing is
+    stored."""
+
+    def decide(head: RequestHead) -> Action:
+        return Relay(flip_request_byte_at=10) if head.method == "PUT" else Relay()
+
+    with FaultProxy(s3_server.endpoint, decide) as proxy:
+        media = storage(MINIO_ENDPOINT=proxy.endpoint)
+        with pytest.raises(S3Error) as info:
+            media.save(f"{unique}/small.txt", File(as_io(Stream(os.urandom(1000))), name="s"))
+        assert info.value.code in CHECKSUM_REFUSALS
+        assert sum(head.method == "PUT" for head in proxy.requests) == 4  # sent again: the server stored nothing
+    assert not storage().exists(f"{unique}/small.txt")
 
 
 def test_persistent_failure_raises_and_aborts(

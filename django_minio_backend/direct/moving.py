@@ -133,7 +133,9 @@ class _Copier:
     ) -> str | None:
         """UploadPartCopy of consecutive ranges into an upload with `stored` headers, completed create-only; None
         when the name is taken."""
-        upload = MultipartUpload.begin(self._connection, bucket, name, stored["Content-Type"], headers=stored)
+        upload = MultipartUpload.begin(
+            self._connection, bucket, name, stored["Content-Type"], headers=stored, checksums=False
+        )
         try:
             etags = []
             for number, start in enumerate(range(0, found.size, part_size), start=1):
