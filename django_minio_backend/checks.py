@@ -19,9 +19,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from .aliases import alias_options, is_static_alias, minio_aliases
+from .bucket_plan import BucketTarget, targets_for
 from .masking import redact_url
 from .names import bucket_name_problem
-from .policies import BucketTarget, normalized, targets_for
+from .policies import normalized
 from .settings import MinioSettings, SettingError, parse_options
 
 PREFIX = "django_minio_backend."
