@@ -22,10 +22,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .alias_settings import get_settings
 from .aliases import is_static_alias, minio_aliases
 from .keys import outermost, overlap
 from .policies import public_read_policy
-from .settings import MinioSettings, get_settings
+from .settings import MinioSettings
 
 
 def managed_buckets(alias: str, settings: MinioSettings) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ from django.views.decorators.debug import sensitive_variables
 from minio import Minio
 from minio.datatypes import Object
 
+from .alias_settings import settings_for
 from .aliases import MEDIA, alias_for
 from .connection import S3Connection
 from .deadlines import each_within, within
@@ -35,7 +36,7 @@ from .masking import MaskedOptions
 from .names import clean_name, clean_prefix, refuse_backslash
 from .presign import Expiry, URLBuilder
 from .presign_upload import METHODS, PostPolicy, UploadURLs
-from .settings import IDENTITY_KEYS, URL_CACHE_KEYS, MinioSettings, settings_for
+from .settings import IDENTITY_KEYS, URL_CACHE_KEYS, MinioSettings
 from .source import UploadSource
 from .upload import Uploader, WriteMode
 from .urlcache import CachedURLBuilder

@@ -18,10 +18,10 @@ from django.test import Client, override_settings
 from minio import Minio
 
 from django_minio_backend import MinioBackend
+from django_minio_backend.alias_settings import get_settings
 from django_minio_backend.direct.cleanup import clean_staged, staging_areas
 from django_minio_backend.direct.tokens import Staged, load
 from django_minio_backend.lifecycle import STAGING_RULE_ID
-from django_minio_backend.settings import get_settings
 from examples.direct_upload.forms import UploadForm
 from examples.direct_upload.models import Upload
 from tests.counting import CountingPoolManager
