@@ -10,15 +10,16 @@ should be is planned in bucket_plan.py.
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
 from .bucket_plan import BucketTarget
-from .bucket_xml import ConfigRefused
+from .bucket_xml import ConfigDocument, ConfigRefused
 from .connection import S3Connection, get_client
-from .cors import empty_cors, read_cors, with_cors_rule, write_cors
-from .lifecycle import empty_rules, read_rules, with_our_rules, write_rules
+from .cors import CORS, with_cors_rule
+from .lifecycle import LIFECYCLE, with_our_rules
 from .policies import get_policy, is_public_read_policy, policy_diff, remove_policy, same_policy, set_policy
 
 
@@ -83,13 +84,13 @@ def _lifecycle_changes(target: BucketTarget, exists: bool) -> list[Change]:
     if not target.managed:
         return []
     connection = S3Connection(target.settings)
-    found = with_our_rules(read_rules(connection, target.bucket) if exists else empty_rules(), target.staging_prefixes)
+    found = with_our_rules(_current(LIFECYCLE, connection, target.bucket, exists), target.staging_prefixes)
     if found is None:
         return []
     document, rules = found
     *first, last = rules
     changes = [Change(rule.planned, rule.done, _nothing) for rule in first]
-    return [*changes, Change(last.planned, last.done, lambda: write_rules(connection, target.bucket, document))]
+    return [*changes, Change(last.planned, last.done, lambda: LIFECYCLE.write(connection, target.bucket, document))]
 
 
 def _cors_changes(target: BucketTarget, exists: bool) -> list[Change]:
@@ -97,7 +98,7 @@ def _cors_changes(target: BucketTarget, exists: bool) -> list[Change]:
     if not target.managed or not target.cors_origins:
         return []
     connection = S3Connection(target.settings)
-    found = with_cors_rule(read_cors(connection, target.bucket) if exists else empty_cors(), target.cors_origins)
+    found = with_cors_rule(_current(CORS, connection, target.bucket, exists), target.cors_origins)
     if found is None:
         return []
     document, done = found
@@ -107,9 +108,14 @@ def _cors_changes(target: BucketTarget, exists: bool) -> list[Change]:
         Change(
             f"{verb} CORS rule (uploads from {origins})",
             f"CORS rule {done} (uploads from {origins})",
-            lambda: write_cors(connection, target.bucket, document),
+            lambda: CORS.write(connection, target.bucket, document),
         )
     ]
+
+
+def _current(kind: ConfigDocument, connection: S3Connection, bucket: str, exists: bool) -> ET.Element:
+    """The bucket's document of this kind; a bucket still to be created has none, and is not asked."""
+    return kind.read(connection, bucket) if exists else kind.empty()
 
 
 def _nothing() -> None:
