@@ -9,10 +9,11 @@ from django.apps import AppConfig
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
+from .alias_settings import get_settings
 from .aliases import minio_aliases
+from .bucket_plan import plan
+from .bucket_setup import initialize_buckets
 from .checks import check_minio_deploy, check_minio_settings, parse_error_id
-from .policies import initialize_buckets, plan
-from .settings import get_settings
 
 logger = logging.getLogger("django_minio_backend")
 

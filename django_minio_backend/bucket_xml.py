@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from typing import Final
 
 from minio.error import S3Error
@@ -18,15 +19,13 @@ from .signing import EMPTY_SHA256
 
 __all__ = [
     "S3_NAMESPACE",
+    "ConfigDocument",
     "ConfigRefused",
     "child",
-    "empty",
     "name_of",
     "namespace_of",
-    "read",
     "tag",
     "text_of",
-    "write",
 ]
 
 S3_NAMESPACE: Final = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -44,44 +43,52 @@ class ConfigRefused(Exception):
         self.resource = resource
 
 
-def empty(root: str) -> ET.Element:
-    """A document with no rules, as a bucket without one (or not created yet) has."""
-    return ET.Element(f"{{{S3_NAMESPACE}}}{root}")
+@dataclass(frozen=True, slots=True)
+class ConfigDocument:
+    """One kind of bucket configuration: its `?resource`, the root element of its document, and the error code of a
+    bucket that has none."""
 
+    resource: str  # "lifecycle", "cors"
+    root: str  # "LifecycleConfiguration"
+    missing_code: str  # "NoSuchLifecycleConfiguration"
 
-def read(connection: S3Connection, bucket: str, resource: str, root: str, missing_code: str) -> ET.Element:
-    """The bucket's `?resource` document, or an empty `root` element when the server answers `missing_code`."""
-    try:
-        response = connection.request("GET", bucket, query=[(resource, "")], payload_sha256=EMPTY_SHA256)
-    except S3Error as error:
-        if error.code == missing_code:
-            return empty(root)
-        if error.code in REFUSED_CODES:
-            raise ConfigRefused(error.code, resource) from error
-        raise
-    return ET.fromstring(response.data)
+    def empty(self) -> ET.Element:
+        """A document with no rules, as a bucket without one (or not created yet) has."""
+        return ET.Element(f"{{{S3_NAMESPACE}}}{self.root}")
 
+    def read(self, connection: S3Connection, bucket: str) -> ET.Element:
+        """The bucket's document, or an empty one when it has none. Raises ConfigRefused, or the server's error."""
+        try:
+            response = connection.request("GET", bucket, query=[(self.resource, "")], payload_sha256=EMPTY_SHA256)
+        except S3Error as error:
+            if error.code == self.missing_code:
+                return self.empty()
+            if error.code in REFUSED_CODES:
+                raise ConfigRefused(error.code, self.resource) from error
+            raise
+        return ET.fromstring(response.data)
 
-def write(connection: S3Connection, bucket: str, resource: str, document: ET.Element) -> None:
-    namespace = namespace_of(document)
-    body = ET.tostring(document, encoding="utf-8", default_namespace=namespace or None)
-    headers = {
-        "Content-MD5": base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode(),
-        "Content-Type": "application/xml",
-    }
-    try:
-        connection.request(
-            "PUT",
-            bucket,
-            query=[(resource, "")],
-            headers=headers,
-            body=body,
-            payload_sha256=hashlib.sha256(body).hexdigest(),
-        )
-    except S3Error as error:
-        if error.code in REFUSED_CODES:
-            raise ConfigRefused(error.code, resource) from error
-        raise
+    def write(self, connection: S3Connection, bucket: str, document: ET.Element) -> None:
+        """Replace the bucket's document. Raises ConfigRefused, or the server's error."""
+        namespace = namespace_of(document)
+        body = ET.tostring(document, encoding="utf-8", default_namespace=namespace or None)
+        headers = {
+            "Content-MD5": base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode(),
+            "Content-Type": "application/xml",
+        }
+        try:
+            connection.request(
+                "PUT",
+                bucket,
+                query=[(self.resource, "")],
+                headers=headers,
+                body=body,
+                payload_sha256=hashlib.sha256(body).hexdigest(),
+            )
+        except S3Error as error:
+            if error.code in REFUSED_CODES:
+                raise ConfigRefused(error.code, self.resource) from error
+            raise
 
 
 def tag(namespace: str, name: str) -> str:

@@ -18,11 +18,13 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from .alias_settings import parse_options
 from .aliases import alias_options, is_static_alias, minio_aliases
+from .bucket_plan import BucketTarget, targets_for
 from .masking import redact_url
 from .names import bucket_name_problem
-from .policies import BucketTarget, normalized, targets_for
-from .settings import MinioSettings, SettingError, parse_options
+from .policies import normalized
+from .settings import MinioSettings, SettingError
 
 PREFIX = "django_minio_backend."
 BOTH_PRIVATE_AND_PUBLIC = PREFIX + "E001"

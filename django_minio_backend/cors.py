@@ -15,28 +15,15 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Final
 
-from .bucket_xml import ConfigRefused, child, empty, name_of, namespace_of, read, tag, text_of, write
-from .connection import S3Connection
+from .bucket_xml import ConfigDocument, ConfigRefused, child, name_of, namespace_of, tag, text_of
 
-__all__ = ["CORS_RULE_ID", "ConfigRefused", "empty_cors", "read_cors", "with_cors_rule", "write_cors"]
+__all__ = ["CORS", "CORS_RULE_ID", "ConfigRefused", "with_cors_rule"]
 
 CORS_RULE_ID: Final = "DjangoMinioBackendDirectUploads"
 METHODS: Final = ("GET", "HEAD", "PUT", "POST")
 EXPOSED: Final = ("ETag",)
 MAX_AGE: Final = 3600  # seconds a browser may reuse a preflight's answer
-
-
-def empty_cors() -> ET.Element:
-    return empty("CORSConfiguration")
-
-
-def read_cors(connection: S3Connection, bucket: str) -> ET.Element:
-    """The bucket's CORS document, or an empty one. Raises ConfigRefused, or the server's error."""
-    return read(connection, bucket, "cors", "CORSConfiguration", "NoSuchCORSConfiguration")
-
-
-def write_cors(connection: S3Connection, bucket: str, document: ET.Element) -> None:
-    write(connection, bucket, "cors", document)
+CORS: Final = ConfigDocument("cors", "CORSConfiguration", "NoSuchCORSConfiguration")  # the bucket's CORS document
 
 
 def with_cors_rule(document: ET.Element, origins: Sequence[str]) -> tuple[ET.Element, str] | None:

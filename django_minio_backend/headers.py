@@ -9,13 +9,14 @@ any other key replaces the alias's value. The content type is never a setting: i
 
 from __future__ import annotations
 
+import mimetypes
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Final
 
-__all__ = ["CONTENT_TYPE", "PARAMETERS", "object_headers"]
+__all__ = ["CONTENT_TYPE", "OCTET_STREAM", "PARAMETERS", "content_type_for", "object_headers", "upload_headers"]
 
 # parameter -> the header it is sent as
 PARAMETERS: Final = {
@@ -30,9 +31,34 @@ CONTENT_TYPE: Final = "ContentType"  # per object only (get_object_parameters)
 CONTENT_TYPE_HEADER: Final = "Content-Type"
 METADATA_HEADER_PREFIX: Final = "x-amz-meta-"
 MAX_METADATA_BYTES: Final = 2048  # S3's limit on user-defined metadata: keys and values, in UTF-8
+OCTET_STREAM: Final = "application/octet-stream"
 
 _TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP field name (RFC 9110 token)
 _VISIBLE: Final = re.compile(r"[\x20-\x7e]*")  # printable US-ASCII: no CR, LF or other control character
+
+
+def content_type_for(name: str) -> str:
+    """The type an object is stored with, from its name's extension; never what an uploading client declares."""
+    return mimetypes.guess_type(name)[0] or OCTET_STREAM
+
+
+def upload_headers(
+    name: str, alias_headers: dict[str, str], parameters: Mapping[str, object], owner: str
+) -> tuple[str, dict[str, str]]:
+    """The content type and the other headers an upload of `name` sends: the alias's headers (MINIO_OBJECT_PARAMETERS,
+    parsed once) with the storage's per-object `parameters` (`owner.get_object_parameters(name)`) merged over them.
+
+    The content type follows the name unless the parameters set it, never the uploaded file's own `content_type`:
+    that is what the client declared, and in a public bucket a client must not have `evil.png` served as text/html."""
+    content_type = content_type_for(name)
+    if not parameters:
+        return content_type, alias_headers
+    try:
+        own = object_headers(parameters, per_object=True)
+    except ValueError as error:
+        raise ValueError(f"{owner}.get_object_parameters({name!r}) {error}") from None
+    content_type = own.pop(CONTENT_TYPE_HEADER, content_type)
+    return content_type, {**alias_headers, **own}
 
 
 def object_headers(parameters: Mapping[str, object], *, per_object: bool = False) -> dict[str, str]:

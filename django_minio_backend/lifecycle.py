@@ -22,28 +22,23 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from typing import Final, NamedTuple
 
-from .bucket_xml import ConfigRefused, child, empty, name_of, namespace_of, read, tag, text_of, write
-from .connection import S3Connection
+from .bucket_xml import ConfigDocument, child, name_of, namespace_of, tag, text_of
 
 __all__ = [
     "ABORT_AFTER_DAYS",
     "ABORT_RULE_ID",
+    "LIFECYCLE",
     "STAGING_EXPIRY_DAYS",
     "STAGING_RULE_ID",
-    "LifecycleRefused",
     "RuleChange",
-    "empty_rules",
-    "ensure_lifecycle",
-    "read_rules",
     "with_our_rules",
-    "write_rules",
 ]
 
 ABORT_RULE_ID: Final = "DjangoMinioBackendAbortIncompleteUploads"
 ABORT_AFTER_DAYS: Final = 1
 STAGING_RULE_ID: Final = "DjangoMinioBackendExpireStagedUploads"
 STAGING_EXPIRY_DAYS: Final = 1
-LifecycleRefused = ConfigRefused  # the server does not support lifecycle rules or refuses to let us set them
+LIFECYCLE: Final = ConfigDocument("lifecycle", "LifecycleConfiguration", "NoSuchLifecycleConfiguration")
 _OUR_ELEMENTS: Final = frozenset({"ID", "Filter", "Prefix", "Status", "AbortIncompleteMultipartUpload", "Expiration"})
 
 
@@ -69,21 +64,6 @@ class RuleChange(NamedTuple):
 _PLANNED: Final = {"added": "add", "updated": "update", "removed": "remove"}
 
 
-def empty_rules() -> ET.Element:
-    """The rules of a bucket that has none (or does not exist yet)."""
-    return empty("LifecycleConfiguration")
-
-
-def read_rules(connection: S3Connection, bucket: str) -> ET.Element:
-    """The bucket's lifecycle document, or an empty one. Raises LifecycleRefused, or the server's error."""
-    return read(connection, bucket, "lifecycle", "LifecycleConfiguration", "NoSuchLifecycleConfiguration")
-
-
-def write_rules(connection: S3Connection, bucket: str, document: ET.Element) -> None:
-    """Replace the bucket's lifecycle document."""
-    write(connection, bucket, "lifecycle", document)
-
-
 def with_our_rules(
     document: ET.Element, staging_prefixes: Iterable[str] = ()
 ) -> tuple[ET.Element, list[RuleChange]] | None:
@@ -92,18 +72,6 @@ def with_our_rules(
     changed = copy.deepcopy(document)
     changes = _merge_abort_rule(changed) + _merge_staging_rules(changed, sorted(set(staging_prefixes)))
     return (changed, changes) if changes else None
-
-
-def ensure_lifecycle(connection: S3Connection, bucket: str, staging_prefixes: Iterable[str] = ()) -> list[str]:
-    """Put this backend's rules into the bucket's lifecycle document with one read and at most one write; returns
-    what changed, one line per rule, empty when nothing had to. Raises LifecycleRefused, or the server's error:
-    nothing is written then."""
-    found = with_our_rules(read_rules(connection, bucket), staging_prefixes)
-    if found is None:
-        return []
-    document, changes = found
-    write_rules(connection, bucket, document)
-    return [change.done for change in changes]
 
 
 def _rules(document: ET.Element) -> list[ET.Element]:

@@ -41,11 +41,12 @@ from minio import Minio
 from minio.datatypes import Object
 from minio.deleteobjects import DeleteObject
 
+from .alias_settings import get_settings
 from .aliases import is_static_alias, minio_aliases
 from .connection import get_client
 from .direct.cleanup import staging_areas
 from .keys import ObjectKeys, outermost
-from .settings import MinioSettings, get_settings
+from .settings import MinioSettings
 from .static import MinioBackendStatic
 from .storage import MinioBackend
 

@@ -38,10 +38,12 @@ class ProgressLine:
         """Show `render()` if the interval has passed since the last time (`render` is only called then)."""
         if not self.shown or self._interval is None:
             return
-        now = time.monotonic()
-        if now - self._last < self._interval:
-            return
+        if time.monotonic() - self._last < self._interval:
+            return  # the common case, decided without the lock
         with self._lock:
+            # The clock is read again under the lock: a time read before waiting for it is older than the draw that
+            # held it, and would count as "drawn just now" (with no interval, updates would be lost).
+            now = time.monotonic()
             if now - self._last < self._interval:  # another thread has just drawn it
                 return
             self._last = now

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import mimetypes
-import pathlib
-import posixpath
 from collections.abc import Iterable, Mapping
-from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import IO, Any, ClassVar, Final
+from typing import IO, Any, ClassVar
 
 from django.conf import settings as django_settings
-from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import File
-from django.core.files.storage import Storage
-from django.core.files.utils import validate_file_name
 from django.core.signals import setting_changed
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
@@ -24,40 +17,30 @@ from django.views.decorators.debug import sensitive_variables
 from minio import Minio
 from minio.datatypes import Object
 
+from .alias_settings import settings_for
 from .aliases import MEDIA, alias_for
+from .available_names import AvailableNames, saving_max_length
 from .connection import S3Connection
 from .deadlines import each_within, within
 from .errors import BucketNotFoundError, is_not_found
 from .files import MinioFile, RangedReader
-from .headers import CONTENT_TYPE_HEADER, object_headers
+from .headers import upload_headers
 from .health import MinioServerStatus, check_server
 from .masking import MaskedOptions
 from .names import clean_name, clean_prefix, refuse_backslash
 from .presign import Expiry, URLBuilder
 from .presign_upload import METHODS, PostPolicy, UploadURLs
-from .settings import IDENTITY_KEYS, URL_CACHE_KEYS, MinioSettings, settings_for
+from .settings import IDENTITY_KEYS, URL_CACHE_KEYS, MinioSettings
 from .source import UploadSource
 from .upload import Uploader, WriteMode
 from .urlcache import CachedURLBuilder
 from .writer import BINARY_WRITE_MODES, TEXT_WRITE_MODES, ObjectWriter, WriterFile, name_taken
 
-OCTET_STREAM: Final = "application/octet-stream"
-MAX_RENAMES: Final = 100  # alternative names a save tries before giving up
 _buckets_seen: set[tuple[str, str]] = set()  # buckets known to exist, so a 404 on HEAD means "no such object"
 
 
-@dataclass(frozen=True, slots=True)
-class _Saving:
-    """A save() in progress in this thread or task (see MinioBackend.save)."""
-
-    max_length: int | None
-
-
-_saving: ContextVar[_Saving | None] = ContextVar("_saving", default=None)
-
-
 @deconstructible(path="django_minio_backend.models.MinioBackend")
-class MinioBackend(Storage):
+class MinioBackend(AvailableNames):
     """Media files in a MinIO/S3 bucket.
 
     Built by Django from `STORAGES` (OPTIONS arrive as keyword arguments) or by user code such as
@@ -148,58 +131,10 @@ class MinioBackend(Storage):
     def is_public(self) -> bool:
         return self._urls.is_public
 
-    # -- names ---------------------------------------------------------------------------------
-    def get_available_name(self, name: str, max_length: int | None = None) -> str:
-        """Django's collision renaming, unless this storage replaces existing objects or a create-only
-        save() is asking: its final write is refused if the name is taken (and the upload moves to an
-        alternative name then), so the exists() request would only repeat that check."""
-        name = clean_name(name)
-        too_long = max_length is not None and len(name) > max_length
-        if self.replace_existing:
-            if too_long:
-                raise SuspiciousFileOperation(f"Storage name {name!r} is longer than {max_length} characters")
-            return name
-        if _saving.get() is None or too_long:
-            return super().get_available_name(name, max_length)
-        validate_file_name(posixpath.basename(name))
-        return name
-
-    def _alternative_name(self, name: str, max_length: int | None) -> str:
-        """The next name to try after `name` was found taken: Django's alternative name (a random
-        suffix before the extensions), its root shortened to fit `max_length`."""
-        directory, file_name = posixpath.split(name)
-        extension = "".join(pathlib.PurePosixPath(file_name).suffixes)
-        root = file_name.removesuffix(extension)
-        candidate = posixpath.join(directory, self.get_alternative_name(root, extension))
-        excess = len(candidate) - max_length if max_length is not None else 0
-        if excess > 0:
-            if excess >= len(root):
-                raise SuspiciousFileOperation(
-                    f"Storage can not find an available filename for {name!r}: max_length {max_length} is too short"
-                )
-            candidate = posixpath.join(directory, self.get_alternative_name(root[:-excess], extension))
-        return clean_name(candidate)
-
     # -- writing -------------------------------------------------------------------------------
-    def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
-        """Django's save(), with `max_length` kept for _save().
-
-        Django checks `max_length` when get_available_name() picks the name, but does not pass it on to
-        _save(); a create-only write learns only there, from the server, that the name is taken, and its
-        alternative must fit too. So `max_length` travels in a ContextVar (`_saving`) set for this call, in
-        this thread or task only; it also tells get_available_name() that the write itself checks the name.
-        """
-        token = _saving.set(_Saving(max_length))
-        try:
-            return super().save(name, content, max_length=max_length)
-        finally:
-            _saving.reset(token)
-
     def _save(self, name: str, content: File[Any] | IO[Any]) -> str:
         """Upload, create-only unless `replace_existing`: when the name is taken (by an earlier object or by
         a concurrent save), the upload goes to an alternative name instead, never over that object."""
-        saving = _saving.get()
-        max_length = saving.max_length if saving is not None else None
         name = clean_name(name)
         refuse_backslash(name)
         if self.settings.bucket_check_on_save:
@@ -207,17 +142,15 @@ class MinioBackend(Storage):
         source = UploadSource(content)
         mode = WriteMode.REPLACE if self.replace_existing else WriteMode.CREATE_ONLY
         keys = self.settings.keys
-        target = name
-        for _ in range(MAX_RENAMES):
+
+        def upload(target: str) -> str | None:
             content_type, headers = self._object_headers(target)
-            etag = self._uploader.upload(
-                keys.key(target), source, content_type=content_type, headers=headers, mode=mode
-            )
-            if etag is not None:
-                self._remember_etag(target, etag)
-                return target
-            target = self._alternative_name(name, max_length)  # taken: nothing was written
-        raise FileExistsError(f"no free name found for {self.bucket}/{target} after {MAX_RENAMES} attempts")
+            key = keys.key(target)
+            return self._uploader.upload(key, source, content_type=content_type, headers=headers, mode=mode)
+
+        saved, etag = self._under_free_name(name, saving_max_length(), upload, self.bucket)
+        self._remember_etag(saved, etag)
+        return saved
 
     def get_object_parameters(self, name: str) -> Mapping[str, object]:
         """Object parameters of one upload, merged over MINIO_OBJECT_PARAMETERS: override in a subclass to set
@@ -226,21 +159,8 @@ class MinioBackend(Storage):
         return {}
 
     def _object_headers(self, name: str) -> tuple[str, dict[str, str]]:
-        """The content type and the other headers an upload of `name` sends.
-
-        The content type follows the name (or get_object_parameters), never the uploaded file's own
-        `content_type`: that is what the client declared, and in a public bucket a client must not be able to
-        have `evil.png` served as text/html."""
-        content_type = mimetypes.guess_type(name)[0] or OCTET_STREAM
-        extra = self.get_object_parameters(name)
-        if not extra:
-            return content_type, self.settings.object_headers
-        try:
-            own = object_headers(extra, per_object=True)
-        except ValueError as error:
-            raise ValueError(f"{type(self).__name__}.get_object_parameters({name!r}) {error}") from None
-        content_type = own.pop(CONTENT_TYPE_HEADER, content_type)
-        return content_type, {**self.settings.object_headers, **own}
+        """The content type and the other headers an upload of `name` sends (headers.upload_headers says which)."""
+        return upload_headers(name, self.settings.object_headers, self.get_object_parameters(name), type(self).__name__)
 
     def _remember_etag(self, name: str, etag: str) -> None:
         """Called after every successful write: the URL cache's ETag index takes the new ETag, so the next

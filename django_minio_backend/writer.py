@@ -16,7 +16,7 @@ import io
 import warnings
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from django.core.files.base import File
 
@@ -30,7 +30,25 @@ BINARY_WRITE_MODES: Final = frozenset({"wb", "bw"})
 TEXT_WRITE_MODES: Final = frozenset({"w", "wt", "tw"})  # UTF-8, written as given ("\n" is not translated)
 
 
-class ObjectWriter(io.BufferedIOBase):
+class _Write(Protocol):
+    def close(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class _AbortOnError:
+    """A `with` block left normally closes the write (the object is stored); left by an exception, aborts it."""
+
+    def __exit__(
+        self: _Write, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class ObjectWriter(_AbortOnError, io.BufferedIOBase):
     """A binary, write-only, non-seekable stream that becomes one object on close()."""
 
     def __init__(
@@ -119,14 +137,6 @@ class ObjectWriter(io.BufferedIOBase):
                 self._free.clear()
                 super().close()
 
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        if kind is None:
-            self.close()
-        else:
-            self.abort()
-
     def __del__(self) -> None:
         self.drop()
 
@@ -195,7 +205,7 @@ class _TextWriter(io.TextIOWrapper):
             writer.drop()
 
 
-class WriterFile(File):  # type: ignore[type-arg]  # File is generic only in the stubs
+class WriterFile(_AbortOnError, File):  # type: ignore[type-arg]  # File is generic only in the stubs
     """The Django File returned by open(name, "wb") or "w" (UTF-8 text); leaving its `with` block by an
     exception aborts the write instead of storing what was written so far."""
 
@@ -204,14 +214,6 @@ class WriterFile(File):  # type: ignore[type-arg]  # File is generic only in the
         stream: Any = writer if mode in BINARY_WRITE_MODES else _TextWriter(writer, encoding="utf-8", newline="")
         super().__init__(stream, name)
         self.mode = mode
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        if kind is None:
-            self.close()
-        else:
-            self.abort()
 
     def abort(self) -> None:
         """Discard what was written (text not yet encoded included): nothing is stored."""

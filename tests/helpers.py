@@ -95,9 +95,25 @@ def http_status(url: str) -> int:
 
 
 # -- objects through the admin client ----------------------------------------------------------------------------
-def put_bytes(admin_client: Minio, name: str, data: bytes = b"x", *, bucket: str = PRIVATE_BUCKET) -> ObjectWriteResult:
-    """Write an object as another process would (not through the storage under test)."""
-    return admin_client.put_object(bucket_name=bucket, object_name=name, data=io.BytesIO(data), length=len(data))
+def put_bytes(
+    admin_client: Minio,
+    name: str,
+    data: bytes = b"x",
+    *,
+    bucket: str = PRIVATE_BUCKET,
+    content_type: str = "application/octet-stream",
+    metadata: dict[str, str] | None = None,
+) -> ObjectWriteResult:
+    """Write an object as another process would (not through the storage under test); `metadata` holds other
+    headers it is stored with (Cache-Control, x-amz-meta-*)."""
+    return admin_client.put_object(
+        bucket_name=bucket,
+        object_name=name,
+        data=io.BytesIO(data),
+        length=len(data),
+        content_type=content_type,
+        metadata=cast(Any, metadata),
+    )
 
 
 def put_objects(admin_client: Minio, bucket: str, *names: str) -> None:

@@ -6,6 +6,10 @@ credentials signed what, for our own requests and the SDK client's alike.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import logging
 import os
 import threading
@@ -19,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import urllib3
 from django.core.files.base import ContentFile
+from minio.credentials.credentials import Credentials
 from minio.credentials.providers import AssumeRoleProvider, Provider
 
 from django_minio_backend import MinioBackend, credentials
@@ -26,10 +31,11 @@ from django_minio_backend.credentials import CredentialsError
 from tests import credentials as test_credentials
 from tests.counting import CountingPoolManager
 from tests.credentials import FailingProvider, RotatingProvider, TokenProvider, server_keys
-from tests.helpers import fetch, http_status, private_storage
+from tests.helpers import fetch, http_status, post_form, private_storage
 from tests.servers import PROVIDER_IDENTITIES, S3Server
 
 NO_KEYS: dict[str, Any] = {"MINIO_ACCESS_KEY": None, "MINIO_SECRET_KEY": None}
+UPLOADS = urllib3.PoolManager(retries=False)  # a browser's requests to write URLs
 
 
 @pytest.fixture(autouse=True)
@@ -299,3 +305,69 @@ def test_assume_role_credentials_from_seaweedfs_sts(
     assert caplog.text.count("live at most until their credentials") == 1
     assert storage.url(name) == url  # the same URL for the rest of the window
     assert http_status(url.replace("X-Amz-Security-Token=", "X-Amz-Security-Token=x")) == 403
+
+
+@pytest.fixture
+def sts(seaweed: S3Server) -> AssumeRoleProvider:
+    """A provider of session credentials from SeaweedFS's STS (AssumeRole, signed by the main static identity)."""
+    access_key, secret_key = server_keys()
+    return AssumeRoleProvider(
+        sts_endpoint=f"http://{seaweed.endpoint}",
+        access_key=access_key,
+        secret_key=secret_key,
+        role_session_name="django-minio-backend-uploads",
+    )
+
+
+def session_of(provider: Provider) -> tuple[Credentials, float]:
+    """The provider's current session and when it expires (Unix seconds)."""
+    session = provider.retrieve()
+    assert session.session_token and session.expiration is not None
+    return session, session.expiration.replace(tzinfo=UTC).timestamp()
+
+
+def test_a_presigned_put_signed_by_an_sts_session_is_accepted_and_lives_no_longer(
+    sts: AssumeRoleProvider, live_settings: dict[str, Any], unique: str
+) -> None:
+    storage = provider_storage(sts, MINIO_KEY_PREFIX=unique)
+    session, expires_at = session_of(sts)
+    url = storage.url("put.txt", http_method="PUT", expire=timedelta(hours=12))
+    assert url_signer(url) == session.access_key and query(url)["X-Amz-Security-Token"] == session.session_token
+    assert expires_at - 5 <= valid_until(url) <= expires_at  # 12 hours asked, cut to the session's hour
+    assert UPLOADS.request("PUT", url, body=b"put with a session").status == 200
+    with storage.open("put.txt") as handle:
+        assert handle.read() == b"put with a session"
+
+
+class SessionPostRefused(AssertionError):
+    """The server refused a POST policy because it does not know a session's access key."""
+
+
+@pytest.mark.xfail(
+    raises=SessionPostRefused,
+    strict=True,
+    reason="SeaweedFS (4.48) checks POST policies against its static identities only, not STS sessions",
+)
+def test_a_post_policy_signed_by_an_sts_session_is_accepted_and_lives_no_longer(
+    sts: AssumeRoleProvider, live_settings: dict[str, Any], unique: str
+) -> None:
+    storage = provider_storage(sts, MINIO_KEY_PREFIX=unique)
+    session, expires_at = session_of(sts)
+    post = storage.presigned_post("posted.txt", max_size=100, expire=timedelta(hours=12))
+    assert post.fields["x-amz-security-token"] == session.session_token
+    policy = json.loads(base64.b64decode(post.fields["policy"]))
+    assert ["eq", "$x-amz-security-token", session.session_token] in policy["conditions"]
+    expiration = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert expires_at - 5 <= expiration.timestamp() <= expires_at  # cut to the session's hour
+    access_key, date, region, service, _ = post.fields["x-amz-credential"].split("/")
+    assert access_key == session.access_key
+    key = f"AWS4{session.secret_key}".encode()
+    for part in (date, region, service, "aws4_request"):  # SigV4's signing key, then the policy's signature
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    assert post.fields["x-amz-signature"] == hmac.new(key, post.fields["policy"].encode(), hashlib.sha256).hexdigest()
+    answer = post_form(post.url, post.fields, b"posted with a session")
+    if answer.status == 403 and b"<Code>InvalidAccessKeyId</Code>" in answer.data:
+        raise SessionPostRefused(answer.data.decode(errors="replace"))
+    assert answer.status == 204, answer.data
+    with storage.open("posted.txt") as handle:
+        assert handle.read() == b"posted with a session"

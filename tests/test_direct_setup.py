@@ -17,11 +17,11 @@ from django.test import override_settings
 from minio import Minio
 from minio.error import S3Error
 
+from django_minio_backend.alias_settings import get_settings
 from django_minio_backend.checks import check_minio_settings
 from django_minio_backend.cors import CORS_RULE_ID
 from django_minio_backend.direct.cleanup import clean_staged, staging_areas
 from django_minio_backend.lifecycle import ABORT_RULE_ID, STAGING_RULE_ID
-from django_minio_backend.settings import get_settings
 from django_minio_backend.signing import EMPTY_SHA256
 from tests.counting import CountingPoolManager
 from tests.faultproxy import Action, FaultProxy, Relay, RequestHead, s3_error

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from django_minio_backend import MinioBackend
+from django_minio_backend.alias_settings import parse_options
 from django_minio_backend.health import check_server
-from django_minio_backend.settings import parse_options
 from tests.servers import S3Server, free_ports
 
 

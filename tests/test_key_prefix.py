@@ -19,10 +19,12 @@ from django.test import override_settings
 from minio import Minio
 
 from django_minio_backend import MinioBackend, MinioBackendStatic
+from django_minio_backend.bucket_plan import BucketTarget, plan
+from django_minio_backend.bucket_setup import initialize_buckets
 from django_minio_backend.checks import check_minio_settings
 from django_minio_backend.keys import ObjectKeys, outermost, overlap, prefix_problem
 from django_minio_backend.orphans import bucket_groups
-from django_minio_backend.policies import BucketTarget, get_policy, initialize_buckets, plan
+from django_minio_backend.policies import get_policy
 from tests.collecting import collect_setup, requests_by_kind, write_css_files
 from tests.counting import CountingPoolManager
 from tests.helpers import (

@@ -20,11 +20,13 @@ from minio import Minio
 
 from django_minio_backend import MinioBackend
 from django_minio_backend.checks import check_minio_settings
+from django_minio_backend.direct.moving import move_staged
+from django_minio_backend.direct.staging import StagingArea
 from django_minio_backend.headers import object_headers
 from django_minio_backend.settings import MiB
 from tests.collecting import collect_setup
 from tests.counting import CountingPoolManager
-from tests.helpers import BASE, MEDIA, MULTIPART, stored_names
+from tests.helpers import BASE, MEDIA, MULTIPART, PART, put_bytes, stored_names
 
 MANIFEST = "django_minio_backend.models.MinioManifestStaticStorage"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -189,6 +191,48 @@ def test_hashed_static_names_are_immutable_and_the_rest_gets_the_alias_setting(
     assert anonymous_get(hashed_url)[0]["cache-control"] == IMMUTABLE
     assert anonymous_get(plain_url)[0]["cache-control"] == "public, max-age=60"
     assert anonymous_get(manifest_url)[0]["cache-control"] == "public, max-age=60"
+
+
+# -- the move of a staged direct upload ----------------------------------------------------------------------------
+DESCRIBING = ("content-type", "cache-control", "content-disposition", "content-language", "content-encoding", "expires")
+
+
+def describing(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers an upload stores about its object (its type, how to serve it, its metadata), as a GET shows them."""
+    return {name: value for name, value in headers.items() if name in DESCRIBING or name.startswith("x-amz-meta-")}
+
+
+@pytest.mark.parametrize("size", [100, 6 * MiB], ids=["CopyObject", "copy in parts"])
+def test_a_moved_direct_upload_stores_the_headers_a_save_of_its_name_sends(
+    live_settings: dict[str, Any], fresh_bucket: str, admin_client: Minio, size: int
+) -> None:
+    storage = PerObject(
+        bucket_name=fresh_bucket,
+        storage_name="default",
+        MINIO_PUBLIC_BUCKETS=[fresh_bucket],
+        MINIO_OBJECT_PARAMETERS=PARAMETERS,
+        MINIO_DIRECT_UPLOAD_PREFIX="staged/",
+        MINIO_KEY_PREFIX="media",
+    )
+    staging = StagingArea(storage)
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    for name in ("docs/report.txt", "exports/june.csv"):
+        key = staging.new_key()  # what the browser sent: its own type, cache rule and metadata
+        declared = {"Cache-Control": "no-store", "x-amz-meta-from": "browser"}
+        put_bytes(admin_client, key, data, bucket=fresh_bucket, content_type="text/html", metadata=declared)
+        moved = move_staged(staging, key, storage, name, single_copy_limit=PART, copy_part_size=PART)
+        assert moved == name
+        etag = admin_client.stat_object(bucket_name=fresh_bucket, object_name=f"media/{name}").etag or ""
+        assert etag.endswith("-2") == (size > PART)  # the copy in parts: two server-side parts
+        headers, body = anonymous_get(storage.url(moved))
+        assert body == data
+        saved, _ = anonymous_get(storage.url(storage.save(f"saved/{name}", ContentFile(data))))
+        assert describing(headers) == describing(saved)
+        assert "x-amz-meta-from" not in headers and headers["cache-control"] == "public, max-age=600"
+    assert headers["content-type"] == "text/csv; charset=utf-8"  # get_object_parameters() of the final name
+    assert shows(headers, {"x-amz-meta-kind": "export"}) == {"x-amz-meta-kind": "export"}
+    headers, _ = anonymous_get(storage.url("docs/report.txt"))
+    assert headers["content-type"].startswith("text/plain") and shows(headers, EXPECTED) == EXPECTED
 
 
 # -- validation -------------------------------------------------------------------------------------------------

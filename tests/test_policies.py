@@ -14,22 +14,19 @@ from django.test import override_settings
 from minio import Minio
 from minio.error import S3Error
 
+from django_minio_backend.alias_settings import get_settings, parse_options
+from django_minio_backend.bucket_plan import managed_buckets, plan, targets_for
+from django_minio_backend.bucket_setup import BucketReport, initialize_buckets
 from django_minio_backend.connection import S3Connection
 from django_minio_backend.lifecycle import ABORT_AFTER_DAYS, ABORT_RULE_ID
 from django_minio_backend.policies import (
-    BucketReport,
     get_policy,
-    initialize_buckets,
     is_public_read_policy,
-    managed_buckets,
     normalized,
-    plan,
     public_read_policy,
     same_policy,
     set_policy,
-    targets_for,
 )
-from django_minio_backend.settings import get_settings, parse_options
 from tests.counting import CountingPoolManager
 from tests.faultproxy import Action, FaultProxy, Relay, RequestHead, Respond, s3_error
 from tests.helpers import BASE, MEDIA, STATIC, drop_bucket, http_status, put_bytes

@@ -18,8 +18,8 @@ from minio import Minio
 
 from django_minio_backend import MinioBackend
 from django_minio_backend import connection as clients
+from django_minio_backend.alias_settings import parse_options
 from django_minio_backend.checks import check_minio_settings
-from django_minio_backend.settings import parse_options
 from django_minio_backend.signing import SigningCredentials
 from django_minio_backend.urlcache import cache_config
 from tests.helpers import MEDIA, cache_prefix, http_status, private_storage, put_bytes

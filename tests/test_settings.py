@@ -12,7 +12,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
 from django_minio_backend import MinioBackend, MinioBackendStatic
-from django_minio_backend.settings import DEFAULT_MEDIA_BUCKET, DEFAULT_STATIC_BUCKET, get_settings, parse_options
+from django_minio_backend.alias_settings import get_settings, parse_options
+from django_minio_backend.settings import DEFAULT_MEDIA_BUCKET, DEFAULT_STATIC_BUCKET
 from tests.helpers import BASE
 
 

@@ -33,23 +33,24 @@ from minio.deleteobjects import DeleteObject
 from cache_backends.lru import LRUCache
 from django_minio_backend import MinioBackend, MinioBackendStatic
 from django_minio_backend import connection as clients
+from django_minio_backend.alias_settings import parse_options as parse
 from django_minio_backend.apps import parse_all
+from django_minio_backend.bucket_plan import plan
 from django_minio_backend.direct import views
 from django_minio_backend.direct.staging import StagingArea
 from django_minio_backend.direct.tokens import FieldSpec, dump
 from django_minio_backend.errors import DeadlineExceeded
-from django_minio_backend.policies import PUBLIC_LIST_SID, plan, public_read_policy
+from django_minio_backend.policies import PUBLIC_LIST_SID, public_read_policy
+from django_minio_backend.setting_rules import RULES
 from django_minio_backend.settings import (
     BOUNDS,
     DEFAULT_STATIC_BUCKET,
     KEYS,
     REQUIRED_KEYS,
-    RULES,
     MiB,
     MinioSettings,
     SettingError,
 )
-from django_minio_backend.settings import parse_options as parse
 from django_minio_backend.urlcache import shared_cache
 from tests.counting import CountingPoolManager
 from tests.credentials import server_keys

@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 from minio import Minio
 
 from django_minio_backend import MinioBackend
+from django_minio_backend.alias_settings import parse_options as parse
 from django_minio_backend.presign import URLBuilder
 from django_minio_backend.settings import MAX_EXPIRY
-from django_minio_backend.settings import parse_options as parse
 from django_minio_backend.signing import MAX_PRESIGN_EXPIRES, window_start
 from tests.helpers import BASE, fetch, http_status, other_spelling, private_storage, put_bytes
 from tests.servers import S3Server

@@ -13,10 +13,11 @@ from django.test import override_settings
 from minio import Minio
 
 from django_minio_backend import MinioBackend
+from django_minio_backend.alias_settings import parse_options
 from django_minio_backend.checks import check_minio_settings
 from django_minio_backend.health import check_server
 from django_minio_backend.names import clean_name
-from django_minio_backend.settings import SettingError, parse_options
+from django_minio_backend.settings import SettingError
 from tests.helpers import BASE, MEDIA, http_status, private_storage, put_bytes
 from tests.servers import S3Server
 

@@ -24,9 +24,9 @@ from django.core.files.storage import storages
 from health_check.base import HealthCheck
 from health_check.exceptions import ServiceUnavailable
 
+from ..alias_settings import get_settings
 from ..aliases import minio_aliases
 from ..health import probe_timeout
-from ..settings import get_settings
 from ..storage import MinioBackend
 
 __all__ = ["MinioHealthCheck", "minio_health_checks"]

@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 from minio.deleteobjects import DeleteObject
 
+from ..alias_settings import get_settings
 from ..aliases import is_static_alias, minio_aliases
 from ..connection import S3Connection, get_client
 from ..multipart import MultipartUpload
-from ..settings import MinioSettings, get_settings
+from ..settings import MinioSettings
 from ..signing import EMPTY_SHA256
 
 __all__ = ["STAGED_MAX_AGE", "StagingSweep", "clean_staged", "staging_areas"]

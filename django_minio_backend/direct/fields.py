@@ -24,9 +24,10 @@ from django.core.files.storage import DefaultStorage, Storage, storages
 from django.db.models import Model
 from django.db.models.fields.files import ImageFieldFile
 
+from ..headers import content_type_for
 from ..storage import MinioBackend
 from .moving import move_staged
-from .rules import UploadRules, content_type_for
+from .rules import UploadRules
 from .staging import StagingArea
 from .tokens import FieldSpec, Staged, load
 from .widgets import DirectUploadWidget

@@ -23,7 +23,7 @@ from ..errors import is_not_found
 from ..multipart import MultipartUpload
 from ..names import clean_name, refuse_backslash
 from ..signing import EMPTY_SHA256, quote_object_key
-from ..storage import MAX_RENAMES, MinioBackend
+from ..storage import MinioBackend
 from .staging import StagedObject, StagingArea
 
 __all__ = ["COPY_PART_SIZE", "MAX_SINGLE_COPY", "move_staged"]
@@ -63,20 +63,16 @@ def move_staged(
         raise FileNotFoundError(f"The staged upload {staging.bucket}/{key} is gone (expired or cancelled)")
     copier = _Copier(S3Connection(target.settings), f"/{quote_object_key(staging.bucket)}/{quote_object_key(key)}")
     create_only = not target.replace_existing
-    original = name
-    for _ in range(MAX_RENAMES):
-        content_type, extra = target._object_headers(name)
+
+    def copy(target_name: str) -> str | None:
+        content_type, extra = target._object_headers(target_name)
         headers = {"Content-Type": content_type, **extra}
-        destination = target.settings.keys.key(name)
+        destination = target.settings.keys.key(target_name)
         if found.size > single_copy_limit:
-            etag = copier.in_parts(target.bucket, destination, found, copy_part_size, headers, create_only=create_only)
-        else:
-            etag = copier.whole(target.bucket, destination, headers, create_only=create_only)
-        if etag is not None:
-            break
-        name = target._alternative_name(original, max_length)
-    else:
-        raise FileExistsError(f"no free name found for {target.bucket}/{original} after {MAX_RENAMES} attempts")
+            return copier.in_parts(target.bucket, destination, found, copy_part_size, headers, create_only=create_only)
+        return copier.whole(target.bucket, destination, headers, create_only=create_only)
+
+    name, etag = target._under_free_name(name, max_length, copy, target.bucket)
     try:
         staging.delete(key)
     except Exception as error:  # noqa: BLE001 - the file is saved; the staged copy expires on its own

@@ -1,17 +1,10 @@
-"""What a direct-upload field accepts: a size range and content types, the type derived from the file's name."""
+"""What a direct-upload field accepts: a size range and content types (the type follows the file's name, headers.py)."""
 
 from __future__ import annotations
 
-import mimetypes
 from dataclasses import dataclass
-from typing import Final
 
-OCTET_STREAM: Final = "application/octet-stream"
-
-
-def content_type_for(file_name: str) -> str:
-    """The type a file is stored with, from its name (as `save()` does); never what the browser claims."""
-    return mimetypes.guess_type(file_name)[0] or OCTET_STREAM
+from ..headers import content_type_for
 
 
 @dataclass(frozen=True, slots=True)

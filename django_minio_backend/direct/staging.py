@@ -171,8 +171,12 @@ class StagingArea:
         )
 
     def open(self, key: str) -> File[Any]:
-        """The staged object as a readable, seekable file (ranges fetched on demand)."""
-        return self.storage.open(key, "rb")
+        """The staged object as a readable, seekable file (ranges fetched on demand). The storage opens names, and a
+        staged key lies under its MINIO_KEY_PREFIX: it is opened by the name that key stands for."""
+        name = self.settings.keys.name(key)
+        if name is None or not self.owns(key):
+            raise ValueError(f"{key!r} is not a key of the staging area {self.bucket}/{self.prefix}")
+        return self.storage.open(name, "rb")
 
     # -- removing ----------------------------------------------------------------------------------------
     def delete(self, key: str) -> None:

@@ -24,8 +24,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 
+from ..headers import content_type_for
 from ..names import clean_name
-from .rules import content_type_for
 from .staging import StagingArea, UploadIncomplete
 from .tokens import FieldSpec, Staged, TamperedToken, Ticket, dump, load
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...policies import initialize_buckets, plan
+from ...bucket_plan import plan
+from ...bucket_setup import initialize_buckets
 
 
 class Command(BaseCommand):
