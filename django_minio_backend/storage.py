@@ -23,13 +23,14 @@ from .available_names import AvailableNames, saving_max_length
 from .connection import S3Connection
 from .deadlines import each_within, within
 from .errors import BucketNotFoundError, is_not_found
-from .files import MinioFile, RangedReader
+from .files import MinioFile
 from .headers import upload_headers
 from .health import MinioServerStatus, check_server
 from .masking import MaskedOptions
 from .names import clean_name, clean_prefix, refuse_backslash
 from .presign import Expiry, URLBuilder
 from .presign_upload import METHODS, PostPolicy, UploadURLs
+from .ranged import RangedReader
 from .settings import IDENTITY_KEYS, URL_CACHE_KEYS, MinioSettings
 from .source import UploadSource
 from .upload import Uploader, WriteMode

@@ -27,7 +27,8 @@ from minio.error import S3Error
 
 from .connection import Buffer, S3Connection
 from .errors import DeadlineExceeded, is_not_found
-from .multipart import MAX_PARTS, MultipartUpload, PartReader, multipart_etag
+from .multipart import MultipartUpload, multipart_etag
+from .parts import MAX_PARTS, PartReader
 from .per_process import ForkSafeLock
 from .settings import MiB, MinioSettings
 from .signing import EMPTY_SHA256, UNSIGNED_PAYLOAD

@@ -21,7 +21,8 @@ from typing import Any, Final, Protocol
 from django.core.files.base import File
 
 from .connection import Buffer
-from .multipart import MultipartUpload, PartSender
+from .multipart import MultipartUpload
+from .parts import PartSender
 from .upload import Uploader, WriteMode
 
 __all__ = ["BINARY_WRITE_MODES", "TEXT_WRITE_MODES", "ObjectWriter", "WriterFile", "name_taken"]

@@ -19,13 +19,8 @@ from minio import Minio
 
 from django_minio_backend import MinioBackend
 from django_minio_backend.executor import executor_workers, shared_executor
-from django_minio_backend.files import (
-    FIRST_RANGE,
-    READ_AHEAD_CHUNKS,
-    READ_AHEAD_MAX_CHUNKS,
-    MinioFile,
-    ObjectChangedError,
-)
+from django_minio_backend.files import MinioFile
+from django_minio_backend.ranged import FIRST_RANGE, READ_AHEAD_CHUNKS, READ_AHEAD_MAX_CHUNKS, ObjectChangedError
 from django_minio_backend.settings import MiB
 from tests.counting import CountingPoolManager
 from tests.faultproxy import Action, FaultProxy, Relay, RequestHead

@@ -17,9 +17,9 @@ from django.core.files.base import ContentFile, File
 from minio import Minio
 from minio.error import S3Error
 
-from django_minio_backend import MinioBackend, multipart
+from django_minio_backend import MinioBackend, parts
 from django_minio_backend.executor import shared_executor
-from django_minio_backend.multipart import MAX_PARTS
+from django_minio_backend.parts import MAX_PARTS
 from django_minio_backend.settings import MiB
 from django_minio_backend.upload import MAX_SINGLE_PUT
 from tests.counting import CountingPoolManager
@@ -220,8 +220,8 @@ def test_the_next_upload_reuses_the_part_buffers(
 
 def test_spare_part_buffers_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """At most SPARE_BYTES of buffers are kept between uploads, all of the latest part size."""
-    monkeypatch.setattr(multipart, "SPARE_BYTES", 10 * 1024)
-    spares = multipart._SpareParts()
+    monkeypatch.setattr(parts, "SPARE_BYTES", 10 * 1024)
+    spares = parts._SpareParts()
     kept = [bytearray(1024) for _ in range(12)]
     for buffer in kept:
         spares.keep(buffer)

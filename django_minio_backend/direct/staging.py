@@ -21,7 +21,8 @@ from minio.error import S3Error
 
 from ..connection import S3Connection
 from ..errors import is_not_found
-from ..multipart import MAX_PARTS, MultipartUpload
+from ..multipart import MultipartUpload
+from ..parts import MAX_PARTS
 from ..presign_upload import PostPolicy, UploadURLs
 from ..settings import MinioSettings
 from ..signing import EMPTY_SHA256
