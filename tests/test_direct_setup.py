@@ -3,9 +3,7 @@ uploads, the bucket CORS rule, and abandoned staged uploads removed where the se
 
 from __future__ import annotations
 
-import base64
 import copy
-import hashlib
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 from typing import Any
@@ -36,6 +34,7 @@ from tests.test_policies import (  # the live-server helpers of the initialize_b
     changes,
     cleanup,
     connection,
+    put_config,
     put_lifecycle,
     rules,
     run,
@@ -69,14 +68,6 @@ def cors_rules(s3_server: S3Server, bucket: str) -> list[ET.Element]:
         assert error.code == "NoSuchCORSConfiguration"
         return []
     return ET.fromstring(response.data).findall("{*}CORSRule")
-
-
-def put_cors(s3_server: S3Server, bucket: str, document: str) -> None:
-    body = document.encode()
-    headers = {"Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode()}
-    connection(s3_server).request(
-        "PUT", bucket, query=[("cors", "")], headers=headers, body=body, payload_sha256=hashlib.sha256(body).hexdigest()
-    )
 
 
 @pytest.mark.usefixtures("cleanup")
@@ -124,9 +115,10 @@ def test_the_cors_rule_lets_the_allowed_origin_upload(
     buckets: dict[str, str],
 ) -> None:
     admin_client.make_bucket(bucket_name=buckets["private"])
-    put_cors(
+    put_config(
         s3_server,
         buckets["private"],
+        "cors",
         "<CORSConfiguration><CORSRule><ID>users-reads</ID><AllowedOrigin>https://reader.example</AllowedOrigin>"
         "<AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>",
     )

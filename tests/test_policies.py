@@ -408,12 +408,17 @@ def connection(s3_server: S3Server) -> S3Connection:
     return S3Connection(parse_options("default", {**options, "MINIO_SECRET_KEY": s3_server.secret_key}))
 
 
-def put_lifecycle(s3_server: S3Server, bucket: str, document: str) -> None:
+def put_config(s3_server: S3Server, bucket: str, kind: str, document: str) -> None:
+    """Write a bucket's `kind` configuration (lifecycle, cors) as another tool would, past our code."""
     body = document.encode()
     headers = {"Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode()}
     connection(s3_server).request(
-        "PUT", bucket, query=[("lifecycle", "")], headers=headers, body=body, payload_sha256=sha256(body)
+        "PUT", bucket, query=[(kind, "")], headers=headers, body=body, payload_sha256=sha256(body)
     )
+
+
+def put_lifecycle(s3_server: S3Server, bucket: str, document: str) -> None:
+    put_config(s3_server, bucket, "lifecycle", document)
 
 
 def rules(s3_server: S3Server, bucket: str) -> dict[str, str]:
