@@ -139,6 +139,7 @@ class CachedURLBuilder(URLBuilder):
         "_cache_config",
         "_cache_key",
         "_cache_label",
+        "_digests",
         "_endpoint",
         "_head",
         "_memo",
@@ -171,6 +172,7 @@ class CachedURLBuilder(URLBuilder):
         # up to MINIO_URL_CACHE_MAX_ENTRIES, all dropped when full
         self._memo: dict[str, tuple[str | None, int, PresignedURLSigner, str]] = {}
         self._memo_size = settings.url_cache_max_entries
+        self._digests: dict[str, str] = {}  # name -> H(object): a dict lookup instead of hashing on every url()
 
     def _shared(self) -> SharedCache:
         found = self._cache or _shared.find(self._cache_key)  # the common case first: url() is the hot path
@@ -180,9 +182,15 @@ class CachedURLBuilder(URLBuilder):
 
     # -- keys ------------------------------------------------------------------------------------
     def _digest(self, name: str) -> str:
-        hasher = self._object_hash.copy()
-        hasher.update(name.encode())
-        return hasher.hexdigest()
+        digest = self._digests.get(name)
+        if digest is None:
+            hasher = self._object_hash.copy()
+            hasher.update(name.encode())
+            digest = hasher.hexdigest()
+            if len(self._digests) >= self._memo_size:
+                self._digests.clear()
+            self._digests[name] = digest
+        return digest
 
     def _tag(self, parameters: Mapping[str, str] | None, expire: Expiry) -> str:
         """What besides the object tells two URLs apart: the expiry and the response parameters (pairs encoded, so
@@ -198,9 +206,7 @@ class CachedURLBuilder(URLBuilder):
     # -- reading ---------------------------------------------------------------------------------
     def url(self, name: str, *, parameters: Mapping[str, str] | None = None, expire: Expiry = None) -> str:
         tag = "" if parameters is None and expire is None else self._tag(parameters, expire)
-        hasher = self._object_hash.copy()  # self._digest(name), inlined: this is the hottest path
-        hasher.update(name.encode())
-        digest = hasher.hexdigest()
+        digest = self._digests.get(name) or self._digest(name)  # the common case inlined: this is the hottest path
         version = self._version(name, "e" + digest)
         signer, at, seconds = self._signing(expire)
         return self._versioned(name, digest + tag, version, signer, at, seconds, parameters)

@@ -589,10 +589,12 @@ def test_bad_cache_configuration_is_reported(make_storage: Callable[..., MinioBa
 
 
 def test_a_storage_keeps_at_most_max_entries_urls(make_storage: Callable[..., MinioBackend], unique: str) -> None:
+    """Both per-storage memos (the URLs it signed, the key digests of names) stay within MINIO_URL_CACHE_MAX_ENTRIES."""
     storage = make_storage("lru", MINIO_URL_CACHE_MAX_ENTRIES=2)
     names = [storage.save(f"{unique}/kept-{index}.txt", ContentFile(b"k")) for index in range(5)]
     urls = {name: storage.url(name) for name in names}
     builder = storage._urls
     assert isinstance(builder, CachedURLBuilder)
     assert 0 < len(builder._memo) <= 2
+    assert 0 < len(builder._digests) <= 2
     assert storage.url_many(names) == urls  # signed again, the same URLs
