@@ -1,4 +1,5 @@
-"""No import cycle inside the package, counting the imports written inside functions.
+"""No import cycle inside the package, counting the imports written inside functions; and the README's module
+map says what each module imports.
 
 A function-level import hides a cycle from Python (it runs after both modules have loaded) but not from a
 reader: two modules that need each other are one module in two files. The graph is built from the source
@@ -8,6 +9,7 @@ with `ast`, so it sees every import statement, whether it ever runs or not.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,3 +167,56 @@ def test_graph_sees_function_level_relative_and_absolute_imports(sample: Path) -
 def test_a_cycle_is_found_and_named(sample: Path) -> None:
     (cycle,) = find_cycles(import_graph(sample, ("pkg",)))
     assert describe(cycle) == "pkg.a -> pkg.b (pkg/a.py:5) -> pkg.sub.c (pkg/b.py:1) -> pkg.a (pkg/sub/c.py:1)"
+
+
+# -- the README's module map is the living map: each line's "Imports:" is what the module imports ---------------
+MAP_LINE = re.compile(r"^- `(?P<path>[\w/]+\.py)`: .*Imports: (?P<imports>[\w/, ]+)\.\s*$")
+
+
+def module_map(readme: Path) -> dict[str, set[str]]:
+    """Module (as the map names it: a path inside django_minio_backend/ without `.py`) -> what its line lists."""
+    text = readme.read_text()
+    start = text.index("### Module map")
+    listed: dict[str, set[str]] = {}
+    for line in text[start:].splitlines()[1:]:
+        if line.startswith("#"):
+            break
+        found = MAP_LINE.match(line)
+        if found:
+            imports = found["imports"].strip()
+            names = set() if imports == "nothing" else {name.strip() for name in imports.split(",")}
+            path = found["path"].removesuffix(".py")
+            listed[path.removesuffix("/__init__") if "/" in path else path] = names
+    return listed
+
+
+UNMAPPED = {"contrib", "management", "management/commands"}  # empty package markers
+
+
+def test_the_readme_module_map_lists_what_each_module_imports() -> None:
+    """A line of the map that says "Imports: a, b" for a module that imports c (or no longer imports b) misleads
+    the reader it is written for. The map names modules by their path below django_minio_backend/ (a
+    subpackage by its folder) and the URL cache backends as `cache_backends`; every module has a line."""
+    package = "django_minio_backend"
+
+    def short(module: str) -> str:
+        if not module.startswith(package):
+            return module.split(".")[0]  # cache_backends.*: one name in the map
+        inner = module.removeprefix(package).lstrip(".")
+        return inner.replace(".", "/") if inner else "__init__"
+
+    graph = import_graph()
+    listed = module_map(ROOT / "README.md")
+    wrong = []
+    for module, edges in graph.items():
+        name = short(module)
+        if not module.startswith(package) or name in UNMAPPED:
+            continue
+        if name not in listed:
+            wrong.append(f"{name}: no line in the map")
+            continue
+        actual = {short(edge.target) for edge in edges} - {name}
+        if actual != listed[name]:
+            wrong.append(f"{name}: the map lists {sorted(listed[name])}, the code imports {sorted(actual)}")
+    assert listed, "no module lines found under '### Module map'"
+    assert not wrong, "README module map out of date:\n" + "\n".join(wrong)
