@@ -75,7 +75,6 @@ class UploadURLs:
             now=now,
             query=query,
             headers=headers,
-            session_token=credentials.session_token,
         )
 
     def post(self, key: str, *, max_size: int, content_type: str | None, expire: Expiry) -> PostPolicy:
@@ -97,7 +96,6 @@ class UploadURLs:
             content_type=content_type,
             expires=seconds,
             now=now,
-            session_token=credentials.session_token,
         )
 
     def _signing(self, expire: Expiry, now: datetime) -> tuple[SigningCredentials, int]:

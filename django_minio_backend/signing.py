@@ -24,6 +24,7 @@ __all__ = [
     "PresignedURLSigner",
     "SigningCredentials",
     "canonical_query",
+    "check_expires",
     "credentials_fingerprint",
     "normalise_endpoint",
     "quote_object_key",
@@ -121,6 +122,12 @@ def normalise_endpoint(scheme: str, host: str) -> tuple[str, str]:
         # minio-py rebuilds the netloc from urllib's lower-cased hostname only in this case.
         host = host[: -len(suffix)].lower()
     return scheme, host
+
+
+def check_expires(expires: int) -> None:
+    """Refuse a presigned URL's lifetime outside 1 second to 7 days (S3's bounds)."""
+    if not 1 <= expires <= MAX_PRESIGN_EXPIRES:
+        raise ValueError(f"expires must be between 1 and {MAX_PRESIGN_EXPIRES} seconds, not {expires}")
 
 
 def _amz_date(now: datetime | int) -> str:
@@ -244,8 +251,7 @@ class PresignedURLSigner:
     ) -> str:
         """A GET URL valid for ``expires`` seconds from ``now`` (a datetime or Unix seconds); ``query`` params
         (e.g. response-*) are signed too."""
-        if not 1 <= expires <= MAX_PRESIGN_EXPIRES:
-            raise ValueError(f"expires must be between 1 and {MAX_PRESIGN_EXPIRES} seconds, not {expires}")
+        check_expires(expires)
         moment = self._memo
         if moment.now != now or moment.expires != expires:
             moment = self._memo = self._moment(now, expires)

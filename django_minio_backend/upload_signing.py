@@ -21,35 +21,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from .signing import (
-    MAX_PRESIGN_EXPIRES,
+    _ALGORITHM,
     UNSIGNED_PAYLOAD,
     SigningCredentials,
+    _amz_date,
     _derive_signing_key,
     canonical_query,
+    check_expires,
     normalise_endpoint,
     quote_object_key,
 )
 
 __all__ = ["PostPolicy", "post_policy", "presign_url"]
 
-ALGORITHM: Final = "AWS4-HMAC-SHA256"
 _HEADER_NAME_CHARS: Final = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
-
-
-def _stamp(now: datetime) -> str:
-    """``YYYYMMDDTHHMMSSZ`` of an aware datetime (naive ones are taken as UTC, as minio-py does)."""
-    if now.tzinfo is not None:
-        now = now.astimezone(UTC)
-    return now.strftime("%Y%m%dT%H%M%SZ")
 
 
 def _signature(secret_key: str, day: str, region: str, string_to_sign: str) -> str:
     return hmac.new(_derive_signing_key(secret_key, day, region), string_to_sign.encode(), hashlib.sha256).hexdigest()
-
-
-def _check_expiry(expires: int) -> None:
-    if not 1 <= expires <= MAX_PRESIGN_EXPIRES:
-        raise ValueError(f"expires must be between 1 and {MAX_PRESIGN_EXPIRES} seconds, not {expires}")
 
 
 def presign_url(
@@ -64,14 +53,13 @@ def presign_url(
     now: datetime,
     query: Sequence[tuple[str, str]] = (),
     headers: Mapping[str, str] | None = None,
-    session_token: str | None = None,
 ) -> str:
     """A URL valid for ``expires`` seconds from ``now`` for one ``method`` request on ``bucket/key``.
 
     ``query`` holds raw pairs signed into the URL (``partNumber`` and ``uploadId`` of a part, ``response-*``);
     every entry of ``headers`` is signed, so the request must send exactly that value (a different
     ``Content-Type`` or ``Content-Length`` makes the server refuse it with ``SignatureDoesNotMatch``)."""
-    _check_expiry(expires)
+    check_expires(expires)
     scheme, host = normalise_endpoint(scheme, host)
     signed = {"host": host}
     for name, value in (headers or {}).items():
@@ -80,24 +68,24 @@ def presign_url(
             raise ValueError(f"{name!r} cannot be signed as a request header")
         signed[lower] = " ".join(str(value).split())  # SigV4 trims and squeezes header values
     names = ";".join(sorted(signed))
-    stamp = _stamp(now)
+    stamp = _amz_date(now)
     day = stamp[:8]
     scope = f"{day}/{credentials.region}/s3/aws4_request"
     pairs = [
         *query,
-        ("X-Amz-Algorithm", ALGORITHM),
+        ("X-Amz-Algorithm", _ALGORITHM),
         ("X-Amz-Credential", f"{credentials.access_key}/{scope}"),
         ("X-Amz-Date", stamp),
         ("X-Amz-Expires", str(expires)),
         ("X-Amz-SignedHeaders", names),
     ]
-    if session_token:
-        pairs.append(("X-Amz-Security-Token", session_token))
+    if credentials.session_token:
+        pairs.append(("X-Amz-Security-Token", credentials.session_token))
     encoded_query = canonical_query(pairs)
     path = f"/{bucket}/{quote_object_key(key)}"
     header_block = "".join(f"{name}:{signed[name]}\n" for name in sorted(signed))
     request = f"{method}\n{path}\n{encoded_query}\n{header_block}\n{names}\n{UNSIGNED_PAYLOAD}"
-    to_sign = f"{ALGORITHM}\n{stamp}\n{scope}\n{hashlib.sha256(request.encode()).hexdigest()}"
+    to_sign = f"{_ALGORITHM}\n{stamp}\n{scope}\n{hashlib.sha256(request.encode()).hexdigest()}"
     signature = _signature(credentials.secret_key, day, credentials.region, to_sign)
     return f"{scheme}://{host}{path}?{encoded_query}&X-Amz-Signature={signature}"
 
@@ -128,16 +116,15 @@ def post_policy(
     content_type: str | None,
     expires: int,
     now: datetime,
-    session_token: str | None = None,
 ) -> PostPolicy:
     """Sign a POST policy that accepts exactly one object: ``key``, 1 to ``max_size`` bytes, and a
     ``Content-Type`` equal to ``content_type`` (or starting with it, when it ends with ``/``), until ``now`` +
     ``expires`` seconds. The conditions come in minio-py's order, so the document is the same bytes."""
-    _check_expiry(expires)
+    check_expires(expires)
     if max_size < 1:
         raise ValueError(f"max_size must be at least 1 byte, not {max_size}")
     scheme, host = normalise_endpoint(scheme, host)
-    stamp = _stamp(now)
+    stamp = _amz_date(now)
     credential = f"{credentials.access_key}/{stamp[:8]}/{credentials.region}/s3/aws4_request"
     conditions: list[list[str | int]] = [["eq", "$bucket", bucket], ["eq", "$key", key]]
     fields = {"key": key}
@@ -148,22 +135,22 @@ def post_policy(
         conditions.append(["starts-with", "$Content-Type", content_type])
     conditions += [
         ["content-length-range", 1, max_size],
-        ["eq", "$x-amz-algorithm", ALGORITHM],
+        ["eq", "$x-amz-algorithm", _ALGORITHM],
         ["eq", "$x-amz-credential", credential],
     ]
-    if session_token:  # temporary credentials: the token is a condition and a field
-        conditions.append(["eq", "$x-amz-security-token", session_token])
+    if credentials.session_token:  # temporary credentials: the token is a condition and a field
+        conditions.append(["eq", "$x-amz-security-token", credentials.session_token])
     conditions.append(["eq", "$x-amz-date", stamp])
     expiration = (now if now.tzinfo is not None else now.replace(tzinfo=UTC)) + timedelta(seconds=expires)
     document = json.dumps({"expiration": _iso8601(expiration), "conditions": conditions})
     encoded = base64.b64encode(document.encode()).decode()
     fields |= {
-        "x-amz-algorithm": ALGORITHM,
+        "x-amz-algorithm": _ALGORITHM,
         "x-amz-credential": credential,
         "x-amz-date": stamp,
         "policy": encoded,
         "x-amz-signature": _signature(credentials.secret_key, stamp[:8], credentials.region, encoded),
     }
-    if session_token:
-        fields["x-amz-security-token"] = session_token
+    if credentials.session_token:
+        fields["x-amz-security-token"] = credentials.session_token
     return PostPolicy(url=f"{scheme}://{host}/{bucket}", fields=fields)

@@ -201,7 +201,7 @@ _types = st.one_of(st.none(), st.sampled_from(["image/png", "text/plain; charset
 def test_post_policy_equals_minio_py(
     key: str, max_size: int, content_type: str | None, expires: int, now: datetime, region: str, token: str | None
 ) -> None:
-    credentials = SigningCredentials(CREDENTIALS.access_key, CREDENTIALS.secret_key, region)
+    credentials = SigningCredentials(CREDENTIALS.access_key, CREDENTIALS.secret_key, region, token)
     ours = post_policy(
         scheme="http",
         host="minio:9000",
@@ -212,7 +212,6 @@ def test_post_policy_equals_minio_py(
         content_type=content_type,
         expires=expires,
         now=now.replace(tzinfo=UTC),
-        session_token=token,
     )
     policy = MinioPostPolicy("media", now.replace(tzinfo=UTC) + timedelta(seconds=expires))
     policy.add_equals_condition("key", key)
