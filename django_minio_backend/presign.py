@@ -38,6 +38,17 @@ def expiry_seconds(expire: Expiry, default: int) -> int:
     return int(seconds)
 
 
+def lease_expiry(lease: Lease, seconds: int, now: float, *, label: str, too_late: str) -> int:
+    """``seconds`` cut to the life the lease's credentials have left at ``now`` (Unix seconds), so what is signed
+    then dies with them; CredentialsError when less than a second is left ("... expire before ``too_late``")."""
+    if lease.expires_at is None:
+        return seconds
+    life = int(lease.expires_at - now)
+    if life < 1:
+        raise CredentialsError(f"the credentials of {label} expire before {too_late}")
+    return min(seconds, life)
+
+
 class URLBuilder:
     """Builds the URLs of one bucket; created once per storage instance.
 
@@ -141,26 +152,18 @@ class URLBuilder:
         signed = self._signed
         if signed is None or signed[0].fingerprint != lease.fingerprint:  # renewed: other credentials
             signed = self._signed = self._signer_for(lease)
-        if lease.expires_at is None:
-            return signed[1], at, seconds
-        life = int(lease.expires_at) - at
-        if life < seconds:
-            if life < 1:
-                raise CredentialsError(
-                    f"the credentials of {self._credentials.label} expire before a URL could be used"
-                )
-            if not self._capped:
-                self._capped = True
-                logger.info(
-                    "Presigned URLs of bucket %r live at most until their credentials from %s expire (%d s instead of "
-                    "%d s); logged once",
-                    self.bucket,
-                    self._credentials.label,
-                    life,
-                    seconds,
-                )
-            seconds = life
-        return signed[1], at, seconds
+        life = lease_expiry(lease, seconds, at, label=self._credentials.label, too_late="a URL could be used")
+        if life < seconds and not self._capped:
+            self._capped = True
+            logger.info(
+                "Presigned URLs of bucket %r live at most until their credentials from %s expire (%d s instead of "
+                "%d s); logged once",
+                self.bucket,
+                self._credentials.label,
+                life,
+                seconds,
+            )
+        return signed[1], at, life
 
     def _signer_for(self, lease: Lease) -> tuple[Lease, PresignedURLSigner]:
         return lease, PresignedURLSigner(scheme=self._scheme, host=self._host, credentials=lease.credentials)

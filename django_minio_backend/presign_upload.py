@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Final
 
-from .credentials import CredentialsError, CredentialsSource
-from .presign import Expiry, expiry_seconds, external_base
+from .credentials import CredentialsSource
+from .presign import Expiry, expiry_seconds, external_base, lease_expiry
 from .settings import MinioSettings
 from .signing import SigningCredentials, quote_object_key
 from .upload_signing import PostPolicy, post_policy, presign_url
@@ -102,11 +102,7 @@ class UploadURLs:
         """The credentials to sign with and the expiry, cut so an upload URL never outlives its credentials."""
         lease = self._credentials.lease()
         seconds = expiry_seconds(expire, self._default_expiry)
-        if lease.expires_at is not None:
-            life = int(lease.expires_at - now.timestamp())
-            if life < 1:
-                raise CredentialsError(
-                    f"the credentials of {self._credentials.label} expire before an upload could start"
-                )
-            seconds = min(seconds, life)
-        return lease.credentials, seconds
+        label = self._credentials.label
+        return lease.credentials, lease_expiry(
+            lease, seconds, now.timestamp(), label=label, too_late="an upload could start"
+        )
