@@ -6,6 +6,7 @@ A service that cannot start is an error, never a skip: CI must not pass on tests
 from __future__ import annotations
 
 import copy
+import socket
 import uuid
 from collections.abc import Iterator
 from typing import Any, cast
@@ -116,3 +117,12 @@ def fresh_bucket(admin_client: Minio) -> Iterator[str]:
 def counting_pool() -> CountingPoolManager:
     """A fresh request-counting pool: pass it as MINIO_HTTP_CLIENT to count one test's S3 round trips."""
     return CountingPoolManager()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A socket that accepts connections (in the kernel's backlog) and never answers."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield f"127.0.0.1:{listener.getsockname()[1]}"

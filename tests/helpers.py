@@ -1,22 +1,29 @@
 """Helpers the test modules share, written once: objects written and read back with the admin client (never
-through the code under test), anonymous HTTP requests, storage factories, upload sources and a recording cache."""
+through the code under test), anonymous HTTP requests, signed-URL fields, storage factories, upload sources, a
+recording cache, forked children and peak-memory measurement."""
 
 from __future__ import annotations
 
 import io
 import os
 import re
+import signal
 import threading
 import time
+import tracemalloc
 import tty
 import urllib.error
 import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import IO, Any, TextIO, cast
+from urllib.parse import parse_qs, urlsplit
 
 import urllib3
 from minio import Minio
@@ -92,6 +99,22 @@ def http_status(url: str) -> int:
     except urllib.error.HTTPError as error:
         return int(error.code)
     return 200
+
+
+# -- signed URLs -------------------------------------------------------------------------------------------------
+def query(url: str) -> dict[str, str]:
+    """The URL's query parameters, the first value of each."""
+    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+
+
+def signed_at(url: str) -> int:
+    """When a presigned URL was signed (X-Amz-Date), in Unix seconds."""
+    return int(datetime.strptime(query(url)["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp())
+
+
+def valid_until(url: str) -> int:
+    """When a presigned URL stops working: its signing time plus X-Amz-Expires, in Unix seconds."""
+    return signed_at(url) + int(query(url)["X-Amz-Expires"])
 
 
 # -- objects through the admin client ----------------------------------------------------------------------------
@@ -191,6 +214,37 @@ def as_io(stream: Stream) -> IO[bytes]:
     return cast(IO[bytes], stream)
 
 
+class RecordingBackend(MinioBackend):
+    """Keeps the ETags handed to the URL-cache hook."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.etags: dict[str, str] = {}
+
+    def _remember_etag(self, name: str, etag: str) -> None:
+        self.etags[name] = etag
+
+
+# -- peak memory -------------------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class PeakMemory:
+    """The most memory traced at once while the block ran (set when it ends without raising)."""
+
+    bytes: int = 0
+
+
+@contextmanager
+def peak_memory() -> Iterator[PeakMemory]:
+    """Trace allocations for the block; the yielded object's `bytes` holds their peak once the block ends."""
+    measured = PeakMemory()
+    tracemalloc.start()
+    try:
+        yield measured
+        _, measured.bytes = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+
 # -- caches ------------------------------------------------------------------------------------------------------
 class RecordingCache:
     """Wraps a real URL cache and records the name of every call the core makes to it (the URLCache protocol)."""
@@ -218,6 +272,74 @@ class RecordingCache:
     def delete(self, key: str) -> None:
         self.calls.append("delete")
         self.inner.delete(key)
+
+
+# -- forked children ---------------------------------------------------------------------------------------------
+CHILD_DEADLINE = 120.0  # seconds a round of children may take (generous: the machine may be loaded)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """How a child ended: its exit status (None: killed at the deadline) and what it wrote to the pipe."""
+
+    status: int | None
+    text: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 0 and self.text == "ok"
+
+
+def fork_children(work: Callable[[int], str], count: int, deadline: float = CHILD_DEADLINE) -> list[Report]:
+    """Run work(index) in `count` forked children at once; each child's answer ("ok" or what went wrong) and status.
+
+    The children start together, once all of them exist, so that their requests overlap.
+    """
+    children: list[tuple[int, int]] = []
+    go_read, go_write = os.pipe()
+    try:
+        for index in range(count):
+            read_end, write_end = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child: never returns into pytest
+                status, text = 1, "no report"
+                try:
+                    os.read(go_read, 1)
+                    text = work(index)
+                    status = 0 if text == "ok" else 1
+                except BaseException as error:  # noqa: BLE001 - the child must always report and exit
+                    text = f"raised {error!r}"
+                finally:
+                    try:
+                        os.write(write_end, text.encode(errors="replace")[:60_000])
+                    finally:
+                        os._exit(status)
+            os.close(write_end)  # later children must not inherit it, or reading would wait for them too
+            children.append((pid, read_end))
+    finally:
+        os.write(go_write, b"g" * len(children))
+        os.close(go_read)
+        os.close(go_write)
+    ends_at = time.monotonic() + deadline
+    statuses: dict[int, int | None] = {}
+    while len(statuses) < len(children):
+        for pid, _ in children:
+            if pid in statuses:
+                continue
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                statuses[pid] = os.waitstatus_to_exitcode(status)
+            elif time.monotonic() > ends_at:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                statuses[pid] = None
+        time.sleep(0.01)
+    reports = []
+    for pid, read_end in children:
+        with os.fdopen(read_end, "rb") as reader:
+            text = reader.read().decode(errors="replace")  # every write end is closed by now
+        reports.append(Report(statuses[pid], text if statuses[pid] is not None else f"hung, killed ({text!r})"))
+    return reports
 
 
 # -- a pseudo-terminal, for output meant for a TTY ----------------------------------------------------------------

@@ -17,7 +17,7 @@ from cache_backends import CacheConfig, CacheUnavailable, build_url_cache
 from cache_backends.django import DjangoURLCache
 from cache_backends.lru import LRUCache
 from cache_backends.redis import RedisURLCache
-from tests.helpers import cache_prefix
+from tests.helpers import cache_prefix, fork_children
 from tests.servers import RedisServer, free_ports
 
 BACKENDS = ["lru", "redis", "django"]
@@ -377,19 +377,11 @@ def test_django_backend_errors_become_cache_unavailable(django_caches: None) -> 
 def test_forked_child_uses_its_own_connection(redis_cache: RedisURLCache) -> None:
     redis_cache.set("k", "v", 60)
     parent_id = redis_cache.client.client_id()
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: report the value it read and the connection it used, then leave without cleanup
-        try:
-            report = f"{redis_cache.get('k')} {redis_cache.client.client_id()}"
-        except BaseException as exc:  # noqa: BLE001 - the child must always report and exit
-            report = f"error {exc!r}"
-        os.write(write_end, report.encode())
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as reader:
-        report = reader.read().decode()
-    os.waitpid(pid, 0)
+
+    def child(_: int) -> str:  # the value the child read and the connection it used
+        return f"{redis_cache.get('k')} {redis_cache.client.client_id()}"
+
+    report = fork_children(child, 1)[0].text
     value, child_id = report.split(" ", 1)
     assert value == "v", report
     assert int(child_id) != parent_id

@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import urllib3
@@ -31,7 +30,7 @@ from django_minio_backend.credentials import CredentialsError
 from tests import credentials as test_credentials
 from tests.counting import CountingPoolManager
 from tests.credentials import FailingProvider, RotatingProvider, TokenProvider, server_keys
-from tests.helpers import fetch, http_status, post_form, private_storage
+from tests.helpers import fetch, fork_children, http_status, post_form, private_storage, query, valid_until
 from tests.servers import PROVIDER_IDENTITIES, S3Server
 
 NO_KEYS: dict[str, Any] = {"MINIO_ACCESS_KEY": None, "MINIO_SECRET_KEY": None}
@@ -60,17 +59,7 @@ class IdentityPool(CountingPoolManager):
 
 
 def url_signer(url: str) -> str:
-    return parse_qs(urlsplit(url).query)["X-Amz-Credential"][0].partition("/")[0]
-
-
-def query(url: str) -> dict[str, str]:
-    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
-
-
-def valid_until(url: str) -> float:
-    signed = query(url)
-    at = datetime.strptime(signed["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
-    return at + int(signed["X-Amz-Expires"])
+    return query(url)["X-Amz-Credential"].partition("/")[0]
 
 
 def provider_storage(provider: Provider | str, **options: Any) -> MinioBackend:
@@ -251,24 +240,14 @@ def test_a_forked_child_fetches_its_own_credentials(live_settings: dict[str, Any
     storage = provider_storage("tests.credentials.server_provider", MINIO_URL_STABLE_WINDOW=3600)
     name = storage.save(f"{unique}/fork.txt", ContentFile(b"forked"))
     parent_url = storage.url(name)
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report and leave without running pytest's teardown
-        text = "no report"
-        try:
-            before = test_credentials.calls.get(os.getpid(), 0)
-            child_url = storage.url(name)
-            ok = storage.exists(name) and fetch(child_url) == b"forked"
-            text = f"{before} {test_credentials.calls.get(os.getpid(), 0)} {ok} {child_url == parent_url}"
-        except BaseException as error:  # noqa: BLE001 - the child must always report
-            text = repr(error)
-        finally:
-            os.write(write_end, text.encode())
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as reader:
-        report = reader.read().decode()
-    os.waitpid(pid, 0)
+
+    def child(_: int) -> str:
+        before = test_credentials.calls.get(os.getpid(), 0)
+        child_url = storage.url(name)
+        ok = storage.exists(name) and fetch(child_url) == b"forked"
+        return f"{before} {test_credentials.calls.get(os.getpid(), 0)} {ok} {child_url == parent_url}"
+
+    report = fork_children(child, 1)[0].text
     assert report == "0 1 True True"  # built its own provider, fetched once; same credentials give the same URL
 
 

@@ -8,7 +8,6 @@ import itertools
 import os
 import random
 import threading
-import tracemalloc
 from typing import Any
 
 import pytest
@@ -24,7 +23,7 @@ from django_minio_backend.ranged import FIRST_RANGE, READ_AHEAD_CHUNKS, READ_AHE
 from django_minio_backend.settings import MiB
 from tests.counting import CountingPoolManager
 from tests.faultproxy import Action, FaultProxy, Relay, RequestHead
-from tests.helpers import private_storage, put_bytes
+from tests.helpers import peak_memory, private_storage, put_bytes
 from tests.servers import S3Server
 from tests.settings import PRIVATE_BUCKET
 from tests.testapp.models import Document
@@ -215,12 +214,9 @@ def test_memory_is_bounded_by_the_chunk_size(live_settings: dict[str, Any], uniq
     media = storage()
     name = media.save(f"{unique}/twenty.bin", ContentFile(os.urandom(20 * MiB)))
     with media.open(name) as handle:
-        tracemalloc.start()
-        try:
+        with peak_memory() as measured:
             total = sum(len(chunk) for chunk in handle.chunks(chunk_size=256 * 1024))
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        peak = measured.bytes
     assert total == 20 * MiB
     assert peak < 3 * CHUNK, f"peak {peak / MiB:.1f} MiB"
 

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import functools
 import os
-import signal
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -24,7 +21,7 @@ from django_minio_backend import connection as clients
 from django_minio_backend.per_process import ForkSafeLock, PerProcess
 from django_minio_backend.settings import MiB
 from django_minio_backend.writer import WriterFile
-from tests.helpers import private_storage
+from tests.helpers import fork_children, private_storage
 from tests.settings import PRIVATE_BUCKET
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
@@ -33,71 +30,6 @@ SIZES = (1, 150_007, 250_009, MiB + 3, 5 * MiB + 1)
 CHUNK = 64 * 1024  # small read chunks: all but the 1-byte object are read in ranges asked for ahead on the pool
 CHILD_SAVES = (150_007, MiB + 3, 5 * MiB + 1)  # one streamed PUT each for the first two, multipart for the last
 REPETITIONS = 20
-CHILD_DEADLINE = 120.0  # seconds a round of children may take (generous: the machine may be loaded)
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    """How a child ended: its exit status (None: killed at the deadline) and what it wrote to the pipe."""
-
-    status: int | None
-    text: str
-
-    @property
-    def ok(self) -> bool:
-        return self.status == 0 and self.text == "ok"
-
-
-def fork_children(work: Callable[[int], str], count: int, deadline: float = CHILD_DEADLINE) -> list[Report]:
-    """Run work(index) in `count` forked children at once; each child's answer ("ok" or what went wrong) and status.
-
-    The children start together, once all of them exist, so that their requests overlap.
-    """
-    children: list[tuple[int, int]] = []
-    go_read, go_write = os.pipe()
-    try:
-        for index in range(count):
-            read_end, write_end = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the child: never returns into pytest
-                status, text = 1, "no report"
-                try:
-                    os.read(go_read, 1)
-                    text = work(index)
-                    status = 0 if text == "ok" else 1
-                except BaseException as error:  # noqa: BLE001 - the child must always report and exit
-                    text = f"raised {error!r}"
-                finally:
-                    try:
-                        os.write(write_end, text.encode(errors="replace")[:60_000])
-                    finally:
-                        os._exit(status)
-            os.close(write_end)  # later children must not inherit it, or reading would wait for them too
-            children.append((pid, read_end))
-    finally:
-        os.write(go_write, b"g" * len(children))
-        os.close(go_read)
-        os.close(go_write)
-    ends_at = time.monotonic() + deadline
-    statuses: dict[int, int | None] = {}
-    while len(statuses) < len(children):
-        for pid, _ in children:
-            if pid in statuses:
-                continue
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                statuses[pid] = os.waitstatus_to_exitcode(status)
-            elif time.monotonic() > ends_at:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                statuses[pid] = None
-        time.sleep(0.01)
-    reports = []
-    for pid, read_end in children:
-        with os.fdopen(read_end, "rb") as reader:
-            text = reader.read().decode(errors="replace")  # every write end is closed by now
-        reports.append(Report(statuses[pid], text if statuses[pid] is not None else f"hung, killed ({text!r})"))
-    return reports
 
 
 def mismatch(name: str, got: bytes, expected: bytes) -> str:

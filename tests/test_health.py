@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import socket
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -49,15 +47,6 @@ def test_closed_port_is_unavailable_at_once(options: dict[str, Any]) -> None:
     assert not status
     assert status.details.startswith(f"GET http://127.0.0.1:{port}/minio/health/live failed")
     assert repr(status).startswith("<MinioServerStatus unavailable: ")
-
-
-@pytest.fixture
-def silent_server() -> Iterator[str]:
-    """A socket that accepts connections (in the kernel's backlog) and never answers."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        yield f"127.0.0.1:{listener.getsockname()[1]}"
 
 
 def test_a_server_that_never_answers_is_given_up_on_within_the_timeout(

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import socket
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -52,15 +50,6 @@ def test_server_down_the_alias_is_unavailable_with_the_probes_reason(live_settin
     assert status == 500
     assert report[key("default")] == "OK" and report[key("staticfiles")] == "OK"
     assert report[key("archive")].startswith(f"Unavailable: GET http://127.0.0.1:{port}/minio/health/live failed")
-
-
-@pytest.fixture
-def silent_server() -> Iterator[str]:
-    """A socket that accepts connections (in the kernel's backlog) and never answers."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        yield f"127.0.0.1:{listener.getsockname()[1]}"
 
 
 def test_a_silent_server_is_reported_by_the_probe_within_its_timeout(

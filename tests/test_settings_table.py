@@ -10,14 +10,13 @@ import base64
 import io
 import json
 import re
-import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -54,6 +53,7 @@ from django_minio_backend.settings import (
 from django_minio_backend.urlcache import shared_cache
 from tests.counting import CountingPoolManager
 from tests.credentials import server_keys
+from tests.helpers import query
 from tests.servers import RedisServer, free_ports
 from tests.settings import PRIVATE_BUCKET
 
@@ -282,10 +282,6 @@ def two_aliases(**options: Any) -> dict[str, Any]:
     }
 
 
-def query(url: str) -> dict[str, str]:
-    return dict(parse_qsl(urlsplit(url).query))
-
-
 @reaches("MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "MINIO_REGION", "MINIO_URL_EXPIRY_HOURS")
 def test_url_builder_signs_with_the_credentials_region_and_expiry() -> None:
     keys = {"MINIO_ACCESS_KEY": "other-ak", "MINIO_SECRET_KEY": "other-sk", "MINIO_REGION": "eu-west-3"}
@@ -384,15 +380,6 @@ def test_static_listing_ttl_reaches_the_listing() -> None:
         static = storages["staticfiles"]
         assert isinstance(static, MinioBackendStatic)
         assert static.listing._ttl == 5.0
-
-
-@pytest.fixture
-def silent_server() -> Iterator[str]:
-    """A socket that accepts connections (in the kernel's backlog) and never answers."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        yield f"127.0.0.1:{listener.getsockname()[1]}"
 
 
 @reaches("MINIO_REQUEST_DEADLINE")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import given, settings
@@ -27,24 +27,22 @@ from django_minio_backend.alias_settings import parse_options as parse
 from django_minio_backend.presign import URLBuilder
 from django_minio_backend.settings import MAX_EXPIRY
 from django_minio_backend.signing import MAX_PRESIGN_EXPIRES, window_start
-from tests.helpers import BASE, fetch, http_status, other_spelling, private_storage, put_bytes
+from tests.helpers import (
+    BASE,
+    fetch,
+    http_status,
+    other_spelling,
+    private_storage,
+    put_bytes,
+    query,
+    signed_at,
+    valid_until,
+)
 from tests.servers import S3Server
 from tests.settings import PRIVATE_BUCKET
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = 86_400
-
-
-def query(url: str) -> dict[str, str]:
-    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
-
-
-def signed_at(url: str) -> int:
-    return int(datetime.strptime(query(url)["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp())
-
-
-def valid_until(url: str) -> int:
-    return signed_at(url) + int(query(url)["X-Amz-Expires"])
 
 
 def at(moment: float) -> Callable[[], float]:

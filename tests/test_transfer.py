@@ -6,7 +6,6 @@ import io
 import logging
 import os
 import threading
-import tracemalloc
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,20 +23,19 @@ from django_minio_backend.settings import MiB
 from django_minio_backend.upload import MAX_SINGLE_PUT
 from tests.counting import CountingPoolManager
 from tests.faultproxy import Action, FaultProxy, Relay, RequestHead, s3_error
-from tests.helpers import MULTIPART, PART, Stream, as_io, open_uploads, put_bytes, stored_bytes
+from tests.helpers import (
+    MULTIPART,
+    PART,
+    RecordingBackend,
+    Stream,
+    as_io,
+    open_uploads,
+    peak_memory,
+    put_bytes,
+    stored_bytes,
+)
 from tests.servers import S3Server
 from tests.settings import PRIVATE_BUCKET
-
-
-class RecordingBackend(MinioBackend):
-    """Keeps the ETags handed to the URL-cache hook."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.etags: dict[str, str] = {}
-
-    def _remember_etag(self, name: str, etag: str) -> None:
-        self.etags[name] = etag
 
 
 def storage(**options: Any) -> RecordingBackend:
@@ -188,13 +186,9 @@ def test_memory_stays_within_workers_plus_one_parts(live_settings: dict[str, Any
     path.write_bytes(os.urandom(40 * MiB))
     media = storage(**MULTIPART)  # 2 workers, 5 MiB parts
     media.exists("warm-up")
-    tracemalloc.start()
-    try:
-        with path.open("rb") as handle:
-            media.save(f"{unique}/forty.bin", File(handle))
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    with peak_memory() as measured, path.open("rb") as handle:
+        media.save(f"{unique}/forty.bin", File(handle))
+    peak = measured.bytes
     assert peak <= (2 + 1) * PART + 2 * MiB, f"peak {peak / MiB:.1f} MiB"
     assert media.size(f"{unique}/forty.bin") == 40 * MiB
 
@@ -207,12 +201,9 @@ def test_the_next_upload_reuses_the_part_buffers(
     media = storage(**MULTIPART)
     first, second = os.urandom(3 * PART + 5), os.urandom(3 * PART + 7)
     media.save(f"{unique}/first.bin", ContentFile(first))
-    tracemalloc.start()
-    try:
+    with peak_memory() as measured:
         name = media.save(f"{unique}/second.bin", ContentFile(second))
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peak = measured.bytes
     assert peak < PART, f"peak {peak / MiB:.1f} MiB: a part buffer was allocated"
     assert stored_bytes(admin_client, f"{unique}/first.bin") == first
     assert stored_bytes(admin_client, name) == second

@@ -10,9 +10,8 @@ import logging
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any, cast
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -27,7 +26,7 @@ from cache_backends.lru import LRUCache
 from django_minio_backend import MinioBackend
 from django_minio_backend.urlcache import VERSION_PARAMETER, CachedURLBuilder, SharedCache, shared_cache, version_of
 from tests.counting import CountingPoolManager
-from tests.helpers import RecordingCache, cache_prefix, fetch, http_status, put_bytes
+from tests.helpers import RecordingCache, cache_prefix, fetch, http_status, put_bytes, query, signed_at
 from tests.servers import RedisServer, free_ports, start_redis
 from tests.settings import PRIVATE_BUCKET, PUBLIC_BUCKET
 
@@ -70,14 +69,6 @@ class Clock:
 
     def monotonic(self) -> float:
         return self.now
-
-
-def query(url: str) -> dict[str, str]:
-    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
-
-
-def signed_at(url: str) -> float:
-    return datetime.strptime(query(url)["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
 
 
 def life_left(url: str, now: float) -> float:

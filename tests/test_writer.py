@@ -7,7 +7,6 @@ import gc
 import itertools
 import os
 import re
-import tracemalloc
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,27 +14,15 @@ import pytest
 from minio import Minio
 from minio.error import S3Error
 
-from django_minio_backend import MinioBackend
 from django_minio_backend.settings import MiB
 from django_minio_backend.writer import WriterFile
 from tests.counting import CountingPoolManager
 from tests.faultproxy import Action, FaultProxy, Relay, RequestHead, s3_error
-from tests.helpers import MULTIPART, PART, open_uploads, put_bytes, stored_bytes
+from tests.helpers import MULTIPART, PART, RecordingBackend, open_uploads, peak_memory, put_bytes, stored_bytes
 from tests.servers import S3Server
 from tests.settings import PRIVATE_BUCKET
 
 WRITE_SIZES = (1, 3, 4093, 65_537, MiB + 3, PART + 7, 2 * PART + 11)  # odd sizes, some across part boundaries
-
-
-class RecordingBackend(MinioBackend):
-    """Keeps the ETags handed to the URL-cache hook."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.etags: dict[str, str] = {}
-
-    def _remember_etag(self, name: str, etag: str) -> None:
-        self.etags[name] = etag
 
 
 def storage(**options: Any) -> RecordingBackend:
@@ -197,13 +184,9 @@ def test_memory_stays_within_workers_plus_one_parts(live_settings: dict[str, Any
     media = storage()  # 2 workers, 5 MiB parts
     media.exists("warm-up")
     piece = os.urandom(MiB)
-    tracemalloc.start()
-    try:
-        with media.open(f"{unique}/forty.bin", "wb") as handle:
-            for _ in range(40):
-                handle.write(piece)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    with peak_memory() as measured, media.open(f"{unique}/forty.bin", "wb") as handle:
+        for _ in range(40):
+            handle.write(piece)
+    peak = measured.bytes
     assert peak <= (2 + 1) * PART + 2 * MiB, f"peak {peak / MiB:.1f} MiB"
     assert media.size(f"{unique}/forty.bin") == 40 * MiB

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -28,7 +27,17 @@ from minio.error import S3Error
 from django_minio_backend.connection import BACKOFF_BASE, MAX_DELAY, _retry_delay
 from django_minio_backend.settings import MiB
 from tests.faultproxy import Action, FaultProxy, Relay, RelayThenRespond, RequestHead, Respond, s3_error
-from tests.helpers import MULTIPART, PART, Stream, as_io, open_uploads, private_storage, put_bytes, stored_bytes
+from tests.helpers import (
+    MULTIPART,
+    PART,
+    Stream,
+    as_io,
+    open_uploads,
+    peak_memory,
+    private_storage,
+    put_bytes,
+    stored_bytes,
+)
 from tests.servers import S3Server
 
 SIZES = [0, 100_000, 2 * PART + 7]  # empty, one small PUT, more than one part
@@ -277,13 +286,9 @@ def test_huge_error_body_is_not_read_whole(
     with FaultProxy(s3_server.endpoint, decide) as proxy:
         media = private_storage(MINIO_ENDPOINT=proxy.endpoint)
         media.exists("warm-up")  # the pool and the SDK client exist before memory is measured
-        tracemalloc.start()
-        try:
-            with pytest.raises(S3Error) as info:
-                media.save(f"{unique}/denied.txt", ContentFile(b"data"))
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        with peak_memory() as measured, pytest.raises(S3Error) as info:
+            media.save(f"{unique}/denied.txt", ContentFile(b"data"))
+        peak = measured.bytes
         assert peak < 4 * MiB, f"peak {peak / MiB:.1f} MiB"
         assert info.value.response is not None and info.value.response.status == 403
         name = media.save(f"{unique}/after.txt", ContentFile(b"fine"))  # the connection was not reused half-read
