@@ -53,8 +53,6 @@ class Ticket:
     upload_id: str  # "" for a single POST
     part_size: int
     user: str  # the primary key of the user it was given to, "" for an anonymous one
-    max_size: int
-    min_size: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,8 +150,6 @@ def ticket(request: HttpRequest) -> dict[str, Any]:
         upload_id=upload_id,
         part_size=part_size,
         user=_user_id(request),
-        max_size=rules.max_size,
-        min_size=rules.min_size,
     )
     return {"mode": "parts", "ticket": dump(issued), "part_size": part_size, "parts": math.ceil(size / part_size)}
 
