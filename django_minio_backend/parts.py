@@ -15,7 +15,7 @@ from concurrent.futures import Executor, Future, wait
 from typing import Any, Final, NoReturn, TypeVar
 
 from .executor import on_shared_pool, shared_executor
-from .per_process import PerProcess
+from .per_process import PerProcess, this_process
 from .source import UploadSource
 
 __all__ = ["MAX_PARTS", "SPARE_BYTES", "PartReader", "PartSender"]
@@ -27,10 +27,13 @@ T = TypeVar("T")
 
 
 class PartSender:
-    """Sends the parts it is handed, numbered in order, on the shared pool (looked up when it is made), with at
-    most workers + 1 slots: the caller reserves one before it fills a part's buffer, and the slot is free again
+    """Sends the parts it is handed, numbered in order, on this process's shared pool (looked up at each part), with
+    at most workers + 1 slots: the caller reserves one before it fills a part's buffer, and the slot is free again
     once that part is sent, so a writer holds at most workers + 1 part buffers. The first failure stops it: the
-    next `reserve()`, `send()` or `finish()` raises it (a failure a pool thread has seen is its own exception)."""
+    next `reserve()`, `send()` or `finish()` raises it (a failure a pool thread has seen is its own exception).
+
+    Its parts run on threads of the process that made it, so a copy inherited by a forked child cannot wait for
+    them: `crossed_fork` tells the child, whose writer then refuses to go on instead of hanging."""
 
     def __init__(
         self,
@@ -41,12 +44,19 @@ class PartSender:
     ) -> None:
         self._send_part = send_part
         self._label = label
-        self._executor: Executor = _Inline() if on_shared_pool() else shared_executor(workers)
+        self._workers = workers
+        self._inline: Executor | None = _Inline() if on_shared_pool() else None  # made on a pool thread: run inline
+        self._process = this_process()
         self._slots = threading.BoundedSemaphore(workers + 1)
         self._recycle = recycle
         self._lock = threading.Lock()
         self._failures: list[BaseException] = []  # the first one appended is the first that happened
         self._futures: list[Future[str]] = []
+
+    @property
+    def crossed_fork(self) -> bool:
+        """This is a forked child's copy: the parts it sent belong to the parent."""
+        return self._process is not this_process()
 
     def reserve(self) -> None:
         """Wait for a free slot for the next part."""
@@ -66,7 +76,8 @@ class PartSender:
         if len(self._futures) >= MAX_PARTS:
             self._slots.release()
             raise ValueError(f"{self._label} needs more than {MAX_PARTS} parts; raise the part size")
-        future = self._executor.submit(self._send_part, len(self._futures) + 1, data)
+        executor = self._inline or shared_executor(self._workers)
+        future = executor.submit(self._send_part, len(self._futures) + 1, data)
         future.add_done_callback(functools.partial(self._finished, data))
         self._futures.append(future)
 

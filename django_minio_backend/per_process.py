@@ -24,7 +24,7 @@ import weakref
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, ParamSpec, TypeVar
 
-__all__ = ["ForkSafeLock", "PerProcess"]
+__all__ = ["ForkSafeLock", "PerProcess", "this_process"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -89,6 +89,13 @@ class PerProcess(Generic[K, V]):
         self._items = {}  # the parent's: dropped, never closed, as closing could disturb the parent's connections
 
 
+def this_process() -> object:
+    """A token of this process: the same object at every call, a new one in a forked child. An object that
+    starts work which only its own process can finish (a multipart upload with parts on its threads) keeps
+    it, and tells a copy inherited by a child from the original without a system call."""
+    return _tokens.get(None, object)
+
+
 _locks: weakref.WeakSet[ForkSafeLock] = weakref.WeakSet()
 _registries: weakref.WeakSet[PerProcess[Any, Any]] = weakref.WeakSet()
 
@@ -101,4 +108,5 @@ def _after_fork_in_child() -> None:
         registry._forget_inherited()
 
 
+_tokens: PerProcess[None, object] = PerProcess()
 os.register_at_fork(after_in_child=_after_fork_in_child)

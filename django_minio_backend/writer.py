@@ -95,6 +95,7 @@ class ObjectWriter(_AbortOnError, io.BufferedIOBase):
 
     def write(self, data: Buffer) -> int:  # type: ignore[override]  # io's stubs want collections.abc.Buffer
         self._check_open()
+        self._check_process()
         view = memoryview(data).cast("B")
         done = 0
         while done < len(view):
@@ -151,6 +152,14 @@ class ObjectWriter(_AbortOnError, io.BufferedIOBase):
         if self.closed:
             raise ValueError("I/O operation on closed file.")
 
+    def _check_process(self) -> None:
+        """A forked child's copy of a writer that has sent parts: they run in the parent, which owns the upload."""
+        if self._sender is not None and self._sender.crossed_fork:
+            raise OSError(
+                f"{self._bucket}/{self.name} was being written by the process this one was forked from; "
+                "open it for writing again in this process"
+            )
+
     # -- parts ---------------------------------------------------------------------------------------
     def _send_part(self) -> None:
         """Send the full part being filled, then wait for a slot for the next one (workers + 1 buffers at most)."""
@@ -166,6 +175,7 @@ class ObjectWriter(_AbortOnError, io.BufferedIOBase):
         self._part = self._free.pop() if self._free else bytearray(self._part_size)
 
     def _finish(self) -> None:
+        self._check_process()
         if self._upload is None or self._sender is None:
             etag = self._uploader.put(self._key, self._part, headers=self._headers, mode=self._mode)
         else:
@@ -178,6 +188,9 @@ class ObjectWriter(_AbortOnError, io.BufferedIOBase):
         self._stored(self.name, etag)
 
     def _discard(self) -> None:
+        if self._sender is not None and self._sender.crossed_fork:  # the parent's upload: left to the parent
+            self._sender = self._upload = None
+            return
         if self._sender is not None:
             self._sender.cancel()
         if self._upload is not None:

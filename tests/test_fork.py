@@ -167,6 +167,36 @@ def test_writers_opened_before_fork_are_written_through_each_childs_own_pool(
         assert not read_back(storage, f"{unique}/written-{index}.bin", blob, in_blocks=False)
 
 
+def test_a_writer_that_sent_parts_is_refused_in_a_forked_child_and_finished_by_the_parent(
+    live_settings: dict[str, Any], unique: str, blob: bytes
+) -> None:
+    """A writer's first part went up from the parent's threads before the fork: the child's copy refuses to go on
+    (it used to wait forever for the parent's pool) and leaves the parent's upload alone, which the parent finishes."""
+    storage = forking_storage()  # 5 MiB parts
+    name = f"{unique}/crossing.bin"
+    writer = storage.open(name, "wb")
+    assert isinstance(writer, WriterFile)
+    writer.write(blob[: 5 * MiB + 10])  # a byte past the first part: that part is sent from the parent
+
+    def child(_: int) -> str:
+        try:
+            writer.write(blob[5 * MiB + 10 :])
+            writer.close()
+        except OSError as error:
+            if "forked from" not in str(error):
+                return f"unexpected {error!r}"
+        else:
+            return "the child's copy went on writing the parent's upload"
+        writer.abort()  # the parent's upload is not the child's to abort
+        return "ok"
+
+    reports = fork_children(child, 2)
+    assert all(report.ok for report in reports), reports
+    writer.write(blob[5 * MiB + 10 :])
+    writer.close()
+    assert not read_back(storage, name, blob, in_blocks=False)
+
+
 @contextmanager
 def held_in_thread(lock: Any) -> Iterator[None]:
     """Another thread holds `lock` for the duration of the block (as a worker thread might when the process forks)."""
