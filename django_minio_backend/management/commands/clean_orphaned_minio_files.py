@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...direct.cleanup import StagingSweep, clean_staged, staging_areas
+from ...direct.cleanup import STAGED_MAX_AGE, StagingSweep, clean_staged, staging_areas
 from ...orphans import (
     DELETE_BATCH,
     BucketGroup,
@@ -166,7 +166,8 @@ class Command(BaseCommand):
             sweep = clean_staged(bucket, prefix, settings, dry_run=dry_run)
             done = "would be deleted (dry run)" if dry_run else "deleted"
             self._say(
-                f"Staged uploads in {bucket}/{prefix}: {len(sweep.stale)} older than 1d {done}, "
+                f"Staged uploads in {bucket}/{prefix}: {len(sweep.stale)} older than {format_age(STAGED_MAX_AGE)} "
+                f"{done}, "
                 f"{sweep.aborted} unfinished multipart uploads {'would be ' if dry_run else ''}aborted"
             )
             for error in sweep.errors:
