@@ -108,9 +108,13 @@ class MinioBackend(AvailableNames):
     def _uploader(self) -> Uploader:
         return Uploader(self.settings, self.bucket, self._connection)
 
+    @cached_property
+    def _upload_urls(self) -> UploadURLs:
+        return UploadURLs(self.settings, self.bucket)
+
     def _on_setting_changed(self, *, setting: str, **_: Any) -> None:
         if setting in ("STORAGES", *URL_CACHE_KEYS):
-            for name in ("alias", "settings", "bucket", "_urls", "_connection", "_uploader"):
+            for name in ("alias", "settings", "bucket", "_urls", "_upload_urls", "_connection", "_uploader"):
                 self.__dict__.pop(name, None)
 
     def _default_bucket(self) -> str:
@@ -345,7 +349,7 @@ class MinioBackend(AvailableNames):
         if http_method == "PUT":
             refuse_backslash(name)
         key = self.settings.keys.key(name)
-        return UploadURLs(self.settings, self.bucket).url(http_method, key, parameters=parameters, expire=expire)
+        return self._upload_urls.url(http_method, key, parameters=parameters, expire=expire)
 
     def presigned_post(
         self, name: str, *, max_size: int, content_type: str | None = None, expire: Expiry = None
@@ -355,9 +359,7 @@ class MinioBackend(AvailableNames):
         name = clean_name(name)
         refuse_backslash(name)
         key = self.settings.keys.key(name)
-        return UploadURLs(self.settings, self.bucket).post(
-            key, max_size=max_size, content_type=content_type, expire=expire
-        )
+        return self._upload_urls.post(key, max_size=max_size, content_type=content_type, expire=expire)
 
     def url_many(
         self, names: Iterable[str], parameters: Mapping[str, str] | None = None, expire: Expiry = None
