@@ -89,6 +89,7 @@ def _derive(alias: str, options: Options) -> MinioSettings:
     kept = MaskedOptions(
         {name: value for name, value in msgspec.structs.asdict(options).items() if name not in _RESOLVED}
     )
+    key_prefix = normalise_prefix(options.key_prefix)
     return MinioSettings(
         **kept,
         alias=alias,
@@ -104,9 +105,9 @@ def _derive(alias: str, options: Options) -> MinioSettings:
         credentials_id=_credentials_id(options),
         public_set=frozenset((*options.public_buckets, options.static_files_bucket)),
         all_buckets=tuple(dict.fromkeys((*options.private_buckets, *options.public_buckets, options.default_bucket))),
-        key_prefix=normalise_prefix(options.key_prefix),
-        staging_key_prefix=_staging_key_prefix(options),
-        keys=ObjectKeys(normalise_prefix(options.key_prefix)),
+        key_prefix=key_prefix,
+        staging_key_prefix=_staging_key_prefix(options, key_prefix),
+        keys=ObjectKeys(key_prefix),
         object_headers=object_headers(options.object_parameters),
         public_url_base=_with_slash(options.public_url_base) if options.public_url_base else None,
     )
@@ -129,9 +130,9 @@ def _credentials_id(options: Options) -> str:
     return hashlib.blake2b(f"provider\n{name}".encode(), digest_size=16).hexdigest()
 
 
-def _staging_key_prefix(options: Options) -> str | None:
+def _staging_key_prefix(options: Options, key_prefix: str) -> str | None:
     staging = options.direct_upload_prefix
-    return None if staging is None else normalise_prefix(options.key_prefix) + staging
+    return None if staging is None else key_prefix + staging
 
 
 def _with_slash(url: str) -> str:
