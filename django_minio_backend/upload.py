@@ -34,7 +34,7 @@ from .settings import MiB, MinioSettings
 from .signing import EMPTY_SHA256, UNSIGNED_PAYLOAD
 from .source import UploadSource
 
-__all__ = ["MAX_SINGLE_PUT", "Uploader", "WriteMode"]
+__all__ = ["MAX_SINGLE_PUT", "TAKEN_CODES", "Uploader", "WriteMode"]
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class Uploader:
         source.read_ahead(self._settings.multipart_part_size)
         in_memory = source.in_memory
         costly = in_memory is None and not self._cheap_to_resend(source)
-        if mode is WriteMode.CREATE_ONLY and costly and self._stored(name) is not None:
+        if mode is WriteMode.CREATE_ONLY and costly and self.stored(name) is not None:
             return None
         stored = {"Content-Type": content_type, **(headers or {})}
         try:
@@ -150,6 +150,18 @@ class Uploader:
         write; its ETag, or None when a CREATE_ONLY write finds the name taken (the caller aborts the upload)."""
         try:
             return self._complete(name, upload, etags, size, mode)
+        except _NameTaken:
+            return None
+
+    # -- a final write built by the caller (the server-side copy of a staged direct upload) ---------
+    def write_once(
+        self, name: str, send: Callable[[Mapping[str, str]], str], *, mode: WriteMode, can_resend: bool
+    ) -> str | None:
+        """Send a final write of `name` that the caller builds: `send` gets the precondition headers to add and
+        returns the stored object's ETag. Create-only as every write here (If-None-Match: *, or a HEAD first on a
+        server remembered to lack it); None when a CREATE_ONLY write finds the name taken."""
+        try:
+            return self._conditional(name, mode, send, can_resend=can_resend)
         except _NameTaken:
             return None
 
@@ -259,7 +271,7 @@ class Uploader:
         sent again: ours (same ETag and size) ends the write; under create-only, someone else's means the
         name is taken. A later refusal or failure is checked the same way, since the lost attempt may
         have been carried out after all (a slow gateway)."""
-        lost = _LostAnswer(self._stored, name, expected, mode)
+        lost = _LostAnswer(self.stored, name, expected, mode)
         try:
             return self._conditional(
                 name, mode, lambda precondition: send(precondition, lost.settle), can_resend=can_resend
@@ -274,7 +286,7 @@ class Uploader:
                 raise
             return etag
 
-    def _stored(self, name: str) -> tuple[str, int] | None:
+    def stored(self, name: str) -> tuple[str, int] | None:
         """The ETag and size of the object stored under `name` (one HEAD), None when there is none."""
         try:
             response = self._connection.request("HEAD", self._bucket, name, payload_sha256=EMPTY_SHA256)
@@ -303,7 +315,7 @@ class Uploader:
                 _note_unconditional(endpoint, error)
                 if not can_resend:
                     raise
-        if self._stored(name) is not None:
+        if self.stored(name) is not None:
             raise _NameTaken
         return send({})
 

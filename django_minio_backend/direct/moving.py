@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Final
 
 import urllib3
@@ -19,11 +19,11 @@ from django.core.files.storage import Storage
 from minio.error import S3Error
 
 from ..connection import S3Connection, error_from_xml
-from ..errors import is_not_found
 from ..multipart import MultipartUpload
 from ..names import clean_name, refuse_backslash
 from ..signing import EMPTY_SHA256, quote_object_key
 from ..storage import MinioBackend
+from ..upload import TAKEN_CODES, Uploader, WriteMode
 from .staging import StagedObject, StagingArea
 
 __all__ = ["COPY_PART_SIZE", "MAX_SINGLE_COPY", "move_staged"]
@@ -32,7 +32,6 @@ logger = logging.getLogger(__name__)
 
 MAX_SINGLE_COPY: Final = 5 * 1024**3  # S3 refuses a larger CopyObject
 COPY_PART_SIZE: Final = 1024**3  # server-side parts cost no memory here: few, large ones
-TAKEN_CODES: Final = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 
 
 def move_staged(
@@ -61,7 +60,8 @@ def move_staged(
     found = staging.inspect(key)
     if found is None:
         raise FileNotFoundError(f"The staged upload {staging.bucket}/{key} is gone (expired or cancelled)")
-    copier = _Copier(S3Connection(target.settings), f"/{quote_object_key(staging.bucket)}/{quote_object_key(key)}")
+    source = f"/{quote_object_key(staging.bucket)}/{quote_object_key(key)}"
+    copier = _Copier(target, source)
     create_only = not target.replace_existing
 
     def copy(target_name: str) -> str | None:
@@ -69,8 +69,8 @@ def move_staged(
         headers = {"Content-Type": content_type, **extra}
         destination = target.settings.keys.key(target_name)
         if found.size > single_copy_limit:
-            return copier.in_parts(target.bucket, destination, found, copy_part_size, headers, create_only=create_only)
-        return copier.whole(target.bucket, destination, headers, create_only=create_only)
+            return copier.in_parts(destination, found, copy_part_size, headers, create_only=create_only)
+        return copier.whole(destination, headers, create_only=create_only)
 
     name, etag = target._under_free_name(name, max_length, copy, target.bucket)
     try:
@@ -91,35 +91,37 @@ def _same_server(staging: StagingArea, target: MinioBackend) -> bool:
 
 
 class _Copier:
-    """Server-side copies of one source object over one connection."""
+    """Server-side copies of one source object into the bucket of `target`, over one connection; create-only as the
+    storage's own writes (upload.Uploader: If-None-Match, or a HEAD first on a server remembered to lack it)."""
 
-    def __init__(self, connection: S3Connection, source: str) -> None:
-        self._connection = connection
+    def __init__(self, target: MinioBackend, source: str) -> None:
+        self._connection = S3Connection(target.settings)
+        self._uploader = Uploader(target.settings, target.bucket, self._connection)
+        self._bucket = target.bucket
         self._source = source  # "/bucket/key", percent-encoded
 
-    def whole(self, bucket: str, name: str, stored: Mapping[str, str], *, create_only: bool) -> str | None:
+    def whole(self, name: str, stored: Mapping[str, str], *, create_only: bool) -> str | None:
         """One CopyObject storing `stored` headers instead of the source's; None when a create-only copy finds the
         name taken."""
         headers = {"x-amz-copy-source": self._source, "x-amz-metadata-directive": "REPLACE", **stored}
-        if not create_only:
-            return self._send(bucket, name, headers, settle=None)
-        try:
-            return self._send(
-                bucket, name, {**headers, "If-None-Match": "*"}, settle=lambda: self._absent(bucket, name)
+
+        def send(precondition: Mapping[str, str]) -> str:
+            response = self._connection.request(
+                "PUT",
+                self._bucket,
+                name,
+                headers={**headers, **precondition},
+                payload_sha256=EMPTY_SHA256,
+                idempotent=not precondition,  # an unconditional copy stores the same bytes again
+                settle=(lambda: self._absent(name)) if precondition else None,
             )
-        except S3Error as error:
-            if error.code in TAKEN_CODES:
-                return None
-            if error.code != "NotImplemented":
-                raise
-        logger.warning("%s does not support conditional copies; checking the name first", self._connection.endpoint)
-        if not self._absent(bucket, name):
-            return None
-        return self._send(bucket, name, headers, settle=None)
+            return _result_etag(response, self._bucket, name)
+
+        mode = WriteMode.CREATE_ONLY if create_only else WriteMode.REPLACE
+        return self._uploader.write_once(name, send, mode=mode, can_resend=True)
 
     def in_parts(
         self,
-        bucket: str,
         name: str,
         found: StagedObject,
         part_size: int,
@@ -129,6 +131,7 @@ class _Copier:
     ) -> str | None:
         """UploadPartCopy of consecutive ranges into an upload with `stored` headers, completed create-only; None
         when the name is taken."""
+        bucket = self._bucket
         upload = MultipartUpload.begin(
             self._connection, bucket, name, stored["Content-Type"], headers=stored, checksums=False
         )
@@ -143,7 +146,7 @@ class _Copier:
                 )
                 etags.append(_result_etag(response, bucket, name))
             precondition = {"If-None-Match": "*"} if create_only else {}
-            return upload.complete(etags, precondition, lambda: self._absent(bucket, name))
+            return upload.complete(etags, precondition, lambda: self._absent(name))
         except S3Error as error:
             upload.abort()
             if error.code in TAKEN_CODES:
@@ -153,27 +156,9 @@ class _Copier:
             upload.abort()
             raise
 
-    def _send(self, bucket: str, name: str, headers: Mapping[str, str], settle: Callable[[], bool] | None) -> str:
-        response = self._connection.request(
-            "PUT",
-            bucket,
-            name,
-            headers=headers,
-            payload_sha256=EMPTY_SHA256,
-            idempotent=settle is None,  # an unconditional copy stores the same bytes again
-            settle=settle,
-        )
-        return _result_etag(response, bucket, name)
-
-    def _absent(self, bucket: str, name: str) -> bool:
+    def _absent(self, name: str) -> bool:
         """After a lost answer: sending again is safe only while nothing is stored under the name."""
-        try:
-            self._connection.request("HEAD", bucket, name, payload_sha256=EMPTY_SHA256)
-        except S3Error as error:
-            if is_not_found(error):
-                return True
-            raise
-        return False
+        return self._uploader.stored(name) is None
 
 
 def _result_etag(response: urllib3.BaseHTTPResponse, bucket: str, name: str) -> str:
