@@ -34,7 +34,7 @@ from .settings import MiB, MinioSettings
 from .signing import EMPTY_SHA256, UNSIGNED_PAYLOAD
 from .source import UploadSource
 
-__all__ = ["MAX_SINGLE_PUT", "TAKEN_CODES", "Uploader", "WriteMode"]
+__all__ = ["MAX_SINGLE_PUT", "TAKEN_CODES", "Uploader", "WriteMode", "part_size_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,14 @@ _unconditional_lock = ForkSafeLock()
 # Striped locks for conditional completions: bounded memory, and two names rarely share a stripe. Fork-safe:
 # a thread completing an upload while the process forks must not leave the child's stripe locked forever.
 _completion_locks: Final = tuple(ForkSafeLock() for _ in range(64))
+
+
+def part_size_for(configured: int, size: int | None) -> int:
+    """The configured part size, grown (in whole MiB) for very large files so they fit in S3's 10,000 parts."""
+    if size is not None and size > configured * MAX_PARTS:
+        needed = -(-size // MAX_PARTS)
+        return -(-needed // MiB) * MiB
+    return configured
 
 
 def _completion_lock(endpoint: str, bucket: str, name: str) -> ForkSafeLock:
@@ -182,12 +190,8 @@ class Uploader:
         )
 
     def _part_size(self, size: int | None) -> int:
-        """The configured part size, grown for very large files so they fit in S3's 10,000 parts."""
-        part_size = self._settings.multipart_part_size
-        if size is not None and size > part_size * MAX_PARTS:
-            needed = -(-size // MAX_PARTS)
-            part_size = -(-needed // MiB) * MiB
-        return part_size
+        """The configured part size, grown for very large files (`part_size_for`)."""
+        return part_size_for(self._settings.multipart_part_size, size)
 
     # -- the two ways up -------------------------------------------------------------------------
     def _put_buffer(self, name: str, data: bytearray, headers: Mapping[str, str], mode: WriteMode) -> str:

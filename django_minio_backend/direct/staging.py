@@ -22,11 +22,11 @@ from minio.error import S3Error
 from ..connection import S3Connection
 from ..errors import is_not_found
 from ..multipart import MultipartUpload
-from ..parts import MAX_PARTS
 from ..presign_upload import PostPolicy, UploadURLs
 from ..settings import MinioSettings
 from ..signing import EMPTY_SHA256
 from ..storage import MinioBackend
+from ..upload import MAX_SINGLE_PUT, part_size_for
 
 __all__ = ["StagedObject", "StagingArea", "UploadIncomplete"]
 
@@ -90,13 +90,12 @@ class StagingArea:
         return self._urls().post(key, max_size=max_size, content_type=content_type, expire=self.expiry)
 
     def part_size(self, size: int) -> int:
-        """The alias's part size, grown so the file fits in S3's 10,000 parts."""
-        part_size = self.settings.multipart_part_size
-        return max(part_size, math.ceil(size / MAX_PARTS))
+        """The alias's part size, grown (in whole MiB) so the file fits in S3's 10,000 parts, as for a save()."""
+        return part_size_for(self.settings.multipart_part_size, size)
 
     def uses_parts(self, size: int) -> bool:
         """Parts from MINIO_MULTIPART_THRESHOLD on (5 GiB at most in one POST, whatever the setting)."""
-        return size >= min(self.settings.multipart_threshold, 5 * 1024**3) and size > 0
+        return size >= min(self.settings.multipart_threshold, MAX_SINGLE_PUT) and size > 0
 
     def begin(self, key: str, content_type: str) -> str:
         """Start the multipart upload of a staged key; its id."""
