@@ -8,7 +8,6 @@ by the lifecycle rule `initialize_buckets` sets, or by `clean_orphaned_minio_fil
 
 from __future__ import annotations
 
-import math
 import secrets
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -28,9 +27,20 @@ from ..signing import EMPTY_SHA256
 from ..storage import MinioBackend
 from ..upload import MAX_SINGLE_PUT, part_size_for
 
-__all__ = ["StagedObject", "StagingArea", "UploadIncomplete"]
+__all__ = ["StagedObject", "StagingArea", "UploadIncomplete", "part_count", "part_length"]
 
 KEY_BYTES = 16  # 128 random bits per key
+
+
+def part_count(size: int, part_size: int) -> int:
+    """How many parts of `part_size` bytes a multipart upload of `size` bytes has (at least one)."""
+    return max(1, -(-size // part_size))
+
+
+def part_length(number: int, size: int, part_size: int) -> int:
+    """The length of part `number` (from 1) of such an upload: `part_size`, but the last holds the rest."""
+    count = part_count(size, part_size)
+    return part_size if number < count else size - part_size * (count - 1)
 
 
 class UploadIncomplete(Exception):
@@ -114,7 +124,7 @@ class StagingArea:
     def complete(self, key: str, upload_id: str, *, size: int, part_size: int) -> None:
         """Complete the upload from the parts the server holds, after checking they are exactly parts 1..N of the
         announced sizes: the browser's word is not taken for what it sent."""
-        count = max(1, math.ceil(size / part_size))
+        count = part_count(size, part_size)
         try:
             parts = self._list_parts(key, upload_id)
         except S3Error as error:
@@ -123,7 +133,7 @@ class StagingArea:
                 return  # completed already: a repeated request after a lost answer
             raise
         for number in range(1, count + 1):
-            expected = part_size if number < count else size - part_size * (count - 1)
+            expected = part_length(number, size, part_size)
             found = parts.get(number)
             if found is None:
                 raise UploadIncomplete(f"part {number} of {count} has not arrived")

@@ -9,7 +9,6 @@ multipart uploads on the server's side. A forged or damaged signed value is answ
 from __future__ import annotations
 
 import json
-import math
 import posixpath
 from collections.abc import Callable
 from functools import wraps
@@ -26,7 +25,7 @@ from django.views.decorators.http import require_POST
 
 from ..headers import content_type_for
 from ..names import clean_name
-from .staging import StagingArea, UploadIncomplete
+from .staging import StagingArea, UploadIncomplete, part_count, part_length
 from .tokens import FieldSpec, Staged, TamperedToken, Ticket, dump, load
 
 __all__ = ["abort", "complete", "parts", "ticket"]
@@ -151,7 +150,7 @@ def ticket(request: HttpRequest) -> dict[str, Any]:
         part_size=part_size,
         user=_user_id(request),
     )
-    return {"mode": "parts", "ticket": dump(issued), "part_size": part_size, "parts": math.ceil(size / part_size)}
+    return {"mode": "parts", "ticket": dump(issued), "part_size": part_size, "parts": part_count(size, part_size)}
 
 
 @_json_view
@@ -161,7 +160,7 @@ def parts(request: HttpRequest) -> dict[str, Any]:
     data = _body(request)
     found, staging = _ticket_for(request, data)
     numbers = data.get("numbers")
-    count = math.ceil(found.size / found.part_size)
+    count = part_count(found.size, found.part_size)
     if (
         not isinstance(numbers, list)
         or not 0 < len(numbers) <= MAX_PARTS_PER_CALL
@@ -170,7 +169,7 @@ def parts(request: HttpRequest) -> dict[str, Any]:
         raise _Refused(400, f"numbers must list 1 to {MAX_PARTS_PER_CALL} part numbers from 1 to {count}.")
     urls = {}
     for number in numbers:
-        length = found.part_size if number < count else found.size - found.part_size * (count - 1)
+        length = part_length(number, found.size, found.part_size)
         urls[str(number)] = staging.part_url(found.key, found.upload_id, number, length)
     return {"urls": urls}
 
