@@ -51,7 +51,6 @@ from .static import MinioBackendStatic
 from .storage import MinioBackend
 
 NO_PREFIX = ObjectKeys()
-DELETE_BATCH = 1000  # the most keys one S3 DeleteObjects request takes
 _IN_BATCH = 500  # names per `__in` query, below every database's parameter limit
 _AGE = re.compile(r"(\d+)([smhd]?)")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -331,9 +330,9 @@ def shown(name: str) -> str:
 
 
 def delete_batch(scan: BucketScan, names: list[str]) -> list[str]:
-    """Delete up to DELETE_BATCH names: one DeleteObjects request for the keys XML can carry, one DELETE
-    (the key in the URL path) for each other key. Failures are recorded, not raised; returns the keys
-    deleted on their own, for the report."""
+    """Delete up to DELETE_BATCH (direct/cleanup.py) names: one DeleteObjects request for the keys XML can
+    carry, one DELETE (the key in the URL path) for each other key. Failures are recorded, not raised; returns
+    the keys deleted on their own, for the report."""
     client, bucket = scan.group.client, scan.group.bucket
     alone = [name for name in names if xml_cannot_carry(name)]
     batch = [DeleteObject(name=name) for name in names if not xml_cannot_carry(name)]

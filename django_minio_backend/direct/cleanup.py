@@ -18,7 +18,7 @@ from ..multipart import MultipartUpload
 from ..settings import MinioSettings
 from ..signing import EMPTY_SHA256
 
-__all__ = ["STAGED_MAX_AGE", "StagingSweep", "clean_staged", "staging_areas"]
+__all__ = ["DELETE_BATCH", "STAGED_MAX_AGE", "StagingSweep", "clean_staged", "staging_areas"]
 
 DELETE_BATCH = 1000  # the most keys one S3 DeleteObjects request takes
 STAGED_MAX_AGE = timedelta(days=1)  # staged direct uploads older than this are abandoned

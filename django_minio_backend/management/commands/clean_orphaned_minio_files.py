@@ -13,9 +13,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...direct.cleanup import STAGED_MAX_AGE, StagingSweep, clean_staged, staging_areas
+from ...direct.cleanup import DELETE_BATCH, STAGED_MAX_AGE, StagingSweep, clean_staged, staging_areas
 from ...orphans import (
-    DELETE_BATCH,
     BucketGroup,
     BucketScan,
     bucket_groups,
