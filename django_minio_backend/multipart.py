@@ -26,7 +26,7 @@ from .connection import CHECKSUM_HEADER, S3Connection, error_from_xml
 from .parts import MAX_PARTS, PartReader, PartSender
 from .signing import EMPTY_SHA256, UNSIGNED_PAYLOAD
 
-__all__ = ["MAX_PARTS", "MultipartUpload", "multipart_etag"]
+__all__ = ["MAX_PARTS", "MultipartUpload", "multipart_etag", "xml_answer"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class MultipartUpload:
             idempotent=False,  # a repeat after a lost answer would leave an orphaned upload behind ...
             settle=lambda: _abort_begun(connection, bucket, name, started),  # ... unless it is aborted first
         )
-        upload_id = _xml(response, bucket, name).findtext("{*}UploadId")
+        upload_id = xml_answer(response, bucket, name).findtext("{*}UploadId")
         if not upload_id:
             raise OSError(f"The server returned no UploadId for {bucket}/{name}")
         return cls(connection, bucket, name, upload_id)
@@ -142,7 +142,7 @@ class MultipartUpload:
         )
         if b"<Error>" in response.data[:512]:  # S3 may report a failed completion with status 200
             raise error_from_xml(response, response.data, self._bucket, self._name)
-        return (_xml(response, self._bucket, self._name).findtext("{*}ETag") or "").strip('"')
+        return (xml_answer(response, self._bucket, self._name).findtext("{*}ETag") or "").strip('"')
 
     def _checksum_element(self, number: int) -> str:
         """A part's checksum, which S3 wants back on completion when the upload announced checksums."""
@@ -174,7 +174,7 @@ def _abort_begun(connection: S3Connection, bucket: str, name: str, asked_at: flo
             response = connection.request("GET", bucket, query=query, payload_sha256=EMPTY_SHA256)
             skew = _server_clock(response) - time.time()
             earliest, latest = asked_at + skew - CLOCK_SLACK, time.time() + skew + CLOCK_SLACK
-            listing = _xml(response, bucket, name)
+            listing = xml_answer(response, bucket, name)
             for upload in listing.iterfind("{*}Upload"):
                 upload_id = upload.findtext("{*}UploadId")
                 begun = _timestamp(upload.findtext("{*}Initiated"))
@@ -201,7 +201,7 @@ def multipart_etag(etags: list[str]) -> str | None:
     return f"{hashlib.md5(digests, usedforsecurity=False).hexdigest()}-{len(etags)}"
 
 
-def _xml(response: urllib3.BaseHTTPResponse, bucket: str, name: str) -> ET.Element:
+def xml_answer(response: urllib3.BaseHTTPResponse, bucket: str, name: str) -> ET.Element:
     """The XML document of a 2xx answer; anything else (a proxy's HTML page, a cut-off body) is an OSError."""
     try:
         return ET.fromstring(response.data)

@@ -5,7 +5,6 @@ more than a day ago, removed by `clean_orphaned_minio_files` for servers without
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +13,7 @@ from minio.deleteobjects import DeleteObject
 from ..alias_settings import get_settings
 from ..aliases import is_static_alias, minio_aliases
 from ..connection import S3Connection, get_client
-from ..multipart import MultipartUpload
+from ..multipart import MultipartUpload, xml_answer
 from ..settings import MinioSettings
 from ..signing import EMPTY_SHA256
 
@@ -82,7 +81,8 @@ def _uploads_before(connection: S3Connection, bucket: str, prefix: str, cutoff: 
     found: list[tuple[str, str]] = []
     query = [("uploads", ""), ("prefix", prefix)]
     while True:
-        listing = ET.fromstring(connection.request("GET", bucket, query=query, payload_sha256=EMPTY_SHA256).data)
+        response = connection.request("GET", bucket, query=query, payload_sha256=EMPTY_SHA256)
+        listing = xml_answer(response, bucket, prefix)
         for upload in listing.iterfind("{*}Upload"):
             key, upload_id = upload.findtext("{*}Key") or "", upload.findtext("{*}UploadId") or ""
             try:

@@ -9,7 +9,6 @@ by the lifecycle rule `initialize_buckets` sets, or by `clean_orphaned_minio_fil
 from __future__ import annotations
 
 import secrets
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -20,7 +19,7 @@ from minio.error import S3Error
 
 from ..connection import S3Connection
 from ..errors import is_not_found
-from ..multipart import MultipartUpload
+from ..multipart import MultipartUpload, xml_answer
 from ..presign_upload import PostPolicy, UploadURLs
 from ..settings import MinioSettings
 from ..signing import EMPTY_SHA256
@@ -157,7 +156,7 @@ class StagingArea:
         while True:
             query = [("uploadId", upload_id), ("part-number-marker", marker), ("max-parts", "1000")]
             response = connection.request("GET", self.bucket, key, query=query, payload_sha256=EMPTY_SHA256)
-            listing = ET.fromstring(response.data)
+            listing = xml_answer(response, self.bucket, key)
             for part in listing.iterfind("{*}Part"):
                 number = int(part.findtext("{*}PartNumber") or "0")
                 parts[number] = (part.findtext("{*}ETag") or "", int(part.findtext("{*}Size") or "-1"))
